@@ -1,0 +1,39 @@
+"""What every collector returns: samples plus its own health, never an exception."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from yiwang.model import Sample, Tags
+
+
+@dataclass(frozen=True, slots=True)
+class PollTarget:
+    """A device as a collector sees it: where to reach it and the identity tags its samples carry."""
+
+    device: str
+    host: str
+    tags: Tags
+    port: int = 161
+    host6: str | None = None
+    profiles: tuple[str, ...] = ()
+    credential: object = field(default=None, repr=False)
+
+
+@dataclass(slots=True)
+class PollResult:
+    device: str
+    collector: str
+    samples: list[Sample]
+    ok: bool
+    reason: str = "ok"  # short code, safe as a label: ok | timeout | malformed | auth | error-status | ...
+    error: str = ""  # the precise message for people
+    duration_s: float = 0.0
+    varbinds: int = 0
+
+
+class Collector(Protocol):
+    name: str
+
+    async def poll(self, target: PollTarget) -> PollResult: ...

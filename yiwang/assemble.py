@@ -1,0 +1,76 @@
+"""Wire settings into running parts: inventory, targets, sinks, the monitor. Read once, passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from inventory.loader import InventoryProblem, load_inventory
+from inventory.model import Inventory
+from yiwang.config import Settings
+from yiwang.runtime import Monitor, SampleSink, default_workers
+from yiwang.sinks.buffered import BufferedSink
+from yiwang.sinks.influx import InfluxSink
+from yiwang.sinks.prometheus import LatestSamples
+from yiwang.store import Store
+from yiwang.targets import build_targets
+
+
+class SetupError(RuntimeError):
+    pass
+
+
+@dataclass(slots=True)
+class Assembly:
+    monitor: Monitor
+    latest: LatestSamples
+    buffered: BufferedSink | None
+    problems: list[str] = field(default_factory=list)
+
+    async def close(self) -> None:
+        await self.monitor.close()
+        if self.buffered is not None:
+            await self.buffered.close()
+        self.monitor.store.close()
+
+
+def inventory_paths(settings: Settings) -> list[Path]:
+    if not settings.uses_lab:
+        return settings.inventory
+    from lab import lab_inventory_dir
+
+    path = lab_inventory_dir(settings.state_dir)
+    if not path.exists():
+        raise SetupError(f"no inventory configured and the lab is not up (nothing at {path}); "
+                         "start it with `yiwang lab up`, or name inventory folders in the configuration file")
+    return [path]
+
+
+def load(settings: Settings) -> tuple[Inventory, list[InventoryProblem]]:
+    result = load_inventory(inventory_paths(settings))
+    return result.inventory, result.problems
+
+
+def assemble(settings: Settings, workers: int | None = None, with_influx: bool = True) -> Assembly:
+    inv, inventory_problems = load(settings)
+    problems = [str(p) for p in inventory_problems]
+    targets = build_targets(inv, secrets_base=settings.state_dir)
+    problems.extend(targets.problems)
+    latest = LatestSamples()
+    sinks: list[SampleSink] = []
+    buffered = None
+    if with_influx and settings.influx is not None:
+        influx = settings.influx
+        buffered = BufferedSink(
+            InfluxSink(influx.url, influx.org, influx.bucket, token_ref=influx.token.ref() if influx.token else None),
+            spool_dir=settings.state_dir / "spool" / "influx",
+            max_spool_bytes=int(influx.spool_max_mb * 1024 * 1024),
+        )
+        sinks.append(buffered)
+    poll = settings.poll
+    monitor = Monitor(inv, targets.snmp, targets.icmp, latest, sinks, Store(settings.database),
+                      concurrency=poll.concurrency,
+                      workers=workers if workers is not None else (poll.workers or default_workers()),
+                      timeout=poll.timeout_s, retries=poll.retries, icmp_count=poll.icmp_count,
+                      profile_dirs=tuple(str(p) for p in settings.profiles_dirs))
+    return Assembly(monitor, latest, buffered, problems)

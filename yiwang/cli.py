@@ -1,0 +1,272 @@
+"""The command line: `yiwang run`, `yiwang poll --once`, `yiwang lab ...`, `yiwang inventory ...`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from yiwang.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(help="yiwang (一网): operations for a city e-government extranet.", no_args_is_help=True)
+lab_app = typer.Typer(help="The simulated reference city on loopback.", no_args_is_help=True)
+inventory_app = typer.Typer(help="Check, export and import the inventory.", no_args_is_help=True)
+app.add_typer(lab_app, name="lab")
+app.add_typer(inventory_app, name="inventory")
+
+out = Console()
+err = Console(stderr=True)
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", envvar="YIWANG_CONFIG",
+                                                    help="configuration file (default: built-in lab setup)")]
+
+
+def settings_from(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        err.print(f"[red]configuration error[/red]\n{escape(str(exc))}")
+        raise typer.Exit(2) from None
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {escape(message)}")
+    return typer.Exit(code)
+
+
+@app.command()
+def run(config: ConfigOption = None,
+        workers: Annotated[int | None, typer.Option(help="poll processes (default: one per core)")] = None) -> None:
+    """Run the poll scheduler, the sinks and the HTTP API in one process."""
+    from yiwang.server import serve
+
+    settings = settings_from(config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve(settings, workers))
+    except RuntimeError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def poll(config: ConfigOption = None,
+         once: Annotated[bool, typer.Option("--once", help="one cycle, then exit")] = False,
+         as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+         collector: Annotated[str, typer.Option(help="snmp, icmp or all")] = "all",
+         workers: Annotated[int, typer.Option(help="poll processes")] = 1) -> None:
+    """Poll every device once and report what was collected and what failed."""
+    if not once:
+        raise fail("only --once is supported here; `yiwang run` polls continuously", 2)
+    if collector not in ("snmp", "icmp", "all"):
+        raise fail(f"--collector must be snmp, icmp or all, not {collector!r}", 2)
+    settings = settings_from(config)
+    reports = asyncio.run(_poll_once(settings, collector, workers, quiet=as_json))
+    if as_json:
+        out.print_json(json.dumps(reports))
+    else:
+        _print_reports(reports)
+    if any(r["failed"] == r["devices"] and r["devices"] for r in reports.values()):
+        raise typer.Exit(1)
+
+
+async def _poll_once(settings: Settings, collector: str, workers: int, quiet: bool) -> dict[str, Any]:
+    from yiwang.assemble import SetupError, assemble
+
+    try:
+        assembly = assemble(settings, workers=workers)
+    except SetupError as exc:
+        raise fail(str(exc)) from None
+    for problem in assembly.problems:
+        err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
+    monitor = assembly.monitor
+    reports: dict[str, Any] = {}
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, disable=quiet, transient=True) as progress:
+            for name, cycle, total in (("snmp", monitor.poll_snmp, len(monitor.snmp_targets)),
+                                       ("icmp", monitor.poll_icmp, len(monitor.icmp_targets))):
+                if collector not in (name, "all"):
+                    continue
+                task = progress.add_task(f"{name} poll", total=total)
+                report = await cycle(lambda _r, t=task: progress.advance(t))  # type: ignore[misc]
+                reports[name] = {
+                    "devices": report.devices, "ok": report.ok, "failed": report.failed,
+                    "varbinds": report.varbinds, "samples": report.samples,
+                    "duration_s": round(report.duration_s, 3),
+                    "failures": [{"device": f.device, "reason": f.reason, "error": f.error}
+                                 for f in report.failures],
+                }
+    finally:
+        await assembly.close()
+    return reports
+
+
+def _print_reports(reports: dict[str, Any]) -> None:
+    table = Table(title="poll cycle")
+    for column in ("collector", "devices", "ok", "failed", "varbinds", "samples", "seconds"):
+        table.add_column(column, justify="right" if column != "collector" else "left")
+    for name, r in reports.items():
+        table.add_row(name, str(r["devices"]), str(r["ok"]), str(r["failed"]), str(r["varbinds"]),
+                      str(r["samples"]), f"{r['duration_s']:.1f}")
+    out.print(table)
+    for name, r in reports.items():
+        for failure in r["failures"][:50]:
+            out.print(f"[red]{name}[/red] {escape(failure['device'])}: {escape(failure['reason'])}: "
+                      f"{escape(failure['error'])}")
+        if len(r["failures"]) > 50:
+            out.print(f"... and {len(r['failures']) - 50} more {name} failures (use --json for all)")
+
+
+@lab_app.command("up")
+def lab_up_command(config: ConfigOption = None,
+                   profile: Annotated[str | None, typer.Option(help="small (one county) or city")] = None,
+                   seed: Annotated[int | None, typer.Option(help="seed for the generated city")] = None) -> None:
+    """Generate the reference city and start its agents on loopback."""
+    from lab import LabError, lab_up
+
+    settings = settings_from(config)
+    try:
+        status = lab_up(settings.state_dir, profile=profile or settings.lab.profile,
+                        seed=settings.lab.seed if seed is None else seed)
+    except LabError as exc:
+        raise fail(str(exc)) from None
+    out.print(escape(str(status)))
+
+
+@lab_app.command("down")
+def lab_down_command(config: ConfigOption = None) -> None:
+    """Stop the lab's agents and clear its faults."""
+    from lab import LabError, lab_down
+
+    try:
+        lab_down(settings_from(config).state_dir)
+    except LabError as exc:
+        raise fail(str(exc)) from None
+    out.print("lab is down")
+
+
+@lab_app.command("status")
+def lab_status_command(config: ConfigOption = None) -> None:
+    """Show the lab's agents and active faults."""
+    from lab import LabError, lab_status
+
+    try:
+        out.print(escape(str(lab_status(settings_from(config).state_dir))))
+    except LabError as exc:
+        raise fail(str(exc)) from None
+
+
+@lab_app.command("fault")
+def lab_fault_command(
+        kind: Annotated[str, typer.Argument(help="unreachable, link-down, saturate or errors")],
+        target: Annotated[str, typer.Argument(help="a device name, or an area id for unreachable")],
+        interface: Annotated[str | None, typer.Option(help="interface name, for link faults")] = None,
+        config: ConfigOption = None) -> None:
+    """Inject a fault into the running lab."""
+    from lab import LabError, lab_fault
+
+    try:
+        fault = lab_fault(settings_from(config).state_dir, kind, target, interface)
+    except LabError as exc:
+        raise fail(str(exc)) from None
+    out.print(escape(str(fault)))
+
+
+@lab_app.command("clear")
+def lab_clear_command(fault_id: Annotated[str | None, typer.Argument(help="one fault id; all when omitted")] = None,
+                      config: ConfigOption = None) -> None:
+    """Clear one fault, or all."""
+    from lab import LabError, lab_clear
+
+    try:
+        lab_clear(settings_from(config).state_dir, fault_id)
+    except LabError as exc:
+        raise fail(str(exc)) from None
+    out.print("cleared")
+
+
+@inventory_app.command("check")
+def inventory_check(config: ConfigOption = None,
+                    paths: Annotated[list[Path] | None, typer.Argument(help="inventory files or folders")] = None
+                    ) -> None:
+    """Load the inventory and report every broken entry by file, entry and field."""
+    from inventory.loader import load_inventory
+    from yiwang.assemble import SetupError, inventory_paths
+
+    settings = settings_from(config)
+    try:
+        result = load_inventory(paths or inventory_paths(settings))
+    except SetupError as exc:
+        raise fail(str(exc)) from None
+    inv = result.inventory
+    levels: dict[str, int] = {}
+    for area in inv.areas.values():
+        levels[area.level.label] = levels.get(area.level.label, 0) + 1
+    out.print(f"areas: {', '.join(f'{k} {v}' for k, v in levels.items())}; devices {len(inv.devices)}; "
+              f"links {len(inv.links)}; credentials {len(inv.credentials)}")
+    for problem in result.problems:
+        err.print(f"[red]problem:[/red] {escape(str(problem))}")
+    if result.problems:
+        raise typer.Exit(1)
+    out.print("[green]inventory is valid[/green]")
+
+
+@inventory_app.command("ansible")
+def inventory_ansible(config: ConfigOption = None,
+                      output: Annotated[Path | None, typer.Option("--out", help="file to write")] = None) -> None:
+    """Write the inventory as an Ansible YAML inventory (areas become nested groups)."""
+    from inventory.ansible import to_ansible
+    from yiwang.assemble import SetupError, load
+
+    try:
+        inv, problems = load(settings_from(config))
+    except SetupError as exc:
+        raise fail(str(exc)) from None
+    for problem in problems:
+        err.print(f"[yellow]left out:[/yellow] {escape(str(problem))}")
+    text = yaml.safe_dump(to_ansible(inv), sort_keys=True, allow_unicode=True)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"wrote {output}")
+
+
+@inventory_app.command("import-villages")
+def inventory_import(csv_file: Annotated[Path, typer.Argument(help="CSV with one village per row")],
+                     output: Annotated[Path, typer.Option("--out", help="inventory YAML to write")],
+                     config: ConfigOption = None) -> None:
+    """Bulk-import villages (area, access device and uplink) from a CSV file."""
+    from inventory.csv_import import import_villages
+    from yiwang.assemble import SetupError, load
+
+    try:
+        inv, _ = load(settings_from(config))
+        text = csv_file.read_text(encoding="utf-8-sig")
+    except SetupError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"{csv_file}: {exc.strerror}") from None
+    result = import_villages(text, str(csv_file), inv)
+    for problem in result.problems:
+        err.print(f"[red]problem:[/red] {escape(problem)}")
+    output.write_text(yaml.safe_dump(result.document(), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    out.print(f"imported {len(result.devices)} villages into {output}; {len(result.problems)} rows left out")
+    if result.problems:
+        raise typer.Exit(1)
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)

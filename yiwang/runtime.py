@@ -1,0 +1,184 @@
+"""The monitor: inventory -> collectors -> samples -> sinks (latest store, InfluxDB, alerts) -> API.
+
+Thin I/O around the pure parts: it schedules cycles, hands each result to every sink and records poll health.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from collectors.base import Collector, PollResult, PollTarget
+from collectors.icmp import IcmpCollector
+from collectors.snmp.collector import make_snmp_collector
+from inventory.model import Inventory
+from yiwang.model import Sample
+from yiwang.polling import WorkerPool, poll_targets
+from yiwang.status import DeviceState
+from yiwang.store import Store
+
+log = logging.getLogger("yiwang.runtime")
+
+
+class SampleSink(Protocol):
+    def add(self, samples: Sequence[Sample]) -> None: ...
+
+
+class LatestView(Protocol):
+    def replace(self, device: str, collector: str, samples: Sequence[Sample]) -> None: ...
+
+
+@dataclass(slots=True)
+class Failure:
+    device: str
+    collector: str
+    reason: str
+    error: str
+
+
+@dataclass(slots=True)
+class CycleReport:
+    collector: str
+    devices: int = 0
+    ok: int = 0
+    varbinds: int = 0
+    samples: int = 0
+    duration_s: float = 0.0
+    cpu_s: float = 0.0
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+
+ProgressHook = Callable[[PollResult], None]
+
+
+class Monitor:
+    def __init__(self, inventory: Inventory, snmp_targets: list[PollTarget], icmp_targets: list[PollTarget],
+                 latest: LatestView, sinks: Sequence[SampleSink], store: Store, *, concurrency: int = 50,
+                 workers: int = 0, timeout: float = 2.0, retries: int = 1, icmp_count: int = 3,
+                 profile_dirs: tuple[str, ...] = ()) -> None:
+        self.inventory = inventory
+        self.snmp_targets = snmp_targets
+        self.icmp_targets = icmp_targets
+        self.latest = latest
+        self.sinks = list(sinks)
+        self.store = store
+        self.concurrency = concurrency
+        self.last_reports: dict[str, CycleReport] = {}
+        self.states: dict[str, dict[str, DeviceState]] = {}
+        factory = functools.partial(make_snmp_collector, profile_dirs, timeout, retries)
+        self._pool: WorkerPool | None = None
+        self._snmp: Collector | None = None
+        if workers > 1 and len(snmp_targets) > workers:
+            self._pool = WorkerPool(factory, snmp_targets, workers, concurrency)
+            self._pool.start()
+        else:
+            self._snmp = factory()
+        self._icmp = IcmpCollector(count=icmp_count)
+
+    async def poll_snmp(self, progress: ProgressHook | None = None) -> CycleReport:
+        if self._pool is not None:
+            return await self._cycle("snmp", self._pool.cycle(), progress)
+        assert self._snmp is not None
+        return await self._cycle("snmp", poll_targets(self._snmp, self.snmp_targets, self.concurrency), progress)
+
+    async def poll_icmp(self, progress: ProgressHook | None = None) -> CycleReport:
+        # Pings are cheap but slow to answer when lost, so more of them run at once than SNMP walks.
+        results = poll_targets(self._icmp, self.icmp_targets, self.concurrency * 4)
+        return await self._cycle("icmp", results, progress)
+
+    async def _cycle(self, collector: str, results: AsyncIterator[PollResult],
+                     progress: ProgressHook | None) -> CycleReport:
+        report = CycleReport(collector)
+        started = time.perf_counter()
+        cpu_started = _cpu_seconds()
+        health: list[tuple[str, str, bool, str, str, float, int]] = []
+        batch: list[Sample] = []
+        async for result in results:
+            report.devices += 1
+            report.varbinds += result.varbinds
+            report.samples += len(result.samples)
+            if result.ok:
+                report.ok += 1
+            else:
+                report.failures.append(Failure(result.device, result.collector, result.reason, result.error))
+            self.latest.replace(result.device, result.collector, result.samples)
+            self.states.setdefault(result.device, {})[result.collector] = DeviceState(
+                result.ok, result.reason, result.error, time.time_ns())
+            batch.extend(result.samples)
+            if len(batch) >= 5000:
+                self._emit(batch)
+                batch = []
+            health.append((result.device, result.collector, result.ok, result.reason, result.error,
+                           result.duration_s, result.varbinds))
+            if progress is not None:
+                progress(result)
+        report.duration_s = time.perf_counter() - started
+        worker_cpu = sum(s.cpu_s for s in self._pool.last_stats) if self._pool and collector == "snmp" else 0.0
+        report.cpu_s = _cpu_seconds() - cpu_started + worker_cpu
+        batch.append(_cycle_sample(report))
+        self._emit(batch)
+        self.latest.replace("", f"cycle-{collector}", [_cycle_sample(report)])
+        try:
+            await asyncio.to_thread(self.store.record_health, health)
+        except Exception as exc:  # noqa: BLE001 - a store outage must not stop monitoring; it is reported
+            log.error("poll health could not be recorded in the SQL store: %s", exc)
+        self.last_reports[collector] = report
+        return report
+
+    def _emit(self, batch: list[Sample]) -> None:
+        for sink in self.sinks:
+            sink.add(batch)
+
+    async def run(self, interval_s: float, icmp_interval_s: float, stop: asyncio.Event) -> None:
+        await asyncio.gather(self._loop(self.poll_snmp, interval_s, stop),
+                             self._loop(self.poll_icmp, icmp_interval_s, stop))
+
+    async def _loop(self, cycle: Callable[[], Awaitable[CycleReport]], interval_s: float, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            report = await cycle()
+            log.info("%s cycle: %d devices, %d failed, %d varbinds in %.1f s", report.collector, report.devices,
+                     report.failed, report.varbinds, report.duration_s)
+            if report.duration_s > interval_s:
+                log.warning("%s cycle took %.1f s, longer than its %.0f s interval", report.collector,
+                            report.duration_s, interval_s)
+            wait = max(0.0, interval_s - (time.monotonic() - started))
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=wait)
+            except TimeoutError:
+                pass
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            self._pool.stop()
+        close = getattr(self._snmp, "close", None)
+        if close is not None:
+            await close()
+
+    def worker_pids(self) -> list[int]:
+        return self._pool.pids() if self._pool else []
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def _cycle_sample(report: CycleReport) -> Sample:
+    return Sample("cycle", (("collector", report.collector),), {
+        "duration_seconds": report.duration_s, "devices": float(report.devices), "failed": float(report.failed),
+        "varbinds": float(report.varbinds)}, time.time_ns())

@@ -1,0 +1,65 @@
+"""Inventory -> poll targets: identity tags with the area path, and resolved credentials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from collectors.base import PollTarget
+from collectors.snmp.session import V2cCredentials, V3Credentials
+from inventory.model import Credential, Device, Inventory
+from inventory.secrets import SecretError, resolve_credential
+
+
+@dataclass(slots=True)
+class Targets:
+    snmp: list[PollTarget] = field(default_factory=list)
+    icmp: list[PollTarget] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def device_tags(inv: Inventory, device: Device) -> tuple[tuple[str, str], ...]:
+    tags = {"device": device.name, **inv.path_labels(device.area)}
+    return tuple(sorted(tags.items()))
+
+
+def snmp_credential(credential: Credential, secrets: dict[str, str], device: str) -> V2cCredentials | V3Credentials:
+    if credential.kind == "snmp_v2c":
+        community = secrets["community"]
+        return V2cCredentials(f"{community}-{device}" if credential.per_device else community)
+    options = credential.options
+    return V3Credentials(
+        user=options["user"],
+        auth_protocol=options.get("auth_protocol", "SHA"),
+        auth_key=secrets.get("auth_key", ""),
+        priv_protocol=options.get("priv_protocol", "AES" if "priv_key" in secrets else "NONE"),
+        priv_key=secrets.get("priv_key", ""),
+        context=options.get("context", ""),
+    )
+
+
+def build_targets(inv: Inventory, secrets_base: Path | None = None) -> Targets:
+    """A device whose credential cannot be resolved is reported and left out of SNMP; it is still pinged."""
+    out = Targets()
+    resolved: dict[str, dict[str, str] | None] = {}
+    for device in sorted(inv.devices.values(), key=lambda d: d.name):
+        tags = device_tags(inv, device)
+        out.icmp.append(PollTarget(device.name, device.host, tags, host6=device.address6))
+        if device.snmp is None:
+            continue
+        credential = inv.credentials[device.snmp.credential]
+        if credential.name not in resolved:
+            try:
+                resolved[credential.name] = dict(resolve_credential(credential, base=secrets_base))
+            except SecretError as exc:
+                resolved[credential.name] = None
+                out.problems.append(str(exc))
+        secrets = resolved[credential.name]
+        if secrets is None:
+            out.problems.append(f"device {device.name!r}: not polled by SNMP: credential {credential.name!r} "
+                                "cannot be resolved")
+            continue
+        out.snmp.append(PollTarget(device.name, device.host, tags, port=device.snmp.port, host6=device.address6,
+                                   profiles=device.snmp.profiles,
+                                   credential=snmp_credential(credential, secrets, device.name)))
+    return out
