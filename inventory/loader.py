@@ -27,6 +27,8 @@ from inventory.model import (
     check_address,
 )
 
+# libyaml's parser is several times faster on a city's 4,400 devices; it parses the same safe subset.
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SECTIONS = ("areas", "devices", "links", "credentials")
 SECRET_FIELDS = {"snmp_v2c": ("community",), "snmp_v3": ("auth_key", "priv_key"), "ssh": ("password",)}
 
@@ -64,7 +66,7 @@ def load_inventory(paths: Iterable[Path]) -> LoadResult:
     problems: list[InventoryProblem] = []
     for file in files:
         try:
-            document = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+            document = yaml.load(file.read_text(encoding="utf-8"), Loader=SafeLoader) or {}  # noqa: S506 - a safe loader
         except (OSError, yaml.YAMLError) as exc:
             problems.append(InventoryProblem(str(file), "(file)", "", f"cannot be read as YAML: {exc}"))
             continue

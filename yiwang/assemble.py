@@ -7,11 +7,12 @@ from pathlib import Path
 
 from inventory.loader import InventoryProblem, load_inventory
 from inventory.model import Inventory
-from yiwang.config import Settings
+from inventory.secrets import SecretError, resolve
+from yiwang.config import SecretSetting, Settings
+from yiwang.latest import LatestStore
 from yiwang.runtime import Monitor, SampleSink, default_workers
 from yiwang.sinks.buffered import BufferedSink
 from yiwang.sinks.influx import InfluxSink
-from yiwang.sinks.prometheus import LatestSamples
 from yiwang.store import Store
 from yiwang.targets import build_targets
 
@@ -23,15 +24,28 @@ class SetupError(RuntimeError):
 @dataclass(slots=True)
 class Assembly:
     monitor: Monitor
-    latest: LatestSamples
+    latest: LatestStore
     buffered: BufferedSink | None
     problems: list[str] = field(default_factory=list)
+
+    async def start(self) -> None:
+        if self.buffered is not None:
+            await self.buffered.start()
 
     async def close(self) -> None:
         await self.monitor.close()
         if self.buffered is not None:
             await self.buffered.close()
         self.monitor.store.close()
+
+
+def _token(setting: SecretSetting | None, base: Path) -> str:
+    if setting is None:
+        return ""
+    try:
+        return resolve(setting.ref(), base=base)
+    except SecretError as exc:
+        raise SetupError(f"influx.token: {exc}") from None
 
 
 def inventory_paths(settings: Settings) -> list[Path]:
@@ -56,13 +70,13 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
     problems = [str(p) for p in inventory_problems]
     targets = build_targets(inv, secrets_base=settings.state_dir)
     problems.extend(targets.problems)
-    latest = LatestSamples()
+    latest = LatestStore()
     sinks: list[SampleSink] = []
     buffered = None
     if with_influx and settings.influx is not None:
         influx = settings.influx
         buffered = BufferedSink(
-            InfluxSink(influx.url, influx.org, influx.bucket, token_ref=influx.token.ref() if influx.token else None),
+            InfluxSink(influx.url, influx.org, influx.bucket, _token(influx.token, settings.state_dir)),
             spool_dir=settings.state_dir / "spool" / "influx",
             max_spool_bytes=int(influx.spool_max_mb * 1024 * 1024),
         )

@@ -88,6 +88,7 @@ async def _poll_once(settings: Settings, collector: str, workers: int, quiet: bo
         raise fail(str(exc)) from None
     for problem in assembly.problems:
         err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
+    await assembly.start()
     monitor = assembly.monitor
     reports: dict[str, Any] = {}
     try:

@@ -128,6 +128,10 @@ class Monitor:
         batch.append(_cycle_sample(report))
         self._emit(batch)
         self.latest.replace("", f"cycle-{collector}", [_cycle_sample(report)])
+        for sink in self.sinks:
+            sink_health = getattr(sink, "health_samples", None)
+            if sink_health is not None:  # spool size and dropped points become series like any other
+                self.latest.replace("", f"sink-{getattr(sink, 'name', 'sink')}", sink_health())
         try:
             await asyncio.to_thread(self.store.record_health, health)
         except Exception as exc:  # noqa: BLE001 - a store outage must not stop monitoring; it is reported

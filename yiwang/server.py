@@ -33,6 +33,7 @@ async def serve(settings: Settings, workers: int | None = None) -> None:
         raise RuntimeError(str(exc)) from None
     for problem in assembly.problems:
         log.warning("%s", problem)
+    await assembly.start()
     monitor = assembly.monitor
     app = create_app(monitor, assembly.latest)
     server = ApiServer(uvicorn.Config(app, host=settings.api.host, port=settings.api.port,

@@ -38,7 +38,8 @@ def test_csv_import_reports_bad_rows_and_keeps_good_ones() -> None:
     inv = load_inventory([CASES / "valid"]).inventory
     text = (
         "township_id,village,device,platform,address,uplink_interface,parent_interface,carrier,bandwidth_mbps\n"
-        "hb.hg.hz.t1,Xinhe Village,v2-sw,huawei_vrp,127.20.1.2,GigabitEthernet0/0/1,GigabitEthernet1/0/3,China Telecom,100\n"
+        "hb.hg.hz.t1,Xinhe Village,v2-sw,huawei_vrp,127.20.1.2,GigabitEthernet0/0/1,GigabitEthernet1/0/3,"
+        "China Telecom,100\n"
         "hb.hg.hz.t9,Ghost Village,v3-sw,huawei_vrp,127.20.1.3,Gi0/0/1,Gi1/0/4,China Telecom,100\n"
         "hb.hg.hz.t1,Bad Addr,v4-sw,huawei_vrp,999.1.1.1,Gi0/0/1,Gi1/0/5,China Telecom,100\n"
         "hb.hg.hz.t1,Dup,v2-sw,huawei_vrp,127.20.1.5,Gi0/0/1,Gi1/0/6,China Telecom,100\n"

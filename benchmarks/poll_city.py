@@ -1,0 +1,266 @@
+"""Poll the full reference city; Debian's prometheus-snmp-exporter polls the same agents for the same OIDs.
+
+Agents: Debian snmpd listening on every device's loopback address (snmpsim would be the bottleneck at this rate),
+its CPU reported separately. yiwang runs its real Monitor: worker processes on both cores, the v2c codec, the
+profiles' columns only, samples into the latest store. Two cycles: the first discovers (names, aliases), the second
+is the steady state that is reported. Then /metrics is rendered for the whole city with samples built by the same
+profile code from the city plan's interfaces, and for one county shard.
+
+Last line: devices=… varbinds=… cycle_s=… yiwang_cpu_us_per_varbind=… exporter_cpu_us_per_varbind=… ratio=…
+peak_rss_mb=… metrics_render_s=… metrics_mb=… (plus agent and shard figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from collectors.base import PollTarget  # noqa: E402
+from collectors.snmp.profile import load_profiles  # noqa: E402
+from collectors.snmp.rates import CounterMemory  # noqa: E402
+from collectors.snmp.samples import table_labels, table_samples  # noqa: E402
+from collectors.snmp.session import V2cCredentials  # noqa: E402
+from inventory.model import Inventory  # noqa: E402
+from lab.agents import start_snmpd_agents, stop_snmpd_agents  # noqa: E402
+from lab.city import CityPlan, generate_city  # noqa: E402
+from yiwang.latest import LatestStore  # noqa: E402
+from yiwang.runtime import Monitor  # noqa: E402
+from yiwang.store import Store  # noqa: E402
+
+PROFILES = ("system", "if-mib")
+COMMUNITY = "bench"
+EXPORTER = "/usr/bin/prometheus-snmp-exporter"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def inventory_of(plan: CityPlan) -> Inventory:
+    inv = Inventory()
+    inv.areas = {a.id: a for a in plan.areas}
+    return inv
+
+
+def targets_of(plan: CityPlan, inv: Inventory, port: int) -> list[PollTarget]:
+    targets = []
+    for device in plan.devices:
+        if not device.address:
+            continue
+        tags = tuple(sorted({"device": device.name, **inv.path_labels(device.area)}.items()))
+        targets.append(PollTarget(device.name, device.address, tags, port=port, profiles=PROFILES,
+                                  credential=V2cCredentials(COMMUNITY)))
+    return targets
+
+
+class RssPeak:
+    """Peak of the summed RSS of a process and its children, sampled every 100 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = self.process.memory_info().rss
+            for child in self.process.children(recursive=True):
+                try:
+                    if child.name().startswith("python") or "yiwang" in " ".join(child.cmdline()):
+                        total += child.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(0.1)
+
+    def __enter__(self) -> RssPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+async def poll_with_yiwang(plan: CityPlan, inv: Inventory, port: int, workers: int, concurrency: int,
+                           work: Path) -> dict[str, float]:
+    targets = targets_of(plan, inv, port)
+    latest = LatestStore()
+    monitor = Monitor(inv, targets, [], latest, [], Store(f"sqlite:///{work / 'bench.sqlite'}"),
+                      concurrency=concurrency, workers=workers, timeout=5.0, retries=2)
+    try:
+        cycles = []
+        for _ in range(2):
+            report = await monitor.poll_snmp()
+            cycles.append(report)
+            print(f"  yiwang cycle: {report.devices} devices, {report.failed} failed, {report.varbinds} varbinds, "
+                  f"{report.duration_s:.1f} s, {report.cpu_s:.1f} s CPU", flush=True)
+            for failure in report.failures[:5]:
+                print(f"    {failure.device}: {failure.reason}: {failure.error}")
+        steady = cycles[-1]
+        return {"devices": steady.devices, "failed": steady.failed, "varbinds": steady.varbinds,
+                "cycle_s": steady.duration_s, "cpu_s": steady.cpu_s, "series": latest.series_count()}
+    finally:
+        await monitor.close()
+
+
+def exporter_config(path: Path) -> None:
+    profiles = load_profiles()
+    walk, get, metrics = [], [], []
+    for name in PROFILES:
+        profile = profiles[name]
+        for column in profile.scalars:
+            get.append(column.oid)
+            metrics.append({"name": f"{name}_{column.name}".replace("-", "_"), "oid": column.oid, "type": "gauge"})
+        for table in profile.tables:
+            for column in table.columns:
+                walk.append(column.oid)
+                kind = "counter" if column.counter_bits else "gauge"
+                metrics.append({"name": f"{table.measurement}_{column.name}", "oid": column.oid, "type": kind,
+                                "indexes": [{"labelname": table.index_tag, "type": "gauge"}]})
+    module = {"walk": walk, "get": get, "metrics": metrics, "version": 2, "max_repetitions": 25, "retries": 2,
+              "timeout": "5s", "auth": {"community": COMMUNITY}}
+    path.write_text(yaml.safe_dump({"yiwang": module}))
+
+
+async def poll_with_exporter(targets: list[str], port: int, concurrency: int, work: Path) -> dict[str, float]:
+    config = work / "snmp.yml"
+    exporter_config(config)
+    listen = free_port()
+    log = open(work / "exporter.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen([EXPORTER, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{listen}",
+                                "--log.level=warn"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        exporter = psutil.Process(process.pid)
+        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=concurrency)) as client:
+            for _ in range(50):
+                try:
+                    await client.get(f"http://127.0.0.1:{listen}/")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            semaphore = asyncio.Semaphore(concurrency)
+            pdus = re.compile(rb"^snmp_scrape_pdus_returned ([0-9.e+]+)$", re.M)
+
+            async def scrape(address: str) -> tuple[int, bool]:
+                async with semaphore:
+                    response = await client.get(f"http://127.0.0.1:{listen}/snmp",
+                                                params={"target": f"{address}:{port}", "module": "yiwang"})
+                    found = pdus.search(response.content)
+                    return (int(float(found.group(1))) if found else 0), response.status_code == 200
+
+            results = {}
+            for cycle in range(2):
+                cpu = exporter.cpu_times()
+                started = time.perf_counter()
+                outcomes = await asyncio.gather(*(scrape(a) for a in targets))
+                elapsed = time.perf_counter() - started
+                after = exporter.cpu_times()
+                used = (after.user + after.system) - (cpu.user + cpu.system)
+                varbinds = sum(v for v, _ in outcomes)
+                failed = sum(1 for _, ok in outcomes if not ok)
+                print(f"  exporter cycle {cycle + 1}: {len(targets)} targets, {failed} failed, {varbinds} varbinds, "
+                      f"{elapsed:.1f} s, {used:.1f} s CPU", flush=True)
+                results = {"varbinds": varbinds, "cycle_s": elapsed, "cpu_s": used, "failed": failed}
+            return results
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
+
+
+def city_metrics(plan: CityPlan, inv: Inventory, county: str) -> dict[str, float]:
+    """Samples for every interface of the city, built by the real profile code, then rendered."""
+    profiles = load_profiles()
+    table = profiles["if-mib"].tables[0]
+    latest = LatestStore()
+    now = time.time_ns()
+    for device in plan.devices:
+        base = {"device": device.name, **inv.path_labels(device.area)}
+        memory = CounterMemory()
+        labels_walk = {table.labels["interface"]: [(str(i.index), i.name) for i in device.interfaces],
+                       table.labels["descr"]: [(str(i.index), i.name) for i in device.interfaces],
+                       table.labels["alias"]: [(str(i.index), i.alias) for i in device.interfaces]}
+        labels = table_labels(table, labels_walk)
+        samples = []
+        for step in range(2):
+            walked = {}
+            for column in table.columns:
+                walked[column.oid] = [(str(i.index), int(1000 + step * 60 * 1000 * (1 + i.index)))
+                                      for i in device.interfaces]
+            samples = table_samples(table, walked, labels, base, now + step * 60 * 10**9, memory)
+        latest.replace(device.name, "snmp", samples)
+    started = time.perf_counter()
+    body = latest.render()
+    render_s = time.perf_counter() - started
+    county_path = next(inv.path_labels(a.id) for a in plan.areas if a.id.endswith("." + county))
+    started = time.perf_counter()
+    shard = latest.render(county_path)
+    shard_s = time.perf_counter() - started
+    return {"series": latest.series_count(), "render_s": render_s, "mb": len(body) / 1e6,
+            "shard_render_s": shard_s, "shard_mb": len(shard) / 1e6}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="city", choices=("city", "small"))
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--agents", type=int, default=1, help="snmpd processes")
+    parser.add_argument("--port", type=int, default=1161, help="agents' UDP port (161 may be the lab's)")
+    args = parser.parse_args()
+
+    plan = generate_city(args.seed, args.profile)
+    inv = inventory_of(plan)
+    addresses = [d.address for d in plan.devices if d.address]
+    with tempfile.TemporaryDirectory(prefix="yiwang-bench-") as tmp:
+        work = Path(tmp)
+        print(f"starting snmpd on {len(addresses)} loopback addresses (port {args.port})", flush=True)
+        agents = start_snmpd_agents(addresses, COMMUNITY, work / "snmpd", port=args.port, processes=args.agents)
+        try:
+            agent_cpu = sum(sum(a.psutil_process.cpu_times()[:2]) for a in agents)
+            with RssPeak(os.getpid()) as rss:
+                ours = asyncio.run(poll_with_yiwang(plan, inv, args.port, args.workers, args.concurrency, work))
+            agent_ours = sum(sum(a.psutil_process.cpu_times()[:2]) for a in agents) - agent_cpu
+            agent_cpu = sum(sum(a.psutil_process.cpu_times()[:2]) for a in agents)
+            theirs = asyncio.run(poll_with_exporter(addresses, args.port, args.concurrency, work))
+            agent_theirs = sum(sum(a.psutil_process.cpu_times()[:2]) for a in agents) - agent_cpu
+        finally:
+            stop_snmpd_agents(agents)
+    metrics = city_metrics(plan, inv, "tuanfeng")
+    # Both cycles' agent CPU over both cycles' varbinds; the figure is per varbind served.
+    ours_us = ours["cpu_s"] / max(ours["varbinds"], 1) * 1e6
+    theirs_us = theirs["cpu_s"] / max(theirs["varbinds"], 1) * 1e6
+    print(f"agent_cpu_s_yiwang_run={agent_ours:.1f} agent_cpu_s_exporter_run={agent_theirs:.1f} "
+          f"exporter_cycle_s={theirs['cycle_s']:.1f} exporter_varbinds={theirs['varbinds']} "
+          f"yiwang_failed={ours['failed']} exporter_failed={theirs['failed']} "
+          f"metrics_series={metrics['series']} shard_render_s={metrics['shard_render_s']:.2f} "
+          f"shard_mb={metrics['shard_mb']:.1f}")
+    print(f"devices={ours['devices']} varbinds={ours['varbinds']} cycle_s={ours['cycle_s']:.1f} "
+          f"yiwang_cpu_us_per_varbind={ours_us:.1f} exporter_cpu_us_per_varbind={theirs_us:.1f} "
+          f"ratio={ours_us / max(theirs_us, 1e-9):.2f} peak_rss_mb={rss.peak / 1e6:.0f} "
+          f"metrics_render_s={metrics['render_s']:.2f} metrics_mb={metrics['mb']:.1f}")
+
+
+if __name__ == "__main__":
+    main()

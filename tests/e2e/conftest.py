@@ -1,0 +1,42 @@
+"""The small lab (one county on snmpsim) shared by the end-to-end tests, and yiwang configured to monitor it."""
+
+from __future__ import annotations
+
+import random
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lab import lab_down, lab_up
+
+
+@pytest.fixture(scope="session")
+def lab_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    state = tmp_path_factory.mktemp("lab-state")
+    # A random port, so a developer's own lab on 161 (same addresses) is left alone.
+    lab_up(state, profile="small", seed=2026, port=random.randint(20000, 29999))
+    try:
+        yield state
+    finally:
+        lab_down(state)
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(path: Path, state_dir: Path, **extra: object) -> Path:
+    document = {"state_dir": str(state_dir), "poll": {"interval_s": 3, "icmp_interval_s": 3, "timeout_s": 1,
+                                                      "retries": 1, "icmp_count": 1}}
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(document.get(key), dict):
+            document[key] = {**document[key], **value}  # type: ignore[dict-item]
+        else:
+            document[key] = value
+    path.write_text(yaml.safe_dump(document))
+    return path

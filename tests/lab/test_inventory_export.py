@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from inventory.loader import load_inventory
+from inventory.model import Level, SecretRef
+from lab.city import CityPlan
+from lab.export import CREDENTIAL, inventory_documents
+
+
+@pytest.mark.parametrize("profile", ["small", "city"])
+def test_loads_with_zero_problems(profile: str, city: CityPlan, small: CityPlan, tmp_path: Path) -> None:
+    plan = city if profile == "city" else small
+    secret = tmp_path / "lab" / "community.secret"
+    written = plan.to_inventory_yaml(tmp_path / "inventory", secret, port=20161)
+    assert sorted(p.name for p in written) == ["areas.yaml", "credentials.yaml", "devices.yaml", "links.yaml"]
+    result = load_inventory([tmp_path / "inventory"])
+    assert result.problems == []
+    inv = result.inventory
+    assert len(inv.devices) == len(plan.devices)
+    assert len(inv.areas) == len(plan.areas)
+    assert len(inv.links) == len(plan.links)
+    credential = inv.credentials[CREDENTIAL]
+    assert credential.kind == "snmp_v2c" and credential.per_device
+    assert credential.secrets == {"community": SecretRef(file=str(secret))}
+    core = inv.devices["hg-core-01"]
+    assert core.snmp is not None and core.snmp.port == 20161
+    assert core.snmp.profiles == ("system", "if-mib", "huawei-entity")
+    assert inv.devices["hb-egov-pe01"].host == "::1"
+    server = next(d for d in inv.devices.values() if d.platform == "linux")
+    assert server.snmp is not None and server.snmp.profiles == ("system", "if-mib", "host-resources")
+    assert server.site and server.cabinet
+    village = next(a for a in inv.areas.values() if a.level is Level.VILLAGE)
+    assert [a.level for a in inv.path(village.id)] == list(Level)
+
+
+def test_the_community_is_only_a_file_reference(small: CityPlan, tmp_path: Path) -> None:
+    secret = tmp_path / "community.secret"
+    documents = inventory_documents(small, secret)
+    assert documents["credentials.yaml"]["credentials"] == [
+        {"name": CREDENTIAL, "kind": "snmp_v2c", "per_device": True, "community": {"file": str(secret)}}]
+    assert all(d["snmp"]["credential"] == CREDENTIAL for d in documents["devices.yaml"]["devices"])
+    assert yaml.safe_load(yaml.safe_dump(documents)) == documents

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from collectors.snmp.fast_v2c import FastV2cEngine
+from collectors.snmp.pysnmp_session import PysnmpEngine
+
+from .snmpd import Agent, start_snmpd, stop_snmpd
+
+
+@pytest.fixture(scope="session")
+def snmpd_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+    """Debian's net-snmp agent on 127.0.0.1 and [::1], shared by the whole test session."""
+    proc, port = start_snmpd(tmp_path_factory.mktemp("snmpd"))
+    try:
+        yield Agent(port)
+    finally:
+        stop_snmpd(proc)
+
+
+@pytest.fixture
+async def fast_engine() -> AsyncIterator[FastV2cEngine]:
+    async with FastV2cEngine() as engine:
+        yield engine
+
+
+@pytest.fixture
+async def pysnmp_engine() -> AsyncIterator[PysnmpEngine]:
+    engine = PysnmpEngine()
+    yield engine
+    await engine.close()

@@ -1,0 +1,41 @@
+"""Recorded datagrams and their expected decoding, one folder per case (see cases/README.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collectors.snmp import ber
+
+CASES = sorted(p for p in (Path(__file__).parent / "cases").iterdir() if p.is_dir())
+
+
+def _as_json(tag: int, value: ber.Value) -> Any:
+    return {"hex": value.hex()} if isinstance(value, bytes) else value
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_case(case: Path) -> None:
+    data = bytes.fromhex("".join((case / "response.hex").read_text().split()))
+    expected = json.loads((case / "expected.json").read_text())
+    if "error" in expected:
+        with pytest.raises(ber.BerError) as caught:
+            ber.decode_response(data)
+        assert expected["error"] in str(caught.value)
+        return
+    got = ber.decode_response(data)
+    assert got.community.decode("latin-1") == expected["community"]
+    assert ber.TAG_NAMES[got.pdu_type] == expected["pdu"]
+    assert (got.request_id, got.error_status, got.error_index) == (
+        expected["request_id"], expected["error_status"], expected["error_index"]
+    )
+    varbinds = [[ber.oid_to_str(oid), ber.TAG_NAMES[tag], _as_json(tag, v)] for oid, tag, v in got.varbinds]
+    assert varbinds == expected["varbinds"]
+
+
+def test_there_are_good_and_bad_cases() -> None:
+    kinds = {"error" in json.loads((c / "expected.json").read_text()) for c in CASES}
+    assert kinds == {True, False}

@@ -1,0 +1,35 @@
+"""Where samples go: InfluxDB through the one buffered, spooling wrapper, and the Prometheus view.
+
+Wiring in the runner:
+
+    sink = BufferedSink(InfluxSink(url, org, bucket, token), spool_dir)   # token: a resolved Secret
+    await sink.start()                       # replays what an earlier run left in the spool
+    store = LatestSamples()
+    metrics = MetricsServer({"/metrics": make_registry(store)}).start()
+    ... every cycle:
+        sink.add(samples); store.update(samples); store.update(sink.health_samples())
+    ... on SIGTERM:
+        await sink.close()                   # writes what it can within its grace, spools the rest
+"""
+
+from yiwang.sinks.base import Sink, SinkError
+from yiwang.sinks.buffered import BufferedSink, SinkStats
+from yiwang.sinks.influx import InfluxSink
+from yiwang.sinks.line_protocol import encode_batch, to_line
+from yiwang.sinks.metrics_http import MetricsServer
+from yiwang.sinks.prometheus import LatestSamples, SampleCollector, make_registry, render
+
+__all__ = [
+    "BufferedSink",
+    "InfluxSink",
+    "LatestSamples",
+    "MetricsServer",
+    "SampleCollector",
+    "Sink",
+    "SinkError",
+    "SinkStats",
+    "encode_batch",
+    "make_registry",
+    "render",
+    "to_line",
+]
