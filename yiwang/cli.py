@@ -131,14 +131,15 @@ def _print_reports(reports: dict[str, Any]) -> None:
 @lab_app.command("up")
 def lab_up_command(config: ConfigOption = None,
                    profile: Annotated[str | None, typer.Option(help="small (one county) or city")] = None,
-                   seed: Annotated[int | None, typer.Option(help="seed for the generated city")] = None) -> None:
+                   seed: Annotated[int | None, typer.Option(help="seed for the generated city")] = None,
+                   rate_scale: Annotated[float, typer.Option(help="multiply every traffic rate")] = 1.0) -> None:
     """Generate the reference city and start its agents on loopback."""
     from lab import LabError, lab_up
 
     settings = settings_from(config)
     try:
         status = lab_up(settings.state_dir, profile=profile or settings.lab.profile,
-                        seed=settings.lab.seed if seed is None else seed)
+                        seed=settings.lab.seed if seed is None else seed, rate_scale=rate_scale)
     except LabError as exc:
         raise fail(str(exc)) from None
     out.print(escape(str(status)))
