@@ -137,12 +137,19 @@ def exporter_config(path: Path) -> None:
                 kind = "counter" if column.counter_bits else "gauge"
                 metrics.append({"name": f"{table.measurement}_{column.name}", "oid": column.oid, "type": kind,
                                 "indexes": [{"labelname": table.index_tag, "type": "gauge"}]})
-    module = {"walk": walk, "get": get, "metrics": metrics, "version": 2, "max_repetitions": 25, "retries": 2,
-              "timeout": "5s", "auth": {"community": COMMUNITY}}
-    path.write_text(yaml.safe_dump({"yiwang": module}))
+    modules = {}
+    # The exporter walks each column on its own; with its default of 25 repetitions most of every answer lies
+    # past the column's end (snmpd has 4 interfaces). "tuned" asks for what one column holds, as yiwang does,
+    # so the per-varbind figure compares the two programs, not their defaults.
+    for name, repetitions in (("default", 25), ("tuned", 5)):
+        modules[name] = {"walk": walk, "get": get, "metrics": metrics, "version": 2,
+                         "max_repetitions": repetitions, "retries": 2, "timeout": "5s",
+                         "auth": {"community": COMMUNITY}}
+    path.write_text(yaml.safe_dump(modules))
 
 
-async def poll_with_exporter(targets: list[str], port: int, concurrency: int, work: Path) -> dict[str, float]:
+async def poll_with_exporter(targets: list[str], port: int, concurrency: int, work: Path
+                             ) -> dict[str, dict[str, float]]:
     config = work / "snmp.yml"
     exporter_config(config)
     listen = free_port()
@@ -161,26 +168,26 @@ async def poll_with_exporter(targets: list[str], port: int, concurrency: int, wo
             semaphore = asyncio.Semaphore(concurrency)
             pdus = re.compile(rb"^snmp_scrape_pdus_returned ([0-9.e+]+)$", re.M)
 
-            async def scrape(address: str) -> tuple[int, bool]:
+            async def scrape(address: str, module: str) -> tuple[int, bool]:
                 async with semaphore:
                     response = await client.get(f"http://127.0.0.1:{listen}/snmp",
-                                                params={"target": f"{address}:{port}", "module": "yiwang"})
+                                                params={"target": f"{address}:{port}", "module": module})
                     found = pdus.search(response.content)
                     return (int(float(found.group(1))) if found else 0), response.status_code == 200
 
-            results = {}
-            for cycle in range(2):
+            results: dict[str, dict[str, float]] = {}
+            for cycle, module in enumerate(("default", "tuned", "tuned")):
                 cpu = exporter.cpu_times()
                 started = time.perf_counter()
-                outcomes = await asyncio.gather(*(scrape(a) for a in targets))
+                outcomes = await asyncio.gather(*(scrape(a, module) for a in targets))
                 elapsed = time.perf_counter() - started
                 after = exporter.cpu_times()
                 used = (after.user + after.system) - (cpu.user + cpu.system)
                 varbinds = sum(v for v, _ in outcomes)
                 failed = sum(1 for _, ok in outcomes if not ok)
-                print(f"  exporter cycle {cycle + 1}: {len(targets)} targets, {failed} failed, {varbinds} varbinds, "
-                      f"{elapsed:.1f} s, {used:.1f} s CPU", flush=True)
-                results = {"varbinds": varbinds, "cycle_s": elapsed, "cpu_s": used, "failed": failed}
+                print(f"  exporter cycle {cycle + 1} ({module} module): {len(targets)} targets, {failed} failed, "
+                      f"{varbinds} varbinds, {elapsed:.1f} s, {used:.1f} s CPU", flush=True)
+                results[module] = {"varbinds": varbinds, "cycle_s": elapsed, "cpu_s": used, "failed": failed}
             return results
     finally:
         process.terminate()
@@ -248,12 +255,15 @@ def main() -> None:
         finally:
             stop_snmpd_agents(agents)
     metrics = city_metrics(plan, inv, "tuanfeng")
-    # Both cycles' agent CPU over both cycles' varbinds; the figure is per varbind served.
     ours_us = ours["cpu_s"] / max(ours["varbinds"], 1) * 1e6
-    theirs_us = theirs["cpu_s"] / max(theirs["varbinds"], 1) * 1e6
-    print(f"agent_cpu_s_yiwang_run={agent_ours:.1f} agent_cpu_s_exporter_run={agent_theirs:.1f} "
-          f"exporter_cycle_s={theirs['cycle_s']:.1f} exporter_varbinds={theirs['varbinds']} "
-          f"yiwang_failed={ours['failed']} exporter_failed={theirs['failed']} "
+    default = theirs["default"]
+    tuned = theirs["tuned"]
+    default_us = default["cpu_s"] / max(default["varbinds"], 1) * 1e6
+    theirs_us = tuned["cpu_s"] / max(tuned["varbinds"], 1) * 1e6
+    print(f"agent_cpu_s_yiwang_2_cycles={agent_ours:.1f} agent_cpu_s_exporter_3_cycles={agent_theirs:.1f} "
+          f"exporter_cycle_s={tuned['cycle_s']:.1f} exporter_varbinds={tuned['varbinds']} "
+          f"exporter_default_module_cpu_us_per_varbind={default_us:.1f} "
+          f"yiwang_failed={ours['failed']} exporter_failed={tuned['failed']} "
           f"metrics_series={metrics['series']} shard_render_s={metrics['shard_render_s']:.2f} "
           f"shard_mb={metrics['shard_mb']:.1f}")
     print(f"devices={ours['devices']} varbinds={ours['varbinds']} cycle_s={ours['cycle_s']:.1f} "

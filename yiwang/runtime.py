@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from collectors.base import Collector, PollResult, PollTarget
-from collectors.icmp import IcmpCollector
+from collectors.icmp import FpingCollector
 from collectors.snmp.collector import make_snmp_collector
 from inventory.model import Inventory
 from yiwang.model import Sample
@@ -83,7 +83,7 @@ class Monitor:
             self._pool.start()
         else:
             self._snmp = factory()
-        self._icmp = IcmpCollector(count=icmp_count)
+        self._icmp = FpingCollector(count=icmp_count)
 
     async def poll_snmp(self, progress: ProgressHook | None = None) -> CycleReport:
         if self._pool is not None:
@@ -92,9 +92,11 @@ class Monitor:
         return await self._cycle("snmp", poll_targets(self._snmp, self.snmp_targets, self.concurrency), progress)
 
     async def poll_icmp(self, progress: ProgressHook | None = None) -> CycleReport:
-        # Pings are cheap but slow to answer when lost, so more of them run at once than SNMP walks.
-        results = poll_targets(self._icmp, self.icmp_targets, self.concurrency * 4)
-        return await self._cycle("icmp", results, progress)
+        async def results() -> AsyncIterator[PollResult]:
+            for result in await self._icmp.poll_many(self.icmp_targets):
+                yield result
+
+        return await self._cycle("icmp", results(), progress)
 
     async def _cycle(self, collector: str, results: AsyncIterator[PollResult],
                      progress: ProgressHook | None) -> CycleReport:
