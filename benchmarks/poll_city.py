@@ -13,8 +13,10 @@ peak_rss_mb=… metrics_render_s=… metrics_mb=… (plus agent and shard figure
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import asyncio
 import os
+import random
 import re
 import socket
 import subprocess
@@ -36,12 +38,15 @@ from collectors.snmp.profile import load_profiles  # noqa: E402
 from collectors.snmp.rates import CounterMemory  # noqa: E402
 from collectors.snmp.samples import table_labels, table_samples  # noqa: E402
 from collectors.snmp.session import V2cCredentials  # noqa: E402
+from inventory.loader import load_inventory  # noqa: E402
 from inventory.model import Inventory  # noqa: E402
+from lab import lab_down, lab_inventory_dir, lab_up  # noqa: E402
 from lab.agents import start_snmpd_agents, stop_snmpd_agents  # noqa: E402
 from lab.city import CityPlan, generate_city  # noqa: E402
 from yiwang.latest import LatestStore  # noqa: E402
 from yiwang.runtime import Monitor  # noqa: E402
 from yiwang.store import Store  # noqa: E402
+from yiwang.targets import build_targets  # noqa: E402
 
 PROFILES = ("system", "if-mib")
 COMMUNITY = "bench"
@@ -101,9 +106,8 @@ class RssPeak:
         self._thread.join()
 
 
-async def poll_with_yiwang(plan: CityPlan, inv: Inventory, port: int, workers: int, concurrency: int,
+async def poll_with_yiwang(inv: Inventory, targets: list[PollTarget], workers: int, concurrency: int,
                            work: Path) -> dict[str, float]:
-    targets = targets_of(plan, inv, port)
     latest = LatestStore()
     monitor = Monitor(inv, targets, [], latest, [], Store(f"sqlite:///{work / 'bench.sqlite'}"),
                       concurrency=concurrency, workers=workers, timeout=5.0, retries=2)
@@ -123,7 +127,7 @@ async def poll_with_yiwang(plan: CityPlan, inv: Inventory, port: int, workers: i
         await monitor.close()
 
 
-def exporter_config(path: Path) -> None:
+def exporter_module(community: str, repetitions: int) -> dict:
     profiles = load_profiles()
     walk, get, metrics = [], [], []
     for name in PROFILES:
@@ -137,21 +141,22 @@ def exporter_config(path: Path) -> None:
                 kind = "counter" if column.counter_bits else "gauge"
                 metrics.append({"name": f"{table.measurement}_{column.name}", "oid": column.oid, "type": kind,
                                 "indexes": [{"labelname": table.index_tag, "type": "gauge"}]})
-    modules = {}
-    # The exporter walks each column on its own; with its default of 25 repetitions most of every answer lies
-    # past the column's end (snmpd has 4 interfaces). "tuned" asks for what one column holds, as yiwang does,
-    # so the per-varbind figure compares the two programs, not their defaults.
-    for name, repetitions in (("default", 25), ("tuned", 5)):
-        modules[name] = {"walk": walk, "get": get, "metrics": metrics, "version": 2,
-                         "max_repetitions": repetitions, "retries": 2, "timeout": "5s",
-                         "auth": {"community": COMMUNITY}}
-    path.write_text(yaml.safe_dump(modules))
+    return {"walk": walk, "get": get, "metrics": metrics, "version": 2, "max_repetitions": repetitions,
+            "retries": 2, "timeout": "10s", "auth": {"community": community}}
 
 
-async def poll_with_exporter(targets: list[str], port: int, concurrency: int, work: Path
+# The exporter walks each column on its own; with its default of 25 repetitions most of every answer lies past the
+# column's end (snmpd has 4 interfaces). "tuned" asks for what one column holds, as yiwang does, so the
+# per-varbind figure compares the two programs, not their defaults.
+SNMPD_MODULES = {"default": (COMMUNITY, 25), "tuned": (COMMUNITY, 5)}
+
+
+async def poll_with_exporter(targets: list[tuple[str, str]], modules: dict[str, tuple[str, int]],
+                             rounds: list[str], port: int, concurrency: int, work: Path
                              ) -> dict[str, dict[str, float]]:
+    """targets: (address, module) pairs; a round named "*" uses each target's own module."""
     config = work / "snmp.yml"
-    exporter_config(config)
+    config.write_text(yaml.safe_dump({name: exporter_module(c, r) for name, (c, r) in modules.items()}))
     listen = free_port()
     log = open(work / "exporter.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen([EXPORTER, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{listen}",
@@ -170,16 +175,17 @@ async def poll_with_exporter(targets: list[str], port: int, concurrency: int, wo
 
             async def scrape(address: str, module: str) -> tuple[int, bool]:
                 async with semaphore:
+                    target = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
                     response = await client.get(f"http://127.0.0.1:{listen}/snmp",
-                                                params={"target": f"{address}:{port}", "module": module})
+                                                params={"target": target, "module": module})
                     found = pdus.search(response.content)
                     return (int(float(found.group(1))) if found else 0), response.status_code == 200
 
             results: dict[str, dict[str, float]] = {}
-            for cycle, module in enumerate(("default", "tuned", "tuned")):
+            for cycle, module in enumerate(rounds):
                 cpu = exporter.cpu_times()
                 started = time.perf_counter()
-                outcomes = await asyncio.gather(*(scrape(a, module) for a in targets))
+                outcomes = await asyncio.gather(*(scrape(a, own if module == "*" else module) for a, own in targets))
                 elapsed = time.perf_counter() - started
                 after = exporter.cpu_times()
                 used = (after.user + after.system) - (cpu.user + cpu.system)
@@ -227,6 +233,28 @@ def city_metrics(plan: CityPlan, inv: Inventory, county: str) -> dict[str, float
             "shard_render_s": shard_s, "shard_mb": len(shard) / 1e6}
 
 
+def realistic_tables(seed: int, workers: int, concurrency: int, work: Path) -> dict[str, float]:
+    """The small lab on snmpsim: real interface counts (8 per village, 30+ per township) and per-device
+    communities. snmpsim is slow, so the cycle time here is the agents'; the CPU per varbind is each poller's."""
+    state = work / "lab"
+    lab_up(state, "small", seed, port=random.randint(20000, 29999))
+    try:
+        inv = load_inventory([lab_inventory_dir(state)]).inventory
+        # the exporter module holds system + if-mib, so yiwang polls exactly those here too
+        targets = [dataclasses.replace(t, profiles=PROFILES) for t in build_targets(inv, secrets_base=state).snmp]
+        print(f"realistic tables: {len(targets)} snmpsim devices of the small lab", flush=True)
+        ours = asyncio.run(poll_with_yiwang(inv, targets, workers, concurrency, work))
+        modules = {t.device: (t.credential.community, 25) for t in targets}  # type: ignore[attr-defined]
+        pairs = [(t.host, t.device) for t in targets]
+        theirs = asyncio.run(poll_with_exporter(pairs, modules, ["*", "*"], targets[0].port, concurrency, work))
+    finally:
+        lab_down(state)
+    exporter = theirs["*"]
+    return {"yiwang_us": ours["cpu_s"] / max(ours["varbinds"], 1) * 1e6,
+            "exporter_us": exporter["cpu_s"] / max(exporter["varbinds"], 1) * 1e6,
+            "varbinds": ours["varbinds"], "exporter_varbinds": exporter["varbinds"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="city", choices=("city", "small"))
@@ -235,6 +263,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--agents", type=int, default=1, help="snmpd processes")
     parser.add_argument("--port", type=int, default=1161, help="agents' UDP port (161 may be the lab's)")
+    parser.add_argument("--skip-realistic", action="store_true", help="skip the snmpsim comparison")
     args = parser.parse_args()
 
     plan = generate_city(args.seed, args.profile)
@@ -247,13 +276,16 @@ def main() -> None:
         try:
             agent_cpu = sum(sum(a.psutil_process.cpu_times()[:2]) for a in agents)
             with RssPeak(os.getpid()) as rss:
-                ours = asyncio.run(poll_with_yiwang(plan, inv, args.port, args.workers, args.concurrency, work))
+                ours = asyncio.run(poll_with_yiwang(inv, targets_of(plan, inv, args.port), args.workers,
+                                                    args.concurrency, work))
             agent_ours = sum(sum(a.psutil_process.cpu_times()[:2]) for a in agents) - agent_cpu
             agent_cpu = sum(sum(a.psutil_process.cpu_times()[:2]) for a in agents)
-            theirs = asyncio.run(poll_with_exporter(addresses, args.port, args.concurrency, work))
+            theirs = asyncio.run(poll_with_exporter([(a, "tuned") for a in addresses], SNMPD_MODULES,
+                                                    ["default", "tuned", "tuned"], args.port, args.concurrency, work))
             agent_theirs = sum(sum(a.psutil_process.cpu_times()[:2]) for a in agents) - agent_cpu
         finally:
             stop_snmpd_agents(agents)
+        real = None if args.skip_realistic else realistic_tables(args.seed, args.workers, args.concurrency, work)
     metrics = city_metrics(plan, inv, "tuanfeng")
     ours_us = ours["cpu_s"] / max(ours["varbinds"], 1) * 1e6
     default = theirs["default"]
@@ -266,6 +298,11 @@ def main() -> None:
           f"yiwang_failed={ours['failed']} exporter_failed={tuned['failed']} "
           f"metrics_series={metrics['series']} shard_render_s={metrics['shard_render_s']:.2f} "
           f"shard_mb={metrics['shard_mb']:.1f}")
+    if real is not None:
+        print(f"realistic_tables_varbinds={real['varbinds']} realistic_exporter_varbinds={real['exporter_varbinds']} "
+              f"realistic_yiwang_cpu_us_per_varbind={real['yiwang_us']:.1f} "
+              f"realistic_exporter_cpu_us_per_varbind={real['exporter_us']:.1f} "
+              f"realistic_ratio={real['yiwang_us'] / max(real['exporter_us'], 1e-9):.2f}")
     print(f"devices={ours['devices']} varbinds={ours['varbinds']} cycle_s={ours['cycle_s']:.1f} "
           f"yiwang_cpu_us_per_varbind={ours_us:.1f} exporter_cpu_us_per_varbind={theirs_us:.1f} "
           f"ratio={ours_us / max(theirs_us, 1e-9):.2f} peak_rss_mb={rss.peak / 1e6:.0f} "
