@@ -13,8 +13,8 @@ peak_rss_mb=… metrics_render_s=… metrics_mb=… (plus agent and shard figure
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import asyncio
+import dataclasses
 import os
 import random
 import re
