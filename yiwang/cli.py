@@ -142,7 +142,25 @@ def lab_up_command(config: ConfigOption = None,
                         seed=settings.lab.seed if seed is None else seed, rate_scale=rate_scale)
     except LabError as exc:
         raise fail(str(exc)) from None
-    out.print(escape(str(status)))
+    _print_lab(status)
+
+
+def _print_lab(status: Any) -> None:
+    if not status.up:
+        out.print("lab is down")
+        return
+    note = " (already up)" if status.already_up else f" in {status.startup_seconds:.1f} s"
+    out.print(f"lab is up{note}: {status.profile} profile, seed {status.seed}, {status.devices} devices on UDP port "
+              f"{status.port}; inventory in {escape(str(status.inventory_dir))}")
+    table = Table("agent process", "pid", "devices", "running", "RSS MB", "CPU s")
+    for p in status.processes:
+        table.add_row(p.name, str(p.pid), str(p.devices), "yes" if p.running else "[red]no[/red]",
+                      f"{p.rss_bytes / 1e6:.0f}", f"{p.cpu_seconds:.1f}")
+    out.print(table)
+    for fault in status.faults:
+        out.print(f"fault {escape(fault.describe())}")
+    for problem in status.problems:
+        err.print(f"[yellow]problem:[/yellow] {escape(problem)}")
 
 
 @lab_app.command("down")
@@ -163,7 +181,7 @@ def lab_status_command(config: ConfigOption = None) -> None:
     from lab import LabError, lab_status
 
     try:
-        out.print(escape(str(lab_status(settings_from(config).state_dir))))
+        _print_lab(lab_status(settings_from(config).state_dir))
     except LabError as exc:
         raise fail(str(exc)) from None
 
@@ -181,7 +199,7 @@ def lab_fault_command(
         fault = lab_fault(settings_from(config).state_dir, kind, target, interface)
     except LabError as exc:
         raise fail(str(exc)) from None
-    out.print(escape(str(fault)))
+    out.print(f"fault {escape(fault.describe())}")
 
 
 @lab_app.command("clear")
@@ -191,10 +209,11 @@ def lab_clear_command(fault_id: Annotated[str | None, typer.Argument(help="one f
     from lab import LabError, lab_clear
 
     try:
-        lab_clear(settings_from(config).state_dir, fault_id)
+        cleared = lab_clear(settings_from(config).state_dir, fault_id)
     except LabError as exc:
         raise fail(str(exc)) from None
-    out.print("cleared")
+    for fault in cleared:
+        out.print(f"cleared {escape(fault.describe())}")
 
 
 @inventory_app.command("check")
