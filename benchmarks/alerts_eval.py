@@ -1,0 +1,56 @@
+"""Milliseconds for one pure alert evaluation over a synthetic full-city cycle (poll, icmp, entity, interface).
+
+Run: .venv/bin/python benchmarks/alerts_eval.py [profile] [repeats]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from alerts.engine import evaluate  # noqa: E402
+from alerts.rules import load_rules  # noqa: E402
+from alerts.state import EngineState  # noqa: E402
+from alerts.topology import Topology  # noqa: E402
+from inventory.model import Level  # noqa: E402
+from lab.city import generate_city  # noqa: E402
+from tests.alerts.citycycle import cycle, inventory_of  # noqa: E402
+
+T0 = 1_800_000_000 * 1_000_000_000
+MINUTE = 60 * 1_000_000_000
+
+
+def main(profile: str = "city", repeats: int = 5) -> None:
+    plan = generate_city(2026, profile)
+    inventory = inventory_of(plan)
+    topology = Topology.from_inventory(inventory)
+    rules = load_rules()
+    counties = sorted(a.id for a in inventory.areas.values() if a.level == Level.COUNTY)
+    county = "hb.hg.macheng" if "hb.hg.macheng" in counties else counties[0]  # the largest county
+    beneath = {d.name for d in inventory.devices_in(county)}
+    uplink = inventory.uplink_of(county)
+    ports = {(uplink.remote.device, uplink.remote.interface)} if uplink else set()
+    state = EngineState()
+    healthy_ms: list[float] = []
+    storm_ms: list[float] = []
+    sizes: list[int] = []
+    notified = 0
+    for i in range(repeats * 2):
+        now = T0 + i * MINUTE
+        storm = i >= repeats
+        samples = cycle(plan, inventory, now, down=beneath if storm else (), ports_down=ports if storm else ())
+        sizes.append(len(samples))
+        started = time.perf_counter()
+        state, transitions = evaluate(rules, state, samples, now, topology)
+        (storm_ms if storm else healthy_ms).append((time.perf_counter() - started) * 1000)
+        notified += sum(t.notify for t in transitions)
+    print(f"profile={profile} devices={len(inventory.devices)} samples={sizes[0]} "
+          f"eval_ms={min(healthy_ms):.0f} storm_eval_ms={min(storm_ms):.0f} alerts={len(state.alerts)} "
+          f"notified={notified}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "city", int(sys.argv[2]) if len(sys.argv) > 2 else 5)
