@@ -17,10 +17,17 @@ from yiwang.store import Store
 EXPOSITION = "text/plain; version=0.0.4; charset=utf-8"
 
 
+class AlertsView(Protocol):
+    def active(self) -> list[dict[str, object]]: ...
+
+
 class MonitorView(Protocol):
     inventory: Inventory
     states: dict[str, dict[str, DeviceState]]
     store: Store
+
+    @property
+    def alerts(self) -> AlertsView | None: ...
 
 
 class SamplesView(Protocol):
@@ -64,6 +71,14 @@ def create_app(monitor: MonitorView, samples: SamplesView) -> FastAPI:
             "health": [_health(h) for h in monitor.store.health(name)],
             "metrics": metrics,
         }
+
+    @app.get("/api/alerts", summary="Active alerts (pending and firing), storms rolled up by area")
+    def alerts() -> list[dict[str, object]]:
+        return monitor.alerts.active() if monitor.alerts is not None else []
+
+    @app.get("/api/alerts/history", summary="Alert transitions, newest first")
+    def alert_history(limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
+        return monitor.store.alert_history(limit)
 
     @app.get("/metrics", summary="Prometheus exposition of every latest sample", response_class=Response)
     def metrics() -> Response:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alerts.rules import RuleError
 from inventory.loader import InventoryProblem, load_inventory
 from inventory.model import Inventory
 from inventory.secrets import SecretError, resolve
+from yiwang.alerting import AlertStage
 from yiwang.config import SecretSetting, Settings
 from yiwang.latest import LatestStore
 from yiwang.runtime import Monitor, SampleSink, default_workers
@@ -82,7 +84,14 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
         )
         sinks.append(buffered)
     poll = settings.poll
-    monitor = Monitor(inv, targets.snmp, targets.icmp, latest, sinks, Store(settings.database),
+    store = Store(settings.database)
+    alerts = None
+    if settings.alerts.enabled:
+        try:
+            alerts = AlertStage.from_files(settings.alerts.rules, inv, store)
+        except RuleError as exc:
+            raise SetupError(f"alert rules: {exc}") from None
+    monitor = Monitor(inv, targets.snmp, targets.icmp, latest, sinks, store, alerts=alerts,
                       concurrency=poll.concurrency,
                       workers=workers if workers is not None else (poll.workers or default_workers()),
                       timeout=poll.timeout_s, retries=poll.retries, icmp_count=poll.icmp_count,

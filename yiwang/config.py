@@ -58,6 +58,11 @@ class InfluxSettings(Strict):
     spool_max_mb: float = Field(1024.0, gt=0)
 
 
+class AlertSettings(Strict):
+    enabled: bool = True
+    rules: list[Path] = Field(default_factory=list, description="rule files; empty = the shipped defaults")
+
+
 class LabSettings(Strict):
     profile: Literal["small", "city"] = "small"
     seed: int = 2026
@@ -71,6 +76,7 @@ class Settings(Strict):
     api: ApiSettings = ApiSettings()
     poll: PollSettings = PollSettings()
     influx: InfluxSettings | None = None
+    alerts: AlertSettings = AlertSettings()
     lab: LabSettings = LabSettings()
 
     @property
@@ -108,4 +114,6 @@ def load_settings(path: Path | None) -> Settings:
     return settings.model_copy(update={
         "inventory": [p if p.is_absolute() else relative_to / p for p in settings.inventory],
         "profiles_dirs": [p if p.is_absolute() else relative_to / p for p in settings.profiles_dirs],
+        "alerts": settings.alerts.model_copy(update={
+            "rules": [p if p.is_absolute() else relative_to / p for p in settings.alerts.rules]}),
     })

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from collectors.base import Collector, PollResult, PollTarget
 from collectors.icmp import FpingCollector
@@ -32,6 +32,14 @@ class SampleSink(Protocol):
 
 class LatestView(Protocol):
     def replace(self, device: str, collector: str, samples: Sequence[Sample]) -> None: ...
+
+    def snapshot(self) -> list[Sample]: ...
+
+
+class AlertView(Protocol):
+    def evaluate(self, samples: Sequence[Sample], now_ns: int) -> list[Any]: ...
+
+    def active(self) -> list[dict[str, object]]: ...
 
 
 @dataclass(slots=True)
@@ -65,7 +73,7 @@ class Monitor:
     def __init__(self, inventory: Inventory, snmp_targets: list[PollTarget], icmp_targets: list[PollTarget],
                  latest: LatestView, sinks: Sequence[SampleSink], store: Store, *, concurrency: int = 50,
                  workers: int = 0, timeout: float = 2.0, retries: int = 1, icmp_count: int = 3,
-                 profile_dirs: tuple[str, ...] = ()) -> None:
+                 profile_dirs: tuple[str, ...] = (), alerts: AlertView | None = None) -> None:
         self.inventory = inventory
         self.snmp_targets = snmp_targets
         self.icmp_targets = icmp_targets
@@ -75,6 +83,8 @@ class Monitor:
         self.concurrency = concurrency
         self.last_reports: dict[str, CycleReport] = {}
         self.states: dict[str, dict[str, DeviceState]] = {}
+        self.alerts = alerts
+        self.last_transitions: list[Any] = []
         factory = functools.partial(make_snmp_collector, profile_dirs, timeout, retries)
         self._pool: WorkerPool | None = None
         self._snmp: Collector | None = None
@@ -139,6 +149,16 @@ class Monitor:
         except Exception as exc:  # noqa: BLE001 - a store outage must not stop monitoring; it is reported
             log.error("poll health could not be recorded in the SQL store: %s", exc)
         self.last_reports[collector] = report
+        # Until every collector has reported once (after a start or restart) the picture is partial: an alert
+        # needing SNMP and ICMP down would see only one and resolve an incident that is still going on.
+        expected = {name for name, targets in (("snmp", self.snmp_targets), ("icmp", self.icmp_targets)) if targets}
+        if self.alerts is not None and expected <= set(self.last_reports):
+            try:
+                # The engine is pure CPU; a thread keeps the API answering while a city's cycle is evaluated.
+                self.last_transitions = await asyncio.to_thread(self.alerts.evaluate, self.latest.snapshot(),
+                                                                time.time_ns())
+            except Exception as exc:  # noqa: BLE001 - alerting failing must not stop monitoring; it is reported
+                log.error("alert evaluation failed: %s: %s", type(exc).__name__, exc)
         return report
 
     def _emit(self, batch: list[Sample]) -> None:

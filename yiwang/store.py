@@ -6,10 +6,12 @@ Calls are synchronous and short; async callers wrap them in `asyncio.to_thread`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -42,6 +44,31 @@ poll_health = Table(
     Column("polled_at", DateTime(timezone=True), nullable=False),
     Column("last_ok_at", DateTime(timezone=True)),
     Column("consecutive_failures", Integer, nullable=False, default=0),
+)
+
+
+# The alert engine's whole state as one JSON document: small (one record per alert), written once a cycle,
+# and read once at start, so a restart mid-incident neither re-sends nor forgets.
+alert_state = Table(
+    "alert_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+alert_history = Table(
+    "alert_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("fingerprint", String(32), nullable=False, index=True),
+    Column("rule", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("notify", Boolean, nullable=False),
+    Column("held", String(32), nullable=False),
+    Column("detail", Text, nullable=False),  # the whole transition as JSON
 )
 
 
@@ -104,6 +131,32 @@ class Store:
             query = query.where(poll_health.c.device == device)
         with self.engine.connect() as conn:
             return [HealthRecord(**row._mapping) for row in conn.execute(query.order_by(poll_health.c.device))]
+
+    def save_alert_state(self, state: dict[str, Any], transitions: Sequence[dict[str, Any]]) -> None:
+        """The new state and the transitions that led to it, in one transaction."""
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            document = json.dumps(state, sort_keys=True)
+            if conn.execute(select(alert_state.c.id).where(alert_state.c.id == 1)).first() is None:
+                conn.execute(alert_state.insert(), {"id": 1, "state": document, "updated_at": now})
+            else:
+                conn.execute(alert_state.update().where(alert_state.c.id == 1),
+                             {"state": document, "updated_at": now})
+            if transitions:
+                conn.execute(alert_history.insert(), [
+                    {"at": datetime.fromtimestamp(t["at_ns"] / 1e9, UTC), "fingerprint": t["fingerprint"],
+                     "rule": t["rule"], "kind": t["kind"], "severity": t["severity"], "notify": t["notify"],
+                     "held": t["held"], "detail": json.dumps(t, sort_keys=True)} for t in transitions])
+
+    def load_alert_state(self) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(alert_state.c.state).where(alert_state.c.id == 1)).first()
+        return None if row is None else dict(json.loads(row.state))
+
+    def alert_history(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(alert_history.c.detail).order_by(alert_history.c.id.desc()).limit(limit))
+            return [dict(json.loads(row.detail)) for row in rows]
 
     def close(self) -> None:
         self.engine.dispose()
