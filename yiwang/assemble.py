@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from alerts.notify.config import NotifyConfig, build_notifiers
+from alerts.notify.dispatch import Dispatcher
 from alerts.rules import RuleError
 from inventory.loader import InventoryProblem, load_inventory
-from inventory.model import Inventory
+from inventory.model import Inventory, SecretRef
 from inventory.secrets import SecretError, resolve
 from yiwang.alerting import AlertStage
 from yiwang.config import SecretSetting, Settings
@@ -48,6 +52,28 @@ def _token(setting: SecretSetting | None, base: Path) -> str:
         return resolve(setting.ref(), base=base)
     except SecretError as exc:
         raise SetupError(f"influx.token: {exc}") from None
+
+
+def _dispatcher(settings: Settings) -> Dispatcher | None:
+    if not settings.alerts.notifiers:
+        return None
+    entries = []
+    for entry in settings.alerts.notifiers:
+        password = entry.get("password")
+        if isinstance(password, dict):
+            try:
+                entry = {**entry, "password": str(resolve(SecretRef(**password), base=settings.state_dir))}
+            except (SecretError, TypeError) as exc:
+                raise SetupError(f"alerts.notifiers {entry.get('name')!r}: password: {exc}") from None
+        elif password is not None:
+            raise SetupError(f"alerts.notifiers {entry.get('name')!r}: password must be a reference, "
+                             "{env: NAME} or {file: PATH}")
+        entries.append(entry)
+    try:
+        config = NotifyConfig.model_validate({"outbox_dir": str(settings.state_dir / "outbox"), "notifiers": entries})
+    except ValidationError as exc:
+        raise SetupError(f"alerts.notifiers: {exc}") from None
+    return Dispatcher(build_notifiers(config), config.outbox_dir)
 
 
 def inventory_paths(settings: Settings) -> list[Path]:
@@ -91,7 +117,8 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
             alerts = AlertStage.from_files(settings.alerts.rules, inv, store)
         except RuleError as exc:
             raise SetupError(f"alert rules: {exc}") from None
-    monitor = Monitor(inv, targets.snmp, targets.icmp, latest, sinks, store, alerts=alerts,
+    dispatcher = _dispatcher(settings) if alerts is not None else None
+    monitor = Monitor(inv, targets.snmp, targets.icmp, latest, sinks, store, alerts=alerts, dispatcher=dispatcher,
                       concurrency=poll.concurrency,
                       workers=workers if workers is not None else (poll.workers or default_workers()),
                       timeout=poll.timeout_s, retries=poll.retries, icmp_count=poll.icmp_count,

@@ -61,6 +61,8 @@ class InfluxSettings(Strict):
 class AlertSettings(Strict):
     enabled: bool = True
     rules: list[Path] = Field(default_factory=list, description="rule files; empty = the shipped defaults")
+    # webhook / smtp / alertmanager entries, validated by alerts.notify.config; an SMTP password is a reference
+    notifiers: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class LabSettings(Strict):

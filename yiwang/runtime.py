@@ -10,7 +10,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -34,6 +34,14 @@ class LatestView(Protocol):
     def replace(self, device: str, collector: str, samples: Sequence[Sample]) -> None: ...
 
     def snapshot(self) -> list[Sample]: ...
+
+
+class DispatchView(Protocol):
+    async def dispatch(self, transitions: Iterable[Any]) -> Any: ...
+
+    async def run(self, stop: asyncio.Event, tick_s: float = 1.0) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class AlertView(Protocol):
@@ -73,7 +81,8 @@ class Monitor:
     def __init__(self, inventory: Inventory, snmp_targets: list[PollTarget], icmp_targets: list[PollTarget],
                  latest: LatestView, sinks: Sequence[SampleSink], store: Store, *, concurrency: int = 50,
                  workers: int = 0, timeout: float = 2.0, retries: int = 1, icmp_count: int = 3,
-                 profile_dirs: tuple[str, ...] = (), alerts: AlertView | None = None) -> None:
+                 profile_dirs: tuple[str, ...] = (), alerts: AlertView | None = None,
+                 dispatcher: DispatchView | None = None) -> None:
         self.inventory = inventory
         self.snmp_targets = snmp_targets
         self.icmp_targets = icmp_targets
@@ -84,6 +93,7 @@ class Monitor:
         self.last_reports: dict[str, CycleReport] = {}
         self.states: dict[str, dict[str, DeviceState]] = {}
         self.alerts = alerts
+        self.dispatcher = dispatcher
         self.last_transitions: list[Any] = []
         factory = functools.partial(make_snmp_collector, profile_dirs, timeout, retries)
         self._pool: WorkerPool | None = None
@@ -159,6 +169,10 @@ class Monitor:
                                                                 time.time_ns())
             except Exception as exc:  # noqa: BLE001 - alerting failing must not stop monitoring; it is reported
                 log.error("alert evaluation failed: %s: %s", type(exc).__name__, exc)
+            else:
+                if self.dispatcher is not None:
+                    # queued to the outbox before the first attempt; a receiver that is down gets it later
+                    await self.dispatcher.dispatch(self.last_transitions)
         return report
 
     def _emit(self, batch: list[Sample]) -> None:
@@ -166,8 +180,10 @@ class Monitor:
             sink.add(batch)
 
     async def run(self, interval_s: float, icmp_interval_s: float, stop: asyncio.Event) -> None:
-        await asyncio.gather(self._loop(self.poll_snmp, interval_s, stop),
-                             self._loop(self.poll_icmp, icmp_interval_s, stop))
+        loops = [self._loop(self.poll_snmp, interval_s, stop), self._loop(self.poll_icmp, icmp_interval_s, stop)]
+        if self.dispatcher is not None:
+            loops.append(self.dispatcher.run(stop))  # retries between cycles
+        await asyncio.gather(*loops)
 
     async def _loop(self, cycle: Callable[[], Awaitable[CycleReport]], interval_s: float, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -185,6 +201,8 @@ class Monitor:
                 pass
 
     async def close(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.close()
         if self._pool is not None:
             self._pool.stop()
         close = getattr(self._snmp, "close", None)

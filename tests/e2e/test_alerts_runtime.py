@@ -9,11 +9,12 @@ import yaml
 
 from alerts.rules import DEFAULT_RULES
 from lab import lab_clear, lab_fault
+from tests.alerts_io.servers import free_port, recorder
 from yiwang.assemble import assemble
 from yiwang.config import load_settings
 
 
-def _config(tmp_path: Path, lab_state: Path) -> Path:
+def _config(tmp_path: Path, lab_state: Path, webhook_port: int) -> Path:
     # The shipped rules, without their `for` delays, so a test needs a cycle rather than minutes.
     rules = yaml.safe_load(DEFAULT_RULES.read_text())
     for rule in rules["rules"]:
@@ -23,7 +24,8 @@ def _config(tmp_path: Path, lab_state: Path) -> Path:
     config = tmp_path / "yiwang.yaml"
     config.write_text(yaml.safe_dump({
         "state_dir": str(lab_state), "database_url": f"sqlite:///{tmp_path}/y.db",
-        "poll": {"timeout_s": 0.5, "retries": 0, "icmp_count": 2}, "alerts": {"rules": ["rules.yaml"]}}))
+        "poll": {"timeout_s": 1.0, "retries": 1, "icmp_count": 2}, "alerts": {"rules": ["rules.yaml"], "notifiers": [
+            {"name": "noc", "type": "webhook", "url": f"http://127.0.0.1:{webhook_port}/hook"}]}}))
     return config
 
 
@@ -36,7 +38,13 @@ async def _cycle(assembly) -> list:  # type: ignore[no-untyped-def]
 
 
 async def test_township_outage_is_one_alert_across_a_restart(lab_state: Path, tmp_path: Path) -> None:
-    config = _config(tmp_path, lab_state)
+    port = free_port()
+    with recorder(port) as webhook:
+        await _scenario(lab_state, tmp_path, port, webhook)
+
+
+async def _scenario(lab_state: Path, tmp_path: Path, port: int, webhook) -> None:  # type: ignore[no-untyped-def]
+    config = _config(tmp_path, lab_state, port)
     assembly = assemble(load_settings(config), workers=1)
     inv = assembly.monitor.inventory
     township = sorted(a for a in inv.areas if a.count(".") == 3)[2]
@@ -47,6 +55,9 @@ async def test_township_outage_is_one_alert_across_a_restart(lab_state: Path, tm
         sent = await _cycle(assembly)
         assert [(t.kind, t.rule) for t in sent] == [("firing", "area_outage")]
         assert sent[0].labels["area"] == township and sent[0].counts["villages"] == len(villages)
+        assert [(b["kind"], b["rule"], b["labels"]["area"]) for b in webhook.bodies] == [
+            ("firing", "area_outage", township)]
+        assert webhook.bodies[0]["counts"]["villages"] == len(villages)
         active = assembly.monitor.alerts.active()
         assert [a["rule"] for a in active if a["status"] == "firing" and not a["suppressed_by"]] == ["area_outage"]
     finally:
@@ -59,6 +70,7 @@ async def test_township_outage_is_one_alert_across_a_restart(lab_state: Path, tm
         lab_clear(lab_state)
         sent = await _cycle(assembly)
         assert [(t.kind, t.rule) for t in sent] == [("resolved", "area_outage")]
+        assert [b["kind"] for b in webhook.bodies] == ["firing", "resolved"]  # exactly one each, across the restart
         history = assembly.monitor.store.alert_history(1000)
         assert [h["kind"] for h in history if h["notify"]] == ["resolved", "firing"]
     finally:

@@ -48,7 +48,7 @@ async def test_failures_become_data_and_the_cycle_carries_on(lab_state: Path, tm
         config.write_text(yaml.safe_dump({
             "state_dir": str(lab_state), "inventory": [str(inventory)],
             "database_url": f"sqlite:///{tmp_path / 'y.sqlite'}",
-            "poll": {"timeout_s": 0.5, "retries": 1}}))
+            "poll": {"timeout_s": 1.0, "retries": 1}}))
         assembly = assemble(load_settings(config), workers=1)
         try:
             report = await assembly.monitor.poll_snmp()

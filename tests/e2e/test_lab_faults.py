@@ -15,7 +15,7 @@ from yiwang.status import rollup
 async def test_unreachable_township_and_a_link_down(lab_state: Path, tmp_path: Path) -> None:
     config = tmp_path / "yiwang.yaml"
     config.write_text(yaml.safe_dump({"state_dir": str(lab_state), "database_url": f"sqlite:///{tmp_path}/y.db",
-                                      "poll": {"timeout_s": 0.5, "retries": 0, "icmp_count": 2}}))
+                                      "poll": {"timeout_s": 1.0, "retries": 1, "icmp_count": 2}}))
     assembly = assemble(load_settings(config), workers=1)
     monitor = assembly.monitor
     inv = monitor.inventory
@@ -41,9 +41,13 @@ async def test_unreachable_township_and_a_link_down(lab_state: Path, tmp_path: P
     finally:
         lab_clear(lab_state)
     try:
-        snmp = await monitor.poll_snmp()
-        icmp = await monitor.poll_icmp()
-        assert snmp.failed == 0 and icmp.failed == 0
+        # the agents re-read rewritten data files on their next request; on a loaded machine that can take a cycle
+        for _ in range(3):
+            snmp = await monitor.poll_snmp()
+            icmp = await monitor.poll_icmp()
+            if snmp.failed == 0 and icmp.failed == 0:
+                break
+        assert snmp.failed == 0 and icmp.failed == 0, (snmp.failures[:3], icmp.failures[:3])
         interfaces = [s for s in assembly.latest.device_samples(village_device) if s.measurement == "interface"
                       and s.tag("interface") == uplink.local.interface]
         assert interfaces[0].fields["oper_status"] == 1.0
