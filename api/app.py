@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any, Protocol
 
 from fastapi import FastAPI, HTTPException, Query, Response
 from fastapi.middleware.gzip import GZipMiddleware
+from pydantic import BaseModel, ConfigDict, Field
 
 from inventory.model import Inventory
+from yiwang.alerting import AlertStage
 from yiwang.model import Sample
 from yiwang.status import DeviceState, device_status, rollup
 from yiwang.store import Store
@@ -17,8 +21,24 @@ from yiwang.store import Store
 EXPOSITION = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class AlertsView(Protocol):
-    def active(self) -> list[dict[str, object]]: ...
+class SilenceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    area: str | None = Field(None, description="an area id; its whole subtree is covered")
+    device: str | None = None
+    rule: str | None = None
+    starts: datetime | None = Field(None, description="default: now")
+    ends: datetime | None = None
+    duration_s: float | None = Field(None, gt=0, description="instead of ends")
+    comment: str = ""
+    created_by: str = ""
+
+
+class AckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    by: str
+    comment: str = ""
 
 
 class MonitorView(Protocol):
@@ -27,7 +47,7 @@ class MonitorView(Protocol):
     store: Store
 
     @property
-    def alerts(self) -> AlertsView | None: ...
+    def alerts(self) -> AlertStage | None: ...
 
 
 class SamplesView(Protocol):
@@ -79,6 +99,54 @@ def create_app(monitor: MonitorView, samples: SamplesView) -> FastAPI:
     @app.get("/api/alerts/history", summary="Alert transitions, newest first")
     def alert_history(limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
         return monitor.store.alert_history(limit)
+
+    def _alerts() -> AlertStage:
+        if monitor.alerts is None:
+            raise HTTPException(409, "alerting is disabled in the configuration")
+        return monitor.alerts
+
+    def _silence(body: SilenceRequest, kind: str) -> dict[str, Any]:
+        now = time.time_ns()
+        starts = int(body.starts.timestamp() * 1e9) if body.starts else now
+        if body.ends is not None:
+            ends = int(body.ends.timestamp() * 1e9)
+        elif body.duration_s is not None:
+            ends = starts + int(body.duration_s * 1e9)
+        else:
+            raise HTTPException(422, "give ends or duration_s")
+        try:
+            silence_id = _alerts().silence(starts_ns=starts, ends_ns=ends, area=body.area, device=body.device,
+                                           rule=body.rule, comment=body.comment, created_by=body.created_by, kind=kind)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return {"id": silence_id, "kind": kind, "starts_ns": starts, "ends_ns": ends}
+
+    @app.get("/api/silences", summary="Silences and maintenance windows that are not over")
+    def list_silences() -> list[dict[str, Any]]:
+        return monitor.store.silences(time.time_ns())
+
+    @app.post("/api/silences", summary="Silence alerts by area (subtree), device or rule", status_code=201)
+    def create_silence(body: SilenceRequest) -> dict[str, Any]:
+        return _silence(body, "silence")
+
+    @app.post("/api/maintenance", summary="Plan a maintenance window: a silence with a start and an end",
+              status_code=201)
+    def create_maintenance(body: SilenceRequest) -> dict[str, Any]:
+        return _silence(body, "maintenance")
+
+    @app.delete("/api/silences/{silence_id}", summary="End a silence or maintenance window now")
+    def end_silence(silence_id: int) -> dict[str, Any]:
+        if not monitor.store.expire_silence(silence_id, time.time_ns()):
+            raise HTTPException(404, f"no silence {silence_id}")
+        return {"id": silence_id, "ended": True}
+
+    @app.post("/api/alerts/{fingerprint}/ack", summary="Acknowledge a firing alert: repeats stop until it resolves")
+    def acknowledge(fingerprint: str, body: AckRequest) -> dict[str, Any]:
+        try:
+            _alerts().acknowledge(fingerprint, body.by, body.comment, time.time_ns())
+        except ValueError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return {"fingerprint": fingerprint, "acknowledged": True}
 
     @app.get("/metrics", summary="Prometheus exposition of every latest sample", response_class=Response)
     def metrics() -> Response:

@@ -9,13 +9,34 @@ from pathlib import Path
 
 from alerts.engine import evaluate
 from alerts.rules import DEFAULT_RULES, Rule, load_rules
-from alerts.state import EngineState, Transition
+from alerts.state import Ack, EngineState, Silence, Transition
 from alerts.topology import Topology
 from inventory.model import Inventory
 from yiwang.model import Sample
 from yiwang.store import Store
 
 log = logging.getLogger("yiwang.alerts")
+
+
+class AlertError(ValueError):
+    pass
+
+
+def add_silence(store: Store, topology: Topology, *, starts_ns: int, ends_ns: int, area: str | None,
+                device: str | None, rule: str | None, comment: str, created_by: str, kind: str = "silence") -> int:
+    """Checked here so that the API and the CLI refuse the same mistakes with the same words."""
+    if ends_ns <= starts_ns:
+        raise AlertError("a silence must end after it starts")
+    if not (area or device or rule):
+        raise AlertError("a silence needs at least one of area, device or rule")
+    if area is not None and area not in topology.inventory.areas:
+        raise AlertError(f"no area {area!r}")
+    if device is not None and device not in topology.inventory.devices:
+        raise AlertError(f"no device {device!r}")
+    if kind not in ("silence", "maintenance"):
+        raise AlertError(f"kind must be silence or maintenance, not {kind!r}")
+    return store.add_silence({"kind": kind, "starts_ns": starts_ns, "ends_ns": ends_ns, "area": area,
+                              "device": device, "rule": rule, "comment": comment, "created_by": created_by})
 
 
 class AlertStage:
@@ -31,7 +52,11 @@ class AlertStage:
         return cls(load_rules(paths or (DEFAULT_RULES,)), inventory, store)
 
     def evaluate(self, samples: Sequence[Sample], now_ns: int) -> list[Transition]:
-        state, transitions = evaluate(self.rules, self.state, samples, now_ns, self.topology)
+        held = [Silence(r["starts_ns"], r["ends_ns"], r["area"], r["device"], r["rule"], r["comment"],
+                        r["created_by"]) for r in self.store.silences(now_ns)]
+        taken = [Ack(r["fingerprint"], r["at_ns"], r["by"], r["comment"]) for r in self.store.acks()]
+        state, transitions = evaluate(self.rules, self.state, samples, now_ns, self.topology, silences=held,
+                                      acks=taken)
         # State first in the store, then in memory: if the write fails the next cycle re-derives the same
         # transitions instead of forgetting them.
         self.store.save_alert_state(state.to_dict(), [t.to_dict() for t in transitions])
@@ -41,6 +66,17 @@ class AlertStage:
                 log.warning("alert %s %s %s", transition.kind, transition.rule,
                             transition.annotations.get("summary", "").replace("\n", " ")[:300])
         return transitions
+
+    def silence(self, *, starts_ns: int, ends_ns: int, area: str | None, device: str | None, rule: str | None,
+                comment: str, created_by: str, kind: str = "silence") -> int:
+        return add_silence(self.store, self.topology, starts_ns=starts_ns, ends_ns=ends_ns, area=area,
+                           device=device, rule=rule, comment=comment, created_by=created_by, kind=kind)
+
+    def acknowledge(self, fingerprint: str, by: str, comment: str, now_ns: int) -> None:
+        record = self.state.alerts.get(fingerprint)
+        if record is None or record.status != "firing":
+            raise AlertError(f"no firing alert {fingerprint!r}")
+        self.store.add_ack(fingerprint, now_ns, by, comment)
 
     def active(self) -> list[dict[str, object]]:
         return [

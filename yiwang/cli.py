@@ -7,6 +7,8 @@ import json
 import logging
 import signal
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +25,10 @@ app = typer.Typer(help="yiwang (一网): operations for a city e-government extr
 lab_app = typer.Typer(help="The simulated reference city on loopback.", no_args_is_help=True)
 inventory_app = typer.Typer(help="Check, export and import the inventory.", no_args_is_help=True)
 app.add_typer(lab_app, name="lab")
+alerts_app = typer.Typer(help="Active alerts, history, acknowledgements, silences and rule export.",
+                         no_args_is_help=True)
 app.add_typer(inventory_app, name="inventory")
+app.add_typer(alerts_app, name="alerts")
 
 out = Console()
 err = Console(stderr=True)
@@ -285,6 +290,143 @@ def inventory_import(csv_file: Annotated[Path, typer.Argument(help="CSV with one
     out.print(f"imported {len(result.devices)} villages into {output}; {len(result.problems)} rows left out")
     if result.problems:
         raise typer.Exit(1)
+
+
+def _alert_stage(config: Path | None) -> Any:
+    from alerts.rules import RuleError
+    from yiwang.alerting import AlertStage
+    from yiwang.assemble import SetupError, load
+    from yiwang.store import Store
+
+    settings = settings_from(config)
+    try:
+        inv, _ = load(settings)
+        return AlertStage.from_files(settings.alerts.rules, inv, Store(settings.database))
+    except (SetupError, RuleError) as exc:
+        raise fail(str(exc)) from None
+
+
+def _duration(text: str) -> float:
+    from alerts.rules import seconds as parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise fail(f"{text!r}: {exc}", 2) from None
+
+
+def _instant(text: str | None) -> int:
+    if text is None:
+        return time.time_ns()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(f"{text!r} is not an ISO time such as 2026-12-01T22:00+08:00", 2) from None
+    if moment.tzinfo is None:
+        raise fail(f"{text!r} needs a time zone, e.g. +08:00", 2)
+    return int(moment.timestamp() * 1e9)
+
+
+@alerts_app.command("list")
+def alerts_list(config: ConfigOption = None,
+                as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+    """Pending and firing alerts, as the running monitor last saved them."""
+    active = _alert_stage(config).active()
+    if as_json:
+        out.print_json(json.dumps(active))
+        return
+    table = Table("fingerprint", "rule", "severity", "status", "summary")
+    for alert in active:
+        summary = str(alert["annotations"].get("summary", "")) if isinstance(alert["annotations"], dict) else ""
+        held = f" (in {alert['suppressed_by']})" if alert["suppressed_by"] else ""
+        table.add_row(str(alert["fingerprint"]), escape(str(alert["rule"])), str(alert["severity"]),
+                      f"{alert['status']}{held}", escape(summary))
+    out.print(table)
+
+
+@alerts_app.command("history")
+def alerts_history(config: ConfigOption = None, limit: int = 50) -> None:
+    """Alert transitions, newest first."""
+    stage = _alert_stage(config)
+    for item in stage.store.alert_history(limit):
+        sent = "sent" if item["notify"] else f"held ({item['held'] or 'not due'})"
+        stamp = datetime.fromtimestamp(item["at_ns"] / 1e9).astimezone().isoformat(timespec="seconds")
+        out.print(f"{stamp} {item['kind']:<9} {escape(item['rule'])} {sent}: "
+                  f"{escape(str(item['annotations'].get('summary', '')))}")
+
+
+@alerts_app.command("ack")
+def alerts_ack(fingerprint: str, by: Annotated[str, typer.Option(help="who has it in hand")],
+               comment: str = "", config: ConfigOption = None) -> None:
+    """Acknowledge a firing alert: it stays firing, repeats stop until it resolves."""
+    from yiwang.alerting import AlertError
+
+    try:
+        _alert_stage(config).acknowledge(fingerprint, by, comment, time.time_ns())
+    except AlertError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"acknowledged {fingerprint}")
+
+
+def _add_silence(config: Path | None, kind: str, starts_ns: int, ends_ns: int, area: str | None,
+                 device: str | None, rule: str | None, comment: str, by: str) -> None:
+    from yiwang.alerting import AlertError
+
+    try:
+        silence_id = _alert_stage(config).silence(starts_ns=starts_ns, ends_ns=ends_ns, area=area, device=device,
+                                                  rule=rule, comment=comment, created_by=by, kind=kind)
+    except AlertError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"{kind} {silence_id} until {datetime.fromtimestamp(ends_ns / 1e9).astimezone().isoformat()}")
+
+
+@alerts_app.command("silence")
+def alerts_silence(duration: Annotated[str, typer.Option("--for", help="how long, e.g. 30m, 2h")],
+                   area: str | None = None, device: str | None = None, rule: str | None = None,
+                   comment: str = "", by: str = "", config: ConfigOption = None) -> None:
+    """Silence alerts of an area (and everything beneath it), a device or a rule, from now."""
+    now = time.time_ns()
+    _add_silence(config, "silence", now, now + int(_duration(duration) * 1e9), area, device, rule, comment, by)
+
+
+@alerts_app.command("maintenance")
+def alerts_maintenance(start: Annotated[str, typer.Option(help="ISO time with zone")],
+                       end: Annotated[str, typer.Option(help="ISO time with zone")],
+                       area: str | None = None, device: str | None = None, rule: str | None = None,
+                       comment: str = "", by: str = "", config: ConfigOption = None) -> None:
+    """Plan a maintenance window: alerts inside it are evaluated but not sent."""
+    _add_silence(config, "maintenance", _instant(start), _instant(end), area, device, rule, comment, by)
+
+
+@alerts_app.command("silences")
+def alerts_silences(config: ConfigOption = None) -> None:
+    """Silences and maintenance windows that are not over."""
+    stage = _alert_stage(config)
+    for row in stage.store.silences(time.time_ns()):
+        ends = datetime.fromtimestamp(row["ends_ns"] / 1e9).astimezone().isoformat(timespec="minutes")
+        what = " ".join(f"{k}={row[k]}" for k in ("area", "device", "rule") if row[k])
+        out.print(f"{row['id']} {row['kind']} until {ends}: {escape(what)} {escape(row['comment'])}")
+
+
+@alerts_app.command("unsilence")
+def alerts_unsilence(silence_id: int, config: ConfigOption = None) -> None:
+    """End a silence or maintenance window now."""
+    if not _alert_stage(config).store.expire_silence(silence_id, time.time_ns()):
+        raise fail(f"no silence {silence_id}")
+    out.print(f"ended {silence_id}")
+
+
+@alerts_app.command("export")
+def alerts_export(out_dir: Annotated[Path, typer.Option("--out-dir", help="folder for the two files")],
+                  config: ConfigOption = None) -> None:
+    """The rules as a Prometheus rule file, and the topology as Alertmanager inhibit rules."""
+    from alerts.export import write_inhibit_rules, write_prometheus_rules
+
+    stage = _alert_stage(config)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_prometheus_rules(stage.rules, out_dir / "yiwang-rules.yml")
+    write_inhibit_rules(stage.topology.inventory, out_dir / "yiwang-inhibit.yml")
+    out.print(f"wrote {out_dir / 'yiwang-rules.yml'} and {out_dir / 'yiwang-inhibit.yml'}")
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

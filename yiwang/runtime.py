@@ -18,6 +18,7 @@ from collectors.base import Collector, PollResult, PollTarget
 from collectors.icmp import FpingCollector
 from collectors.snmp.collector import make_snmp_collector
 from inventory.model import Inventory
+from yiwang.alerting import AlertStage
 from yiwang.model import Sample
 from yiwang.polling import WorkerPool, poll_targets
 from yiwang.status import DeviceState
@@ -42,12 +43,6 @@ class DispatchView(Protocol):
     async def run(self, stop: asyncio.Event, tick_s: float = 1.0) -> None: ...
 
     def close(self) -> None: ...
-
-
-class AlertView(Protocol):
-    def evaluate(self, samples: Sequence[Sample], now_ns: int) -> list[Any]: ...
-
-    def active(self) -> list[dict[str, object]]: ...
 
 
 @dataclass(slots=True)
@@ -81,7 +76,7 @@ class Monitor:
     def __init__(self, inventory: Inventory, snmp_targets: list[PollTarget], icmp_targets: list[PollTarget],
                  latest: LatestView, sinks: Sequence[SampleSink], store: Store, *, concurrency: int = 50,
                  workers: int = 0, timeout: float = 2.0, retries: int = 1, icmp_count: int = 3,
-                 profile_dirs: tuple[str, ...] = (), alerts: AlertView | None = None,
+                 profile_dirs: tuple[str, ...] = (), alerts: AlertStage | None = None,
                  dispatcher: DispatchView | None = None) -> None:
         self.inventory = inventory
         self.snmp_targets = snmp_targets

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -69,6 +70,32 @@ alert_history = Table(
     Column("notify", Boolean, nullable=False),
     Column("held", String(32), nullable=False),
     Column("detail", Text, nullable=False),  # the whole transition as JSON
+)
+
+
+# Silences and maintenance windows (a maintenance window is a silence planned ahead) and acknowledgements:
+# written by the API or the CLI, read by the alert stage every cycle.
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # silence | maintenance
+    Column("starts_ns", BigInteger, nullable=False),
+    Column("ends_ns", BigInteger, nullable=False, index=True),
+    Column("area", String(200)),
+    Column("device", String(200)),
+    Column("rule", String(200)),
+    Column("comment", Text, nullable=False, default=""),
+    Column("created_by", String(200), nullable=False, default=""),
+)
+
+acks = Table(
+    "acks",
+    metadata,
+    Column("fingerprint", String(32), primary_key=True),
+    Column("at_ns", BigInteger, primary_key=True),
+    Column("by", String(200), nullable=False, default=""),
+    Column("comment", Text, nullable=False, default=""),
 )
 
 
@@ -157,6 +184,33 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(select(alert_history.c.detail).order_by(alert_history.c.id.desc()).limit(limit))
             return [dict(json.loads(row.detail)) for row in rows]
+
+    def add_silence(self, row: dict[str, Any]) -> int:
+        with self.engine.begin() as conn:
+            key = conn.execute(silences.insert(), row).inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def silences(self, now_ns: int | None = None) -> list[dict[str, Any]]:
+        """Silences not yet over at now_ns (all of them when None), oldest first."""
+        query = select(silences).order_by(silences.c.id)
+        if now_ns is not None:
+            query = query.where(silences.c.ends_ns > now_ns)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def expire_silence(self, silence_id: int, now_ns: int) -> bool:
+        with self.engine.begin() as conn:
+            done = conn.execute(silences.update().where(silences.c.id == silence_id).values(ends_ns=now_ns))
+            return bool(done.rowcount)
+
+    def add_ack(self, fingerprint: str, at_ns: int, by: str, comment: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(acks.insert(), {"fingerprint": fingerprint, "at_ns": at_ns, "by": by, "comment": comment})
+
+    def acks(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(select(acks).order_by(acks.c.at_ns))]
 
     def close(self) -> None:
         self.engine.dispose()

@@ -3,6 +3,9 @@ and a restart mid-incident neither re-sends nor forgets."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -76,3 +79,44 @@ async def _scenario(lab_state: Path, tmp_path: Path, port: int, webhook) -> None
     finally:
         lab_clear(lab_state)
         await assembly.close()
+
+
+def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "yiwang", "alerts", *args, "-c", str(config)], capture_output=True,
+                          text=True, timeout=120)
+
+
+async def test_silence_ack_and_export_through_the_cli(lab_state: Path, tmp_path: Path) -> None:
+    port = free_port()
+    with recorder(port) as webhook:
+        config = _config(tmp_path, lab_state, port)
+        assembly = assemble(load_settings(config), workers=1)
+        inv = assembly.monitor.inventory
+        township = sorted(a for a in inv.areas if a.count(".") == 3)[3]
+        try:
+            await _cycle(assembly)
+            silenced = _cli(config, "silence", "--area", township, "--for", "1h", "--comment", "cutover")
+            assert silenced.returncode == 0, silenced.stderr
+            silence_id = silenced.stdout.split()[1]
+            lab_fault(lab_state, "unreachable", township)
+            assert await _cycle(assembly) == []  # evaluated, not sent
+            listed = json.loads(_cli(config, "list", "--json").stdout)
+            outage = next(a for a in listed if a["rule"] == "area_outage")
+            assert outage["status"] == "firing" and outage["labels"]["area"] == township
+            assert webhook.bodies == []
+            assert _cli(config, "unsilence", silence_id).returncode == 0
+            sent = await _cycle(assembly)  # held while silenced, sent once the silence ends
+            assert [(t.kind, t.rule) for t in sent] == [("firing", "area_outage")]
+            acked = _cli(config, "ack", outage["fingerprint"], "--by", "duty-engineer")
+            assert acked.returncode == 0, acked.stderr
+            assert await _cycle(assembly) == []
+            assert _cli(config, "ack", "0000000000000000", "--by", "x").returncode == 1
+        finally:
+            lab_clear(lab_state)
+            await assembly.close()
+        exported = _cli(config, "export", "--out-dir", str(tmp_path / "export"))
+        assert exported.returncode == 0, exported.stderr
+        check = subprocess.run(["promtool", "check", "rules", str(tmp_path / "export" / "yiwang-rules.yml")],
+                               capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert len(webhook.bodies) == 1

@@ -86,6 +86,18 @@ def test_yiwang_run_end_to_end(lab_state: Path, tmp_path: Path, victoria: Victor
         # a healthy lab: the alert engine runs every cycle and has nothing to say
         assert httpx.get(f"{api}/api/alerts").json() == []
         assert httpx.get(f"{api}/api/alerts/history").json() == []
+        window = httpx.post(f"{api}/api/maintenance", json={
+            "area": "hb.hg.huangzhou", "starts": "2030-01-01T22:00:00+08:00", "ends": "2030-01-02T02:00:00+08:00",
+            "comment": "<b>core swap</b> {{7*7}}", "created_by": "noc"})
+        assert window.status_code == 201, window.text
+        listed = httpx.get(f"{api}/api/silences").json()
+        assert [(w["kind"], w["area"], w["comment"]) for w in listed] == [
+            ("maintenance", "hb.hg.huangzhou", "<b>core swap</b> {{7*7}}")]
+        assert httpx.delete(f"{api}/api/silences/{window.json()['id']}").json()["ended"] is True
+        assert httpx.get(f"{api}/api/silences").json() == []
+        bad = httpx.post(f"{api}/api/silences", json={"area": "hb.nowhere", "duration_s": 60})
+        assert bad.status_code == 422 and "no area 'hb.nowhere'" in bad.text
+        assert httpx.post(f"{api}/api/alerts/0123456789abcdef/ack", json={"by": "noc"}).status_code == 404
 
         exposition = httpx.get(f"{api}/metrics").content
         check = subprocess.run(["promtool", "check", "metrics"], input=exposition, capture_output=True)
