@@ -121,6 +121,10 @@ def create_app(monitor: MonitorView, samples: SamplesView) -> FastAPI:
             raise HTTPException(422, str(exc)) from None
         return {"id": silence_id, "kind": kind, "starts_ns": starts, "ends_ns": ends}
 
+    @app.get("/api/security-events", summary="Security events (SNMP authentication failures), newest first")
+    def security_events(limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
+        return monitor.store.security_events(limit)
+
     @app.get("/api/silences", summary="Silences and maintenance windows that are not over")
     def list_silences() -> list[dict[str, Any]]:
         return monitor.store.silences(time.time_ns())

@@ -30,6 +30,7 @@ from lab.export import write_inventory
 from lab.faults import Fault, apply_fault, clear_faults, load_faults
 from lab.probe import Target
 from lab.state import LabError, LabPaths, LabRecord, ProcessRecord, write_atomic
+from lab.traps import send_link_trap
 
 START_TIMEOUT = 120.0
 
@@ -159,19 +160,29 @@ def lab_status(state_dir: Path) -> LabStatus:
     return _status(paths, LabRecord.load(paths.record))
 
 
-def lab_fault(state_dir: Path, kind: str, target: str, interface: str | None = None) -> Fault:
+def lab_fault(state_dir: Path, kind: str, target: str, interface: str | None = None,
+              trap_to: str | None = None) -> Fault:
+    """`trap_to` ("host:port"): a link fault is also announced by a linkDown trap from the device, whose
+    community is the lab's secret."""
     paths = LabPaths.of(state_dir)
     with paths.locked():
         record, plan, secret = _running(paths)
-        return apply_fault(paths, plan, record, secret, kind, target, interface)
+        fault = apply_fault(paths, plan, record, secret, kind, target, interface)
+    if trap_to and fault.kind == "link-down" and fault.interface:
+        send_link_trap(trap_to, secret, plan.device(fault.target), fault.interface, down=True)
+    return fault
 
 
-def lab_clear(state_dir: Path, fault_id: str | None = None) -> list[Fault]:
+def lab_clear(state_dir: Path, fault_id: str | None = None, trap_to: str | None = None) -> list[Fault]:
     """Revert one fault, or all of them when `fault_id` is None; returns what was cleared."""
     paths = LabPaths.of(state_dir)
     with paths.locked():
         record, plan, secret = _running(paths)
-        return clear_faults(paths, plan, record, secret, fault_id)
+        cleared = clear_faults(paths, plan, record, secret, fault_id)
+    for fault in cleared:
+        if trap_to and fault.kind == "link-down" and fault.interface:
+            send_link_trap(trap_to, secret, plan.device(fault.target), fault.interface, down=False)
+    return cleared
 
 
 def lab_inventory_dir(state_dir: Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 from alerts.notify.config import NotifyConfig, build_notifiers
 from alerts.notify.dispatch import Dispatcher
 from alerts.rules import RuleError
+from alerts.traps import SecurityEvent, TrapReceiver, V3User, device_addresses
 from inventory.loader import InventoryProblem, load_inventory
 from inventory.model import Inventory, SecretRef
 from inventory.secrets import SecretError, resolve
@@ -21,6 +23,8 @@ from yiwang.sinks.buffered import BufferedSink
 from yiwang.sinks.influx import InfluxSink
 from yiwang.store import Store
 from yiwang.targets import build_targets
+
+log = logging.getLogger("yiwang.assemble")
 
 
 class SetupError(RuntimeError):
@@ -74,6 +78,28 @@ def _dispatcher(settings: Settings) -> Dispatcher | None:
     except ValidationError as exc:
         raise SetupError(f"alerts.notifiers: {exc}") from None
     return Dispatcher(build_notifiers(config), config.outbox_dir)
+
+
+def trap_receiver(settings: Settings, monitor: Monitor) -> TrapReceiver | None:
+    """Built from the settings; the caller starts it inside its event loop."""
+    traps = settings.traps
+    if not traps.enabled:
+        return None
+    try:
+        communities = [resolve(c.ref(), base=settings.state_dir) for c in traps.communities]
+        users = [V3User(u.name, resolve(u.auth_key.ref(), base=settings.state_dir),
+                        resolve(u.priv_key.ref(), base=settings.state_dir), u.engine_id) for u in traps.users]
+    except SecretError as exc:
+        raise SetupError(f"traps: {exc}") from None
+    store = monitor.store
+
+    def security_event(event: SecurityEvent) -> None:
+        log.warning("security event: %s from %s (%s)", event.kind, event.device, event.sender)
+        store.record_security_event(event.time_ns, event.kind, event.device, event.sender, event.security_name)
+
+    return TrapReceiver(monitor.ingest_trap, host=traps.host, port=traps.port, communities=communities,
+                        users=users, devices=device_addresses(monitor.inventory),
+                        interface_tags=monitor.interface_tags, on_event=security_event)
 
 
 def inventory_paths(settings: Settings) -> list[Path]:

@@ -168,6 +168,11 @@ def _print_lab(status: Any) -> None:
         err.print(f"[yellow]problem:[/yellow] {escape(problem)}")
 
 
+def _trap_to(settings: Settings) -> str | None:
+    traps = settings.traps
+    return f"{traps.host}:{traps.port}" if traps.enabled else None
+
+
 @lab_app.command("down")
 def lab_down_command(config: ConfigOption = None) -> None:
     """Stop the lab's agents and clear its faults."""
@@ -197,11 +202,12 @@ def lab_fault_command(
         target: Annotated[str, typer.Argument(help="a device name, or an area id for unreachable")],
         interface: Annotated[str | None, typer.Option(help="interface name, for link faults")] = None,
         config: ConfigOption = None) -> None:
-    """Inject a fault into the running lab."""
+    """Inject a fault into the running lab; link faults are announced by a trap when traps are enabled."""
     from lab import LabError, lab_fault
 
+    settings = settings_from(config)
     try:
-        fault = lab_fault(settings_from(config).state_dir, kind, target, interface)
+        fault = lab_fault(settings.state_dir, kind, target, interface, trap_to=_trap_to(settings))
     except LabError as exc:
         raise fail(str(exc)) from None
     out.print(f"fault {escape(fault.describe())}")
@@ -213,8 +219,9 @@ def lab_clear_command(fault_id: Annotated[str | None, typer.Argument(help="one f
     """Clear one fault, or all."""
     from lab import LabError, lab_clear
 
+    settings = settings_from(config)
     try:
-        cleared = lab_clear(settings_from(config).state_dir, fault_id)
+        cleared = lab_clear(settings.state_dir, fault_id, trap_to=_trap_to(settings))
     except LabError as exc:
         raise fail(str(exc)) from None
     for fault in cleared:

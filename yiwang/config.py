@@ -65,6 +65,21 @@ class AlertSettings(Strict):
     notifiers: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class TrapUserSetting(Strict):
+    name: str
+    auth_key: SecretSetting
+    priv_key: SecretSetting
+    engine_id: str = Field("", description="the sender's snmpEngineID in hex")
+
+
+class TrapSettings(Strict):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(10162, ge=1, le=65535)
+    communities: list[SecretSetting] = Field(default_factory=list)
+    users: list[TrapUserSetting] = Field(default_factory=list)
+
+
 class LabSettings(Strict):
     profile: Literal["small", "city"] = "small"
     seed: int = 2026
@@ -79,6 +94,7 @@ class Settings(Strict):
     poll: PollSettings = PollSettings()
     influx: InfluxSettings | None = None
     alerts: AlertSettings = AlertSettings()
+    traps: TrapSettings = TrapSettings()
     lab: LabSettings = LabSettings()
 
     @property

@@ -34,7 +34,11 @@ class SampleSink(Protocol):
 class LatestView(Protocol):
     def replace(self, device: str, collector: str, samples: Sequence[Sample]) -> None: ...
 
+    def update(self, samples: Iterable[Sample]) -> None: ...
+
     def snapshot(self) -> list[Sample]: ...
+
+    def device_samples(self, device: str) -> list[Sample]: ...
 
 
 class DispatchView(Protocol):
@@ -89,6 +93,8 @@ class Monitor:
         self.states: dict[str, dict[str, DeviceState]] = {}
         self.alerts = alerts
         self.dispatcher = dispatcher
+        self._evaluating = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
         self.last_transitions: list[Any] = []
         factory = functools.partial(make_snmp_collector, profile_dirs, timeout, retries)
         self._pool: WorkerPool | None = None
@@ -156,19 +162,49 @@ class Monitor:
         self.last_reports[collector] = report
         # Until every collector has reported once (after a start or restart) the picture is partial: an alert
         # needing SNMP and ICMP down would see only one and resolve an incident that is still going on.
+        await self.evaluate_alerts()
+        return report
+
+    async def evaluate_alerts(self) -> None:
         expected = {name for name, targets in (("snmp", self.snmp_targets), ("icmp", self.icmp_targets)) if targets}
-        if self.alerts is not None and expected <= set(self.last_reports):
+        if self.alerts is None or not expected <= set(self.last_reports):
+            return
+        async with self._evaluating:  # a trap and a cycle end may ask at once; the engine's state is one chain
             try:
                 # The engine is pure CPU; a thread keeps the API answering while a city's cycle is evaluated.
                 self.last_transitions = await asyncio.to_thread(self.alerts.evaluate, self.latest.snapshot(),
                                                                 time.time_ns())
             except Exception as exc:  # noqa: BLE001 - alerting failing must not stop monitoring; it is reported
                 log.error("alert evaluation failed: %s: %s", type(exc).__name__, exc)
-            else:
-                if self.dispatcher is not None:
-                    # queued to the outbox before the first attempt; a receiver that is down gets it later
-                    await self.dispatcher.dispatch(self.last_transitions)
-        return report
+                return
+            if self.dispatcher is not None:
+                # queued to the outbox before the first attempt; a receiver that is down gets it later
+                await self.dispatcher.dispatch(self.last_transitions)
+
+    def ingest_trap(self, samples: Sequence[Sample]) -> None:
+        """Trap samples between polls: a linkDown updates the polled interface series at once, and the rules
+        are evaluated now rather than at the end of the next cycle."""
+        if not samples:
+            return
+        device = samples[0].tag("device")
+        current = {(s.measurement, s.tags): s for s in self.latest.device_samples(device)}
+        merged = []
+        for sample in samples:
+            known = current.get((sample.measurement, sample.tags))
+            merged.append(sample._replace(fields={**known.fields, **sample.fields}) if known else sample)
+        self.latest.replace(device, "trap", [s for s in merged if s.measurement == "trap"])
+        self.latest.update([s for s in merged if s.measurement != "trap"])
+        self._emit(merged)
+        task = asyncio.get_running_loop().create_task(self.evaluate_alerts())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def interface_tags(self, device: str, if_index: int) -> tuple[tuple[str, str], ...] | None:
+        wanted = str(if_index)
+        for sample in self.latest.device_samples(device):
+            if sample.measurement == "interface" and sample.tag("if_index") == wanted:
+                return sample.tags
+        return None
 
     def _emit(self, batch: list[Sample]) -> None:
         for sink in self.sinks:

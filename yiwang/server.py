@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from api.app import create_app
-from yiwang.assemble import SetupError, assemble
+from yiwang.assemble import SetupError, assemble, trap_receiver
 from yiwang.cli import install_stop_signals
 from yiwang.config import Settings
 
@@ -34,6 +34,14 @@ async def serve(settings: Settings, workers: int | None = None) -> None:
     for problem in assembly.problems:
         log.warning("%s", problem)
     await assembly.start()
+    try:
+        traps = trap_receiver(settings, assembly.monitor)
+        if traps is not None:
+            traps.start()
+            log.info("receiving traps on %s:%d", traps.host, traps.port)
+    except Exception as exc:  # noqa: BLE001 - a bad trap setup stops the start with its reason
+        await assembly.close()
+        raise RuntimeError(f"trap receiver: {exc}") from None
     monitor = assembly.monitor
     app = create_app(monitor, assembly.latest)
     server = ApiServer(uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
@@ -55,5 +63,7 @@ async def serve(settings: Settings, workers: int | None = None) -> None:
         server.should_exit = True
         poll_task.cancel()
         await asyncio.gather(api_task, poll_task, return_exceptions=True)
+        if traps is not None:
+            traps.stop()
         await assembly.close()
         log.info("stopped; sinks flushed or spooled")

@@ -99,6 +99,18 @@ acks = Table(
 )
 
 
+security_events = Table(
+    "security_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("kind", String(64), nullable=False),
+    Column("device", String(200), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class HealthRecord:
     device: str
@@ -211,6 +223,16 @@ class Store:
     def acks(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(select(acks).order_by(acks.c.at_ns))]
+
+    def record_security_event(self, at_ns: int, kind: str, device: str, source: str, detail: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(security_events.insert(), {"at": datetime.fromtimestamp(at_ns / 1e9, UTC), "kind": kind,
+                                                    "device": device, "source": source, "detail": detail})
+
+    def security_events(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(security_events).order_by(security_events.c.id.desc()).limit(limit))
+            return [{**row._mapping, "at": row.at.isoformat()} for row in rows]
 
     def close(self) -> None:
         self.engine.dispose()
