@@ -40,7 +40,7 @@ async def _cycle(assembly) -> list:  # type: ignore[no-untyped-def]
     return sent
 
 
-async def test_township_outage_is_one_alert_across_a_restart(lab_state: Path, tmp_path: Path) -> None:
+async def test_county_storm_is_one_alert_across_a_restart(lab_state: Path, tmp_path: Path) -> None:
     port = free_port()
     with recorder(port) as webhook:
         await _scenario(lab_state, tmp_path, port, webhook)
@@ -50,14 +50,16 @@ async def _scenario(lab_state: Path, tmp_path: Path, port: int, webhook) -> None
     config = _config(tmp_path, lab_state, port)
     assembly = assemble(load_settings(config), workers=1)
     inv = assembly.monitor.inventory
-    township = sorted(a for a in inv.areas if a.count(".") == 3)[2]
+    # the storm: the county's uplink device and everything behind it, 240 devices in the small lab
+    township = "hb.hg.huangzhou"
     villages = [a for a in inv.subtree(township) if inv.areas[a].level.label == "village"]
     try:
         assert await _cycle(assembly) == []  # a healthy lab raises nothing
         lab_fault(lab_state, "unreachable", township)
         sent = await _cycle(assembly)
         assert [(t.kind, t.rule) for t in sent] == [("firing", "area_outage")]
-        assert sent[0].labels["area"] == township and sent[0].counts["villages"] == len(villages)
+        assert sent[0].labels["area"] == township and sent[0].counts["villages"] == len(villages) > 200
+        assert "Huangzhou" in sent[0].annotations["summary"]
         assert [(b["kind"], b["rule"], b["labels"]["area"]) for b in webhook.bodies] == [
             ("firing", "area_outage", township)]
         assert webhook.bodies[0]["counts"]["villages"] == len(villages)
@@ -120,3 +122,20 @@ async def test_silence_ack_and_export_through_the_cli(lab_state: Path, tmp_path:
                                capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
         assert len(webhook.bodies) == 1
+
+
+async def test_a_village_failing_alone_is_one_village_alert(lab_state: Path, tmp_path: Path) -> None:
+    port = free_port()
+    with recorder(port) as webhook:
+        assembly = assemble(load_settings(_config(tmp_path, lab_state, port)), workers=1)
+        village = sorted(a for a in assembly.monitor.inventory.areas if a.count(".") == 4)[5]
+        try:
+            await _cycle(assembly)
+            lab_fault(lab_state, "unreachable", village)
+            sent = await _cycle(assembly)
+            assert len(sent) == 1 and sent[0].kind == "firing"
+            assert sent[0].labels["area"] == village and sent[0].counts["villages"] == 1
+            assert len(webhook.bodies) == 1
+        finally:
+            lab_clear(lab_state)
+            await assembly.close()

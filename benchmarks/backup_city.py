@@ -1,0 +1,83 @@
+"""Back up N SSH lab devices with yiwang's archive, then compare plain netmiko threads on one platform.
+
+Run: .venv/bin/python -m benchmarks.backup_city --devices 200 --workers 32
+Last line: devices=... wall_s=... failed=... peak_rss_mb=...
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from netmiko import ConnectHandler
+
+from collectors.base import PollTarget
+from collectors.ssh.commands import CONFIG_COMMAND
+from collectors.ssh.session import SessionSettings, SshLogin, SshRunner
+from lab.city import generate_city
+from tests.lab_ssh.labproc import RunningSSHLab, running_lab
+from yiwang.archive.backup import backup
+from yiwang.archive.git import GitArchive
+from yiwang.archive.index import ArchiveIndex
+
+
+def plain_netmiko(lab: RunningSSHLab, devices: list[tuple[str, str, str]], workers: int) -> tuple[float, int]:
+    def one(device: tuple[str, str, str]) -> bool:
+        _, platform, host = device
+        try:
+            conn = ConnectHandler(device_type=platform, host=host, port=lab.port, username=lab.username,
+                                  password=lab.password, secret=lab.password, fast_cli=True, global_cmd_verify=True)
+            conn.send_command(CONFIG_COMMAND[platform], read_timeout=10)
+            conn.disconnect()
+            return True
+        except Exception:
+            return False
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        ok = list(pool.map(one, devices))
+    return time.perf_counter() - start, ok.count(False)
+
+
+async def archive_run(lab: RunningSSHLab, targets: list[PollTarget], workers: int, tmp: Path) -> tuple[float, int]:
+    runner = SshRunner(SessionSettings(tmp / f"state-{len(targets)}"), max_workers=workers)
+    archive, index = GitArchive(tmp / f"repo-{len(targets)}"), ArchiveIndex(f"sqlite:///{tmp}/a-{len(targets)}.db")
+    start = time.perf_counter()
+    results = await backup(targets, runner, archive, index)
+    wall = time.perf_counter() - start
+    runner.close()
+    return wall, sum(not r.ok for r in results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--compare-platform", default="huawei_vrp")
+    args = parser.parse_args()
+    plan = generate_city(2026, "city")
+    with tempfile.TemporaryDirectory() as tmp, running_lab(Path(tmp) / "lab", ["--profile", "city", "--limit",
+                                                                               str(args.devices)], timeout=120) as lab:
+        login = SshLogin(lab.username, lab.password)
+        targets = [PollTarget(name, addrs[0], (("device", name), ("platform", plan.device(name).platform)),
+                              port=lab.port, credential=login) for name, addrs in lab.addresses.items()]
+        print(f"platforms: {dict(Counter(dict(t.tags)['platform'] for t in targets))}, workers={args.workers}")
+        subset = [t for t in targets if dict(t.tags)["platform"] == args.compare_platform]
+        ours_sub, ours_sub_failed = asyncio.run(archive_run(lab, subset, args.workers, Path(tmp)))
+        plain, plain_failed = plain_netmiko(lab, [(t.device, args.compare_platform, t.host) for t in subset],
+                                            args.workers)
+        print(f"{args.compare_platform} x{len(subset)}: archive backup {ours_sub:.2f}s (failed {ours_sub_failed}), "
+              f"plain netmiko threads {plain:.2f}s (failed {plain_failed})")
+        wall, failed = asyncio.run(archive_run(lab, targets, args.workers, Path(tmp)))
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"devices={len(targets)} wall_s={wall:.2f} failed={failed} peak_rss_mb={rss:.0f}")
+
+
+if __name__ == "__main__":
+    main()

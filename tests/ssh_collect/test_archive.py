@@ -1,0 +1,76 @@
+"""GitArchive and the SQL index without a network."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from collectors.base import PollTarget
+from yiwang.archive.backup import age_samples
+from yiwang.archive.git import GitArchive
+from yiwang.archive.index import ArchiveIndex
+
+T1 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+T2 = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
+
+
+def test_one_commit_per_real_change(tmp_path: Path) -> None:
+    archive = GitArchive(tmp_path / "repo")
+    first = archive.store("r1", "hostname r1\nend\n", T1)
+    assert first is not None
+    assert archive.store("r1", "hostname r1\nend\n", T2) is None
+    second = archive.store("r1", "hostname r1\nntp server 1.1.1.1\nend\n", T2)
+    assert second is not None
+    versions = archive.versions("r1")
+    assert [v.commit for v in versions] == [second, first]
+    assert versions[0].time == T2 and "r1" in versions[0].message and "2026-11-27 11:00:00" in versions[0].message
+    changed = [line for line in archive.diff("r1", first, second).splitlines()
+               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert changed == ["+ntp server 1.1.1.1"]
+    assert archive.show("r1", first) == "hostname r1\nend\n"
+
+
+def test_author_is_yiwang(tmp_path: Path) -> None:
+    import subprocess
+
+    archive = GitArchive(tmp_path / "repo")
+    archive.store("r1", "x\n", T1)
+    author = subprocess.run(["git", "-C", str(tmp_path / "repo"), "log", "-1", "--format=%an"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert author == "yiwang"
+
+
+@pytest.mark.parametrize("name", ["../etc/passwd", "a b", "", "..", "x;rm -rf /", "-rf"])
+def test_unsafe_device_names_are_refused(tmp_path: Path, name: str) -> None:
+    archive = GitArchive(tmp_path / "repo")
+    if name == "-rf":  # matches the pattern; harmless because it is only ever used after "--" or in "<rev>:<path>"
+        archive.store(name, "x\n", T1)
+        return
+    with pytest.raises(ValueError):
+        archive.store(name, "x\n", T1)
+
+
+def test_failure_never_overwrites_last_good(tmp_path: Path) -> None:
+    index = ArchiveIndex(f"sqlite:///{tmp_path / 'a.db'}")
+    index.record_ok("r1", 100.0, "abc123")
+    index.record_ok("r1", 200.0, None)
+    index.record_failure("r1", 300.0, "dropped", "r1: session closed")
+    status = index.status()["r1"]
+    assert (status.last_ok_at, status.last_attempt_at, status.last_reason) == (200.0, 300.0, "dropped")
+    assert status.last_commit == "abc123" and status.last_error == "r1: session closed"
+    assert index.versions("r1") == [("abc123", 100.0)]
+    index.record_failure("r2", 300.0, "auth", "denied")
+    assert index.status()["r2"].last_ok_at is None
+
+
+def test_age_samples(tmp_path: Path) -> None:
+    index = ArchiveIndex(f"sqlite:///{tmp_path / 'a.db'}")
+    index.record_ok("r1", 100.0, "abc")
+    index.record_failure("r2", 100.0, "auth", "denied")
+    targets = [PollTarget(n, "h", (("device", n), ("district", "huangzhou"))) for n in ("r1", "r2", "r3")]
+    samples = {s.tag("device"): s for s in age_samples(targets, index.status(), 160.0)}
+    assert samples["r1"].fields == {"ok": 1.0, "age_seconds": 60.0}
+    assert samples["r2"].fields == {"ok": 0.0} and samples["r3"].fields == {"ok": 0.0}
+    assert samples["r1"].measurement == "backup" and samples["r1"].tag("district") == "huangzhou"
