@@ -23,7 +23,7 @@ T0 = 1_800_000_000 * 1_000_000_000
 MINUTE = 60 * 1_000_000_000
 
 
-def main(profile: str = "city", repeats: int = 5) -> None:
+def measure(profile: str = "city", repeats: int = 5) -> dict[str, float]:
     plan = generate_city(2026, profile)
     inventory = inventory_of(plan)
     topology = Topology.from_inventory(inventory)
@@ -47,9 +47,14 @@ def main(profile: str = "city", repeats: int = 5) -> None:
         state, transitions = evaluate(rules, state, samples, now, topology)
         (storm_ms if storm else healthy_ms).append((time.perf_counter() - started) * 1000)
         notified += sum(t.notify for t in transitions)
-    print(f"profile={profile} devices={len(inventory.devices)} samples={sizes[0]} "
-          f"eval_ms={min(healthy_ms):.0f} storm_eval_ms={min(storm_ms):.0f} alerts={len(state.alerts)} "
-          f"notified={notified}")
+    return {"devices": len(inventory.devices), "samples": sizes[0], "eval_ms": min(healthy_ms),
+            "storm_eval_ms": min(storm_ms), "alerts": len(state.alerts), "notified": notified}
+
+
+def main(profile: str = "city", repeats: int = 5) -> None:
+    f = measure(profile, repeats)
+    print(f"profile={profile} devices={f['devices']} samples={f['samples']} eval_ms={f['eval_ms']:.0f} "
+          f"storm_eval_ms={f['storm_eval_ms']:.0f} alerts={f['alerts']} notified={f['notified']}")
 
 
 if __name__ == "__main__":
