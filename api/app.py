@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inventory.model import Inventory
 from yiwang.alerting import AlertStage
+from yiwang.archive.service import ArchiveError, ConfigArchive
 from yiwang.model import Sample
 from yiwang.status import DeviceState, device_status, rollup
 from yiwang.store import Store
@@ -34,6 +35,13 @@ class SilenceRequest(BaseModel):
     created_by: str = ""
 
 
+class BackupRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    device: str | None = None
+    area: str | None = Field(None, description="every SSH device in the area and beneath it")
+
+
 class AckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -48,6 +56,9 @@ class MonitorView(Protocol):
 
     @property
     def alerts(self) -> AlertStage | None: ...
+
+    @property
+    def archive(self) -> ConfigArchive | None: ...
 
 
 class SamplesView(Protocol):
@@ -151,6 +162,41 @@ def create_app(monitor: MonitorView, samples: SamplesView) -> FastAPI:
         except ValueError as exc:
             raise HTTPException(404, str(exc)) from None
         return {"fingerprint": fingerprint, "acknowledged": True}
+
+    def _archive() -> ConfigArchive:
+        if monitor.archive is None:
+            raise HTTPException(409, "the configuration archive is disabled or no device has SSH access")
+        return monitor.archive
+
+    @app.get("/api/configs/status", summary="Age of the last good backup per device and per area")
+    def config_status(area: str | None = None) -> dict[str, Any]:
+        try:
+            return _archive().status(area)
+        except ArchiveError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @app.post("/api/configs/backup", summary="Back up now: one device, one area, or all")
+    async def config_backup(body: BackupRequest) -> list[dict[str, Any]]:
+        try:
+            results = await _archive().backup(body.device, body.area)
+        except ArchiveError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return [asdict(r) for r in results]
+
+    @app.get("/api/configs/{device}/versions", summary="A device's configuration versions, newest first")
+    def config_versions(device: str) -> list[dict[str, Any]]:
+        try:
+            return [{"commit": v.commit, "time": v.time.isoformat(), "message": v.message}
+                    for v in _archive().versions(device)]
+        except ArchiveError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @app.get("/api/configs/{device}/diff", summary="The diff between two versions", response_class=Response)
+    def config_diff(device: str, a: str, b: str) -> Response:
+        try:
+            return Response(_archive().diff(device, a, b), media_type="text/plain; charset=utf-8")
+        except (ArchiveError, ValueError) as exc:
+            raise HTTPException(404, str(exc)) from None
 
     @app.get("/metrics", summary="Prometheus exposition of every latest sample", response_class=Response)
     def metrics() -> Response:

@@ -228,14 +228,19 @@ def _parse_device(entry: Any, inv: Inventory) -> Device:
     snmp = _parse_snmp(entry.get("snmp"), inv) if "snmp" in entry else None
     ssh = entry.get("ssh")
     ssh_credential = None
+    ssh_port = 22
     if ssh is not None:
-        if not isinstance(ssh, dict) or not isinstance(ssh.get("credential"), str):
-            raise EntryError("ssh", "must be {credential: NAME}")
+        if not isinstance(ssh, dict) or not isinstance(ssh.get("credential"), str) or set(ssh) - {"credential",
+                                                                                                  "port"}:
+            raise EntryError("ssh", "must be {credential: NAME} with an optional port")
         ssh_credential = ssh["credential"]
-        if ssh_credential not in inv.credentials:
-            raise EntryError("ssh.credential", f"unknown credential {ssh_credential!r}")
+        if ssh_credential not in inv.credentials or inv.credentials[ssh_credential].kind != "ssh":
+            raise EntryError("ssh.credential", f"unknown SSH credential {ssh_credential!r}")
+        ssh_port = ssh.get("port", 22)
+        if not isinstance(ssh_port, int) or not 0 < ssh_port < 65536:
+            raise EntryError("ssh.port", f"{ssh_port!r} is not a TCP port")
     return Device(name, platform, str(_text(entry, "role")), area, address, address6, snmp, ssh_credential,
-                  _text(entry, "site", required=False), _text(entry, "cabinet", required=False))
+                  _text(entry, "site", required=False), _text(entry, "cabinet", required=False), ssh_port)
 
 
 def _address(entry: dict[str, Any], key: str, version: int) -> str | None:

@@ -52,6 +52,7 @@ class Device:
     ssh_credential: str | None = None
     site: str | None = None
     cabinet: str | None = None
+    ssh_port: int = 22
 
     @property
     def host(self) -> str:

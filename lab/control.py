@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,11 +15,13 @@ import psutil
 
 from lab import firewall
 from lab.agents import (
+    _spawn,
     check_devices,
     community,
     endpoints_in_use,
     install_variation_modules,
     is_running,
+    log_tail,
     plan_shards,
     start_responder,
     stop_process,
@@ -26,11 +29,14 @@ from lab.agents import (
     write_data_files,
 )
 from lab.city import PROFILES, CityPlan, TrafficDefaults, generate_city
-from lab.export import write_inventory
+from lab.export import SSH_USER, write_inventory
 from lab.faults import Fault, apply_fault, clear_faults, load_faults
 from lab.probe import Target
 from lab.state import LabError, LabPaths, LabRecord, ProcessRecord, write_atomic
 from lab.traps import send_link_trap
+
+SSH_LOGIN_FILE = "ssh.login"
+SSH_READY = "ready.json"
 
 START_TIMEOUT = 120.0
 
@@ -104,7 +110,9 @@ def _start(paths: LabPaths, plan: CityPlan, record: LabRecord) -> None:
     _clean(paths)
     secret = secrets.token_hex(8)
     write_atomic(paths.secret, secret, mode=0o600)
-    write_inventory(plan, paths.inventory, paths.secret, record.port)
+    ssh_secret = paths.root / SSH_LOGIN_FILE
+    write_atomic(ssh_secret, secrets.token_hex(12), mode=0o600)
+    write_inventory(plan, paths.inventory, paths.secret, record.port, ssh_secret)
     install_variation_modules(paths)
     busy = endpoints_in_use((d.host for d in plan.devices), record.port)
     if busy:
@@ -127,6 +135,30 @@ def _start(paths: LabPaths, plan: CityPlan, record: LabRecord) -> None:
     if silent:
         raise LabError(f"{len(silent)} of {len(plan.devices)} devices did not answer with their sysName after "
                        f"start-up, e.g. {', '.join(silent[:5])}; see the logs in {paths.logs}")
+    record.processes.append(_start_ssh(paths, plan, record, ssh_secret))
+    record.save(paths.record)
+
+
+def _start_ssh(paths: LabPaths, plan: CityPlan, record: LabRecord, password_file: Path) -> ProcessRecord:
+    """The vendor CLIs: one asyncssh process, every network device on TCP `record.port` at its own address."""
+    state = paths.root / "ssh"
+    state.mkdir(parents=True, exist_ok=True)
+    ready = state / SSH_READY
+    ready.unlink(missing_ok=True)
+    devices = sum(1 for d in plan.devices if d.platform != "linux")
+    args = [sys.executable, "-m", "lab.ssh.server", "--plan-seed", str(record.seed), "--profile", record.profile,
+            "--port", str(record.port), "--state-dir", str(state), "--username", SSH_USER,
+            "--password-file", str(password_file)]
+    process = _spawn("ssh", args, dict(os.environ), paths.logs / "ssh.log", devices, devices)
+    deadline = time.monotonic() + START_TIMEOUT
+    while not ready.exists():
+        if not is_running(process):
+            raise LabError(f"the lab's SSH devices did not start: {log_tail(process)}")
+        if time.monotonic() > deadline:
+            stop_process(process)
+            raise LabError(f"the lab's SSH devices were not listening after {START_TIMEOUT:.0f} s")
+        time.sleep(0.1)
+    return process
 
 
 def lab_down(state_dir: Path) -> LabStatus:
@@ -151,7 +183,8 @@ def _teardown(paths: LabPaths, record: LabRecord | None) -> None:
 def _clean(paths: LabPaths) -> None:
     for name in ("data", "parked", "cache", "run", "inventory", "variation"):
         shutil.rmtree(paths.root / name, ignore_errors=True)
-    for file in (paths.faults, paths.secret):
+    shutil.rmtree(paths.root / "ssh", ignore_errors=True)
+    for file in (paths.faults, paths.secret, paths.root / SSH_LOGIN_FILE):
         file.unlink(missing_ok=True)
 
 

@@ -29,8 +29,10 @@ alerts_app = typer.Typer(help="Active alerts, history, acknowledgements, silence
                          no_args_is_help=True)
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(alerts_app, name="alerts")
+config_app = typer.Typer(help="The configuration archive: backups, versions, diffs and ages.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
 
-out = Console()
+out = Console(soft_wrap=True)  # lines that scripts read must not be wrapped
 err = Console(stderr=True)
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", envvar="YIWANG_CONFIG",
                                                     help="configuration file (default: built-in lab setup)")]
@@ -434,6 +436,100 @@ def alerts_export(out_dir: Annotated[Path, typer.Option("--out-dir", help="folde
     write_prometheus_rules(stage.rules, out_dir / "yiwang-rules.yml")
     write_inhibit_rules(stage.topology.inventory, out_dir / "yiwang-inhibit.yml")
     out.print(f"wrote {out_dir / 'yiwang-rules.yml'} and {out_dir / 'yiwang-inhibit.yml'}")
+
+
+def _archive(config: Path | None) -> Any:
+    from yiwang.archive.service import ConfigArchive
+    from yiwang.assemble import SetupError, load
+    from yiwang.targets import build_targets
+
+    settings = settings_from(config)
+    try:
+        inv, _ = load(settings)
+    except SetupError as exc:
+        raise fail(str(exc)) from None
+    targets = build_targets(inv, secrets_base=settings.state_dir)
+    for problem in targets.problems:
+        err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
+    return ConfigArchive.open(inv, targets.ssh, settings.state_dir, settings.database)
+
+
+@config_app.command("backup")
+def config_backup(device: str | None = None,
+                  area: Annotated[str | None, typer.Option(help="an area id: every device beneath it")] = None,
+                  config: ConfigOption = None) -> None:
+    """Back up running configurations now: one device, one area, or every device."""
+    from yiwang.archive.git import ArchiveError
+
+    archive = _archive(config)
+    try:
+        results = asyncio.run(archive.backup(device, area))
+    except ArchiveError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        archive.close()
+    changed = [r for r in results if r.commit]
+    failed = [r for r in results if not r.ok]
+    out.print(f"{len(results)} devices: {len(results) - len(failed)} backed up, {len(changed)} changed, "
+              f"{len(failed)} failed")
+    for r in changed:
+        out.print(f"changed {escape(r.device)} {r.commit}")
+    for r in failed:
+        out.print(f"[red]failed[/red] {escape(r.device)}: {escape(r.reason)}: {escape(r.error)}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@config_app.command("versions")
+def config_versions(device: str, config: ConfigOption = None) -> None:
+    """A device's configuration versions, newest first."""
+    from yiwang.archive.git import ArchiveError
+
+    archive = _archive(config)
+    try:
+        for version in archive.versions(device):
+            out.print(f"{version.commit} {version.time.isoformat()} {escape(version.message)}")
+    except ArchiveError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        archive.close()
+
+
+@config_app.command("diff")
+def config_diff(device: str, a: str, b: str, config: ConfigOption = None) -> None:
+    """The diff between two versions of a device's configuration."""
+    from yiwang.archive.git import ArchiveError
+
+    archive = _archive(config)
+    try:
+        sys.stdout.write(archive.diff(device, a, b))
+    except (ArchiveError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        archive.close()
+
+
+@config_app.command("status")
+def config_status(area: str | None = None, config: ConfigOption = None,
+                  as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+    """Age of the last good backup per device and per area."""
+    from yiwang.archive.git import ArchiveError
+
+    archive = _archive(config)
+    try:
+        status = archive.status(area)
+    except ArchiveError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        archive.close()
+    if as_json:
+        out.print_json(json.dumps(status))
+        return
+    table = Table("area", "level", "devices", "never", "failing", "oldest backup")
+    for row in status["areas"]:
+        table.add_row(escape(row["area"]), row["level"], str(row["devices"]), str(row["never"]), str(row["failing"]),
+                      f"{row['oldest_age_seconds'] / 3600:.1f} h")
+    out.print(table)
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

@@ -50,6 +50,18 @@ class PollSettings(Strict):
     icmp_count: int = Field(3, ge=1, le=20)
 
 
+class SshSettings(Strict):
+    enabled: bool = True
+    interval_s: float = Field(300.0, gt=0, description="facts over SSH: version, interfaces, optics, neighbours")
+    workers: int = Field(16, ge=1, le=256, description="netmiko sessions at once (threads)")
+    read_timeout_s: float = Field(10.0, gt=0)
+
+
+class ArchiveSettings(Strict):
+    enabled: bool = True
+    interval_s: float = Field(86400.0, gt=0, description="scheduled configuration backups")
+
+
 class InfluxSettings(Strict):
     url: str
     org: str = "yiwang"
@@ -95,6 +107,8 @@ class Settings(Strict):
     influx: InfluxSettings | None = None
     alerts: AlertSettings = AlertSettings()
     traps: TrapSettings = TrapSettings()
+    ssh: SshSettings = SshSettings()
+    archive: ArchiveSettings = ArchiveSettings()
     lab: LabSettings = LabSettings()
 
     @property

@@ -19,6 +19,7 @@ from collectors.icmp import FpingCollector
 from collectors.snmp.collector import make_snmp_collector
 from inventory.model import Inventory
 from yiwang.alerting import AlertStage
+from yiwang.archive.service import ConfigArchive
 from yiwang.model import Sample
 from yiwang.polling import WorkerPool, poll_targets
 from yiwang.status import DeviceState
@@ -81,7 +82,8 @@ class Monitor:
                  latest: LatestView, sinks: Sequence[SampleSink], store: Store, *, concurrency: int = 50,
                  workers: int = 0, timeout: float = 2.0, retries: int = 1, icmp_count: int = 3,
                  profile_dirs: tuple[str, ...] = (), alerts: AlertStage | None = None,
-                 dispatcher: DispatchView | None = None) -> None:
+                 dispatcher: DispatchView | None = None, ssh_targets: Sequence[PollTarget] = (),
+                 ssh: Collector | None = None, archive: ConfigArchive | None = None) -> None:
         self.inventory = inventory
         self.snmp_targets = snmp_targets
         self.icmp_targets = icmp_targets
@@ -93,6 +95,9 @@ class Monitor:
         self.states: dict[str, dict[str, DeviceState]] = {}
         self.alerts = alerts
         self.dispatcher = dispatcher
+        self.ssh_targets = list(ssh_targets) if ssh is not None else []
+        self._ssh = ssh
+        self.archive = archive
         self._evaluating = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self.last_transitions: list[Any] = []
@@ -111,6 +116,29 @@ class Monitor:
             return await self._cycle("snmp", self._pool.cycle(), progress)
         assert self._snmp is not None
         return await self._cycle("snmp", poll_targets(self._snmp, self.snmp_targets, self.concurrency), progress)
+
+    async def poll_ssh(self, progress: ProgressHook | None = None) -> CycleReport:
+        if self._ssh is None:
+            return CycleReport("ssh")
+        # netmiko runs in the collector's own bounded thread pool, so SNMP cycles are never held up by it
+        return await self._cycle("ssh", poll_targets(self._ssh, self.ssh_targets, self.concurrency), progress)
+
+    async def backup_configs(self) -> list[Any]:
+        if self.archive is None:
+            return []
+        results = await self.archive.backup()
+        ok = sum(r.ok for r in results)
+        log.info("configuration backup: %d devices, %d ok, %d failed", len(results), ok, len(results) - ok)
+        for failed in (r for r in results if not r.ok):
+            log.warning("backup of %s failed: %s: %s", failed.device, failed.reason, failed.error)
+        await self._refresh_backup_age()
+        return results
+
+    async def _refresh_backup_age(self) -> None:
+        if self.archive is not None:
+            samples = await asyncio.to_thread(self.archive.age_samples)
+            self.latest.replace("", "archive", samples)
+            self._emit(samples)
 
     async def poll_icmp(self, progress: ProgressHook | None = None) -> CycleReport:
         async def results() -> AsyncIterator[PollResult]:
@@ -162,6 +190,8 @@ class Monitor:
         self.last_reports[collector] = report
         # Until every collector has reported once (after a start or restart) the picture is partial: an alert
         # needing SNMP and ICMP down would see only one and resolve an incident that is still going on.
+        if collector == "snmp":
+            await self._refresh_backup_age()  # ages grow between backups; old ones are an alert rule
         await self.evaluate_alerts()
         return report
 
@@ -210,8 +240,13 @@ class Monitor:
         for sink in self.sinks:
             sink.add(batch)
 
-    async def run(self, interval_s: float, icmp_interval_s: float, stop: asyncio.Event) -> None:
+    async def run(self, interval_s: float, icmp_interval_s: float, stop: asyncio.Event,
+                  ssh_interval_s: float = 300.0, backup_interval_s: float = 86400.0) -> None:
         loops = [self._loop(self.poll_snmp, interval_s, stop), self._loop(self.poll_icmp, icmp_interval_s, stop)]
+        if self._ssh is not None and self.ssh_targets:
+            loops.append(self._loop(self.poll_ssh, ssh_interval_s, stop))
+        if self.archive is not None:
+            loops.append(self._every(self.backup_configs, backup_interval_s, stop))
         if self.dispatcher is not None:
             loops.append(self.dispatcher.run(stop))  # retries between cycles
         await asyncio.gather(*loops)
@@ -228,6 +263,17 @@ class Monitor:
             wait = max(0.0, interval_s - (time.monotonic() - started))
             try:
                 await asyncio.wait_for(stop.wait(), timeout=wait)
+            except TimeoutError:
+                pass
+
+    async def _every(self, job: Callable[[], Awaitable[object]], interval_s: float, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await job()
+            except Exception as exc:  # noqa: BLE001 - a failing job is reported and tried again next time
+                log.error("%s failed: %s: %s", getattr(job, "__name__", "job"), type(exc).__name__, exc)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
             except TimeoutError:
                 pass
 

@@ -51,7 +51,8 @@ async def serve(settings: Settings, workers: int | None = None) -> None:
     log.info("monitoring %d SNMP and %d ICMP targets; API on http://%s:%d", len(monitor.snmp_targets),
              len(monitor.icmp_targets), settings.api.host, settings.api.port)
     api_task = asyncio.create_task(server.serve())
-    poll_task = asyncio.create_task(monitor.run(settings.poll.interval_s, settings.poll.icmp_interval_s, stop))
+    poll_task = asyncio.create_task(monitor.run(settings.poll.interval_s, settings.poll.icmp_interval_s, stop,
+                                                settings.ssh.interval_s, settings.archive.interval_s))
     stopper = asyncio.create_task(stop.wait())
     try:
         done, _ = await asyncio.wait({api_task, poll_task, stopper}, return_when=asyncio.FIRST_COMPLETED)

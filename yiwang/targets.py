@@ -7,6 +7,7 @@ from pathlib import Path
 
 from collectors.base import PollTarget
 from collectors.snmp.session import V2cCredentials, V3Credentials
+from collectors.ssh.session import SshLogin
 from inventory.model import Credential, Device, Inventory
 from inventory.secrets import SecretError, resolve_credential
 
@@ -15,6 +16,7 @@ from inventory.secrets import SecretError, resolve_credential
 class Targets:
     snmp: list[PollTarget] = field(default_factory=list)
     icmp: list[PollTarget] = field(default_factory=list)
+    ssh: list[PollTarget] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
@@ -45,16 +47,31 @@ def build_targets(inv: Inventory, secrets_base: Path | None = None) -> Targets:
     for device in sorted(inv.devices.values(), key=lambda d: d.name):
         tags = device_tags(inv, device)
         out.icmp.append(PollTarget(device.name, device.host, tags, host6=device.address6))
+
+        def secrets_of(credential: Credential) -> dict[str, str] | None:
+            if credential.name not in resolved:
+                try:
+                    resolved[credential.name] = dict(resolve_credential(credential, base=secrets_base))
+                except SecretError as exc:
+                    resolved[credential.name] = None
+                    out.problems.append(str(exc))
+            return resolved[credential.name]
+
+        if device.ssh_credential is not None:
+            ssh_credential = inv.credentials[device.ssh_credential]
+            ssh_secrets = secrets_of(ssh_credential)
+            if ssh_secrets is None:
+                out.problems.append(f"device {device.name!r}: not reached by SSH: credential "
+                                    f"{ssh_credential.name!r} cannot be resolved")
+            else:
+                login = SshLogin(ssh_credential.options.get("user", ""), ssh_secrets.get("password", ""))
+                ssh_tags = tuple(sorted((*tags, ("platform", device.platform))))
+                out.ssh.append(PollTarget(device.name, device.host, ssh_tags, port=device.ssh_port,
+                                          host6=device.address6, credential=login))
         if device.snmp is None:
             continue
         credential = inv.credentials[device.snmp.credential]
-        if credential.name not in resolved:
-            try:
-                resolved[credential.name] = dict(resolve_credential(credential, base=secrets_base))
-            except SecretError as exc:
-                resolved[credential.name] = None
-                out.problems.append(str(exc))
-        secrets = resolved[credential.name]
+        secrets = secrets_of(credential)
         if secrets is None:
             out.problems.append(f"device {device.name!r}: not polled by SNMP: credential {credential.name!r} "
                                 "cannot be resolved")
