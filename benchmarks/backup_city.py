@@ -1,6 +1,6 @@
 """Back up N SSH lab devices with yiwang's archive, then compare plain netmiko threads on one platform.
 
-Run: .venv/bin/python -m benchmarks.backup_city --devices 200 --workers 32
+Run: .venv/bin/python -m benchmarks.backup_city [--devices N] --workers 32   (default: every SSH device of the city)
 Last line: devices=... wall_s=... failed=... peak_rss_mb=...
 """
 
@@ -57,7 +57,7 @@ async def archive_run(lab: RunningSSHLab, targets: list[PollTarget], workers: in
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--devices", type=int, default=0, help="0: every network device of the city")
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--compare-platform", default="huawei_vrp")
     args = parser.parse_args()
