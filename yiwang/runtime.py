@@ -241,7 +241,7 @@ class Monitor:
             sink.add(batch)
 
     async def run(self, interval_s: float, icmp_interval_s: float, stop: asyncio.Event,
-                  ssh_interval_s: float = 300.0, backup_interval_s: float = 86400.0) -> None:
+                  ssh_interval_s: float = 900.0, backup_interval_s: float = 86400.0) -> None:
         loops = [self._loop(self.poll_snmp, interval_s, stop), self._loop(self.poll_icmp, icmp_interval_s, stop)]
         if self._ssh is not None and self.ssh_targets:
             loops.append(self._loop(self.poll_ssh, ssh_interval_s, stop))
