@@ -59,6 +59,8 @@ def run(config: ConfigOption = None,
 
     settings = settings_from(config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # paramiko logs every SSH connection at INFO: thousands of lines a cycle for a city
+    logging.getLogger("paramiko").setLevel(logging.WARNING)
     try:
         asyncio.run(serve(settings, workers))
     except RuntimeError as exc:

@@ -53,7 +53,8 @@ class PollSettings(Strict):
 class SshSettings(Strict):
     enabled: bool = True
     interval_s: float = Field(900.0, gt=0, description="facts over SSH: version, interfaces, optics, neighbours")
-    workers: int = Field(16, ge=1, le=256, description="netmiko sessions at once (threads)")
+    # Sessions are threads in the API's process; more of them would take the event loop's share of the GIL.
+    workers: int = Field(8, ge=1, le=256, description="netmiko sessions at once (threads)")
     read_timeout_s: float = Field(10.0, gt=0)
 
 

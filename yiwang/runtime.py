@@ -99,6 +99,7 @@ class Monitor:
         self._ssh = ssh
         self.archive = archive
         self._evaluating = asyncio.Lock()
+        self._first_snmp = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
         self.last_transitions: list[Any] = []
         factory = functools.partial(make_snmp_collector, profile_dirs, timeout, retries)
@@ -191,6 +192,7 @@ class Monitor:
         # Until every collector has reported once (after a start or restart) the picture is partial: an alert
         # needing SNMP and ICMP down would see only one and resolve an incident that is still going on.
         if collector == "snmp":
+            self._first_snmp.set()
             await self._refresh_backup_age()  # ages grow between backups; old ones are an alert rule
         await self.evaluate_alerts()
         return report
@@ -243,18 +245,32 @@ class Monitor:
     async def run(self, interval_s: float, icmp_interval_s: float, stop: asyncio.Event,
                   ssh_interval_s: float = 900.0, backup_interval_s: float = 86400.0) -> None:
         loops = [self._loop(self.poll_snmp, interval_s, stop), self._loop(self.poll_icmp, icmp_interval_s, stop)]
+        # SSH sessions are threads in this process: they start once the first SNMP cycle is in, and backups once
+        # the first SSH cycle is, so that a start does not put every kind of work on the cores at once.
+        ssh_started = asyncio.Event()
         if self._ssh is not None and self.ssh_targets:
-            loops.append(self._loop(self.poll_ssh, ssh_interval_s, stop))
+            loops.append(self._after(self._first_snmp, self._loop(self.poll_ssh, ssh_interval_s, stop,
+                                                                  done_once=ssh_started)))
+        else:
+            ssh_started = self._first_snmp
         if self.archive is not None:
-            loops.append(self._every(self.backup_configs, backup_interval_s, stop))
+            loops.append(self._after(ssh_started, self._every(self.backup_configs, backup_interval_s, stop)))
         if self.dispatcher is not None:
             loops.append(self.dispatcher.run(stop))  # retries between cycles
         await asyncio.gather(*loops)
 
-    async def _loop(self, cycle: Callable[[], Awaitable[CycleReport]], interval_s: float, stop: asyncio.Event) -> None:
+    @staticmethod
+    async def _after(ready: asyncio.Event, job: Awaitable[None]) -> None:
+        await ready.wait()
+        await job
+
+    async def _loop(self, cycle: Callable[[], Awaitable[CycleReport]], interval_s: float, stop: asyncio.Event,
+                    done_once: asyncio.Event | None = None) -> None:
         while not stop.is_set():
             started = time.monotonic()
             report = await cycle()
+            if done_once is not None:
+                done_once.set()
             log.info("%s cycle: %d devices, %d failed, %d varbinds in %.1f s", report.collector, report.devices,
                      report.failed, report.varbinds, report.duration_s)
             if report.duration_s > interval_s:
