@@ -122,7 +122,7 @@ async def poll_with_yiwang(inv: Inventory, targets: list[PollTarget], workers: i
                 print(f"    {failure.device}: {failure.reason}: {failure.error}")
         steady = cycles[-1]
         return {"devices": steady.devices, "failed": steady.failed, "varbinds": steady.varbinds,
-                "cycle_s": steady.duration_s, "cpu_s": steady.cpu_s, "series": latest.series_count()}
+                "cycle_s": steady.duration_s, "cpu_s": steady.cpu_s, "series": latest.value_count()}
     finally:
         await monitor.close()
 
@@ -229,7 +229,7 @@ def city_metrics(plan: CityPlan, inv: Inventory, county: str) -> dict[str, float
     started = time.perf_counter()
     shard = latest.render(county_path)
     shard_s = time.perf_counter() - started
-    return {"series": latest.series_count(), "render_s": render_s, "mb": len(body) / 1e6,
+    return {"series": latest.value_count(), "render_s": render_s, "mb": len(body) / 1e6,
             "shard_render_s": shard_s, "shard_mb": len(shard) / 1e6}
 
 

@@ -22,23 +22,6 @@ class AlertError(ValueError):
     pass
 
 
-def add_silence(store: Store, topology: Topology, *, starts_ns: int, ends_ns: int, area: str | None,
-                device: str | None, rule: str | None, comment: str, created_by: str, kind: str = "silence") -> int:
-    """Checked here so that the API and the CLI refuse the same mistakes with the same words."""
-    if ends_ns <= starts_ns:
-        raise AlertError("a silence must end after it starts")
-    if not (area or device or rule):
-        raise AlertError("a silence needs at least one of area, device or rule")
-    if area is not None and area not in topology.inventory.areas:
-        raise AlertError(f"no area {area!r}")
-    if device is not None and device not in topology.inventory.devices:
-        raise AlertError(f"no device {device!r}")
-    if kind not in ("silence", "maintenance"):
-        raise AlertError(f"kind must be silence or maintenance, not {kind!r}")
-    return store.add_silence({"kind": kind, "starts_ns": starts_ns, "ends_ns": ends_ns, "area": area,
-                              "device": device, "rule": rule, "comment": comment, "created_by": created_by})
-
-
 class AlertStage:
     def __init__(self, rules: Sequence[Rule], inventory: Inventory, store: Store) -> None:
         self.rules = tuple(rules)
@@ -69,8 +52,20 @@ class AlertStage:
 
     def silence(self, *, starts_ns: int, ends_ns: int, area: str | None, device: str | None, rule: str | None,
                 comment: str, created_by: str, kind: str = "silence") -> int:
-        return add_silence(self.store, self.topology, starts_ns=starts_ns, ends_ns=ends_ns, area=area,
-                           device=device, rule=rule, comment=comment, created_by=created_by, kind=kind)
+        """The API and the CLI both come through here, so they refuse the same mistakes with the same words."""
+        if ends_ns <= starts_ns:
+            raise AlertError("a silence must end after it starts")
+        if not (area or device or rule):
+            raise AlertError("a silence needs at least one of area, device or rule")
+        if area is not None and area not in self.topology.inventory.areas:
+            raise AlertError(f"no area {area!r}")
+        if device is not None and device not in self.topology.inventory.devices:
+            raise AlertError(f"no device {device!r}")
+        if kind not in ("silence", "maintenance"):
+            raise AlertError(f"kind must be silence or maintenance, not {kind!r}")
+        return self.store.add_silence({"kind": kind, "starts_ns": starts_ns, "ends_ns": ends_ns, "area": area,
+                                       "device": device, "rule": rule, "comment": comment,
+                                       "created_by": created_by})
 
     def acknowledge(self, fingerprint: str, by: str, comment: str, now_ns: int) -> None:
         record = self.state.alerts.get(fingerprint)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 import sys
 import time
 from datetime import datetime
@@ -532,9 +531,3 @@ def config_status(area: str | None = None, config: ConfigOption = None,
         table.add_row(escape(row["area"]), row["level"], str(row["devices"]), str(row["never"]), str(row["failing"]),
                       f"{row['oldest_age_seconds'] / 3600:.1f} h")
     out.print(table)
-
-
-def install_stop_signals(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)

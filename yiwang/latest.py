@@ -31,9 +31,6 @@ class LatestStore(LatestSamples):
             keys = [k for (name, _), owned in self._owned.items() if name == device for k in owned]
             return [self._series[k] for k in keys if k in self._series]
 
-    def series_count(self) -> int:
-        return self.value_count()
-
     def render(self, area_path: Mapping[str, str] | None = None) -> bytes:
         registry = SampleRegistry()
         registry.register(AreaCollector(self, area_path))

@@ -177,9 +177,10 @@ class Monitor:
         report.duration_s = time.perf_counter() - started
         worker_cpu = sum(s.cpu_s for s in self._pool.last_stats) if self._pool and collector == "snmp" else 0.0
         report.cpu_s = _cpu_seconds() - cpu_started + worker_cpu
-        batch.append(_cycle_sample(report))
+        cycle_sample = _cycle_sample(report)
+        batch.append(cycle_sample)
         self._emit(batch)
-        self.latest.replace("", f"cycle-{collector}", [_cycle_sample(report)])
+        self.latest.replace("", f"cycle-{collector}", [cycle_sample])
         for sink in self.sinks:
             sink_health = getattr(sink, "health_samples", None)
             if sink_health is not None:  # spool size and dropped points become series like any other

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import Iterator
 
 import uvicorn
 
 from api.app import create_app
 from yiwang.assemble import SetupError, assemble, trap_receiver
-from yiwang.cli import install_stop_signals
 from yiwang.config import Settings
 
 log = logging.getLogger("yiwang.server")
@@ -24,6 +24,12 @@ class ApiServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
 
 
 async def serve(settings: Settings, workers: int | None = None) -> None:

@@ -44,19 +44,20 @@ def build_targets(inv: Inventory, secrets_base: Path | None = None) -> Targets:
     """A device whose credential cannot be resolved is reported and left out of SNMP; it is still pinged."""
     out = Targets()
     resolved: dict[str, dict[str, str] | None] = {}
+
+    def secrets_of(credential: Credential) -> dict[str, str] | None:
+        """Each credential is resolved once, and a failure reported once."""
+        if credential.name not in resolved:
+            try:
+                resolved[credential.name] = dict(resolve_credential(credential, base=secrets_base))
+            except SecretError as exc:
+                resolved[credential.name] = None
+                out.problems.append(str(exc))
+        return resolved[credential.name]
+
     for device in sorted(inv.devices.values(), key=lambda d: d.name):
         tags = device_tags(inv, device)
         out.icmp.append(PollTarget(device.name, device.host, tags, host6=device.address6))
-
-        def secrets_of(credential: Credential) -> dict[str, str] | None:
-            if credential.name not in resolved:
-                try:
-                    resolved[credential.name] = dict(resolve_credential(credential, base=secrets_base))
-                except SecretError as exc:
-                    resolved[credential.name] = None
-                    out.problems.append(str(exc))
-            return resolved[credential.name]
-
         if device.ssh_credential is not None:
             ssh_credential = inv.credentials[device.ssh_credential]
             ssh_secrets = secrets_of(ssh_credential)
