@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from alerts.rules import Condition, Rule
 from alerts.state import EngineState, fingerprint
 from alerts.topology import Topology
+from collectors.model import Sample
 from inventory.model import LEVELS, Link
-from yiwang.model import Sample
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq, "!=": operator.ne,

@@ -16,7 +16,7 @@ from alerts.rules import SEVERITIES, Rule
 from alerts.state import Ack, AlertRecord, EngineState, Silence, Transition, TransitionKind
 from alerts.template import render
 from alerts.topology import OUTAGE_RULE, Cause, Outage, Topology, outages
-from yiwang.model import Sample
+from collectors.model import Sample
 
 OUTAGE_ANNOTATIONS = {
     "summary": "{area_name} ({level}) cut off: {villages} villages in {townships} townships, {devices} devices",

@@ -12,10 +12,10 @@ from fastapi import FastAPI, HTTPException, Query, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from pydantic import BaseModel, ConfigDict, Field
 
+from collectors.model import Sample
 from inventory.model import Inventory
 from yiwang.alerting import AlertStage
 from yiwang.archive.service import ArchiveError, ConfigArchive
-from yiwang.model import Sample
 from yiwang.status import DeviceState, device_status, rollup
 from yiwang.store import Store
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 from influxdb_client import Point
 
-from yiwang.model import Sample, make_tags
+from collectors.model import Sample, make_tags
 from yiwang.sinks import line_protocol
 
 COUNTIES = ["黄州区", "团风县", "红安县", "麻城市", "罗田县", "英山县", "浠水县", "蕲春县", "黄梅县", "武穴市"]

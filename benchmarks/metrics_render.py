@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 from prometheus_client import generate_latest
 
-from yiwang.model import Sample, make_tags
+from collectors.model import Sample, make_tags
 from yiwang.sinks.prometheus import LatestSamples, make_registry, render
 
 COUNTIES = ["黄州区", "团风县", "红安县", "麻城市", "罗田县", "英山县", "浠水县", "蕲春县", "黄梅县", "武穴市"]

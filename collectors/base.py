@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from yiwang.model import Sample, Tags
+from collectors.model import Sample, Tags
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,21 @@ class PollResult:
 
 
 class Collector(Protocol):
+    """One device at a time (SNMP, SSH): `yiwang.polling` runs it over many, in this process or in workers."""
+
     name: str
 
     async def poll(self, target: PollTarget) -> PollResult: ...
+
+
+class CycleCollector(Protocol):
+    """What the monitor's pipeline runs, one cycle at a time: every target once, each result as it completes.
+
+    Batch collectors (ICMP: one fping for every address) implement it directly; per-device collectors are run
+    through `yiwang.polling.Concurrent` or `WorkerPool`, which implement it too."""
+
+    name: str
+
+    def collect(self, targets: Sequence[PollTarget]) -> AsyncIterator[PollResult]: ...
+
+    async def close(self) -> None: ...

@@ -11,11 +11,11 @@ import ipaddress
 import re
 import shutil
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from collectors.base import PollResult, PollTarget
-from yiwang.model import Sample
+from collectors.model import Sample
 
 FPING = "fping"
 _LINE = re.compile(r"^(?P<address>\S+)\s+:\s+(?P<rtts>(?:(?:[0-9.]+|-)\s*)+)$")
@@ -90,7 +90,11 @@ class FpingCollector:
         self._args = [f"-C{count}", "-q", f"-p{period_ms}", f"-i{interval_ms}", f"-t{timeout_ms}", "-f", "-"]
         self._binary = binary
 
-    async def poll_many(self, targets: Sequence[PollTarget]) -> list[PollResult]:
+    async def collect(self, targets: Sequence[PollTarget]) -> AsyncIterator[PollResult]:
+        for result in await self.poll_batch(targets):
+            yield result
+
+    async def poll_batch(self, targets: Sequence[PollTarget]) -> list[PollResult]:
         started = time.perf_counter()
         try:
             figures = await self.ping(sorted({a for t in targets for a, _ in addresses_of(t)}))
@@ -99,6 +103,9 @@ class FpingCollector:
             return [PollResult(t.device, self.name, [], False, "icmp-error", f"{t.device}: {exc}", duration)
                     for t in targets]
         return results_from(targets, figures, self.count, time.perf_counter() - started)
+
+    async def close(self) -> None:
+        return None
 
     async def ping(self, addresses: Sequence[str]) -> dict[str, PingFigures]:
         if not addresses:

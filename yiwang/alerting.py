@@ -11,8 +11,8 @@ from alerts.engine import evaluate
 from alerts.rules import DEFAULT_RULES, Rule, load_rules
 from alerts.state import Ack, EngineState, Silence, Transition
 from alerts.topology import Topology
+from collectors.model import Sample
 from inventory.model import Inventory
-from yiwang.model import Sample
 from yiwang.store import Store
 
 log = logging.getLogger("yiwang.alerts")

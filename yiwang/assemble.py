@@ -11,15 +11,15 @@ from pydantic import ValidationError
 from alerts.notify.config import NotifyConfig, build_notifiers
 from alerts.notify.dispatch import Dispatcher
 from alerts.rules import RuleError
-from alerts.traps import SecurityEvent, TrapReceiver, V3User, device_addresses
 from collectors.ssh.collector import SshCollector
 from collectors.ssh.session import SessionSettings, SshRunner
+from collectors.traps import SecurityEvent, TrapReceiver, V3User, device_addresses
 from inventory.loader import InventoryProblem, load_inventory
 from inventory.model import Inventory, SecretRef
 from inventory.secrets import SecretError, resolve
 from yiwang.alerting import AlertStage
 from yiwang.archive.service import ConfigArchive
-from yiwang.config import SecretSetting, Settings
+from yiwang.config import SecretSetting, Settings, default_inventory_dir
 from yiwang.latest import LatestStore
 from yiwang.runtime import Monitor, SampleSink, default_workers
 from yiwang.sinks.buffered import BufferedSink
@@ -109,14 +109,12 @@ def trap_receiver(settings: Settings, monitor: Monitor) -> TrapReceiver | None:
 
 
 def inventory_paths(settings: Settings) -> list[Path]:
-    if not settings.uses_lab:
+    if settings.inventory:
         return settings.inventory
-    from lab import lab_inventory_dir
-
-    path = lab_inventory_dir(settings.state_dir)
+    path = default_inventory_dir(settings.state_dir)
     if not path.exists():
-        raise SetupError(f"no inventory configured and the lab is not up (nothing at {path}); "
-                         "start it with `yiwang lab up`, or name inventory folders in the configuration file")
+        raise SetupError(f"no inventory configured and none at {path}; name inventory folders in the configuration "
+                         "file (inventory: [...]), or start the simulated city there with `yiwang lab up`")
     return [path]
 
 

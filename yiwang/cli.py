@@ -1,4 +1,6 @@
-"""The command line: `yiwang run`, `yiwang poll --once`, `yiwang lab ...`, `yiwang inventory ...`."""
+"""The command line: `yiwang run`, `poll --once`, `inventory ...`, `alerts ...`, `config ...`.
+
+Command groups of optional extras (`yiwang lab ...`) come from the `yiwang.commands` entry points."""
 
 from __future__ import annotations
 
@@ -8,47 +10,27 @@ import logging
 import sys
 import time
 from datetime import datetime
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from yiwang.config import ConfigError, Settings, load_settings
+from yiwang.cli_common import ConfigOption, err, fail, out, settings_from
+from yiwang.config import Settings
 
 app = typer.Typer(help="yiwang (一网): operations for a city e-government extranet.", no_args_is_help=True)
-lab_app = typer.Typer(help="The simulated reference city on loopback.", no_args_is_help=True)
 inventory_app = typer.Typer(help="Check, export and import the inventory.", no_args_is_help=True)
-app.add_typer(lab_app, name="lab")
 alerts_app = typer.Typer(help="Active alerts, history, acknowledgements, silences and rule export.",
                          no_args_is_help=True)
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(alerts_app, name="alerts")
 config_app = typer.Typer(help="The configuration archive: backups, versions, diffs and ages.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-
-out = Console(soft_wrap=True)  # lines that scripts read must not be wrapped
-err = Console(stderr=True)
-ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", envvar="YIWANG_CONFIG",
-                                                    help="configuration file (default: built-in lab setup)")]
-
-
-def settings_from(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        err.print(f"[red]configuration error[/red]\n{escape(str(exc))}")
-        raise typer.Exit(2) from None
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(message)}")
-    return typer.Exit(code)
-
 
 @app.command()
 def run(config: ConfigOption = None,
@@ -134,101 +116,6 @@ def _print_reports(reports: dict[str, Any]) -> None:
                       f"{escape(failure['error'])}")
         if len(r["failures"]) > 50:
             out.print(f"... and {len(r['failures']) - 50} more {name} failures (use --json for all)")
-
-
-@lab_app.command("up")
-def lab_up_command(config: ConfigOption = None,
-                   profile: Annotated[str | None, typer.Option(help="small (one county) or city")] = None,
-                   seed: Annotated[int | None, typer.Option(help="seed for the generated city")] = None,
-                   rate_scale: Annotated[float, typer.Option(help="multiply every traffic rate")] = 1.0) -> None:
-    """Generate the reference city and start its agents on loopback."""
-    from lab import LabError, lab_up
-
-    settings = settings_from(config)
-    try:
-        status = lab_up(settings.state_dir, profile=profile or settings.lab.profile,
-                        seed=settings.lab.seed if seed is None else seed, rate_scale=rate_scale)
-    except LabError as exc:
-        raise fail(str(exc)) from None
-    _print_lab(status)
-
-
-def _print_lab(status: Any) -> None:
-    if not status.up:
-        out.print("lab is down")
-        return
-    note = " (already up)" if status.already_up else f" in {status.startup_seconds:.1f} s"
-    out.print(f"lab is up{note}: {status.profile} profile, seed {status.seed}, {status.devices} devices on UDP port "
-              f"{status.port}; inventory in {escape(str(status.inventory_dir))}")
-    table = Table("agent process", "pid", "devices", "running", "RSS MB", "CPU s")
-    for p in status.processes:
-        table.add_row(p.name, str(p.pid), str(p.devices), "yes" if p.running else "[red]no[/red]",
-                      f"{p.rss_bytes / 1e6:.0f}", f"{p.cpu_seconds:.1f}")
-    out.print(table)
-    for fault in status.faults:
-        out.print(f"fault {escape(fault.describe())}")
-    for problem in status.problems:
-        err.print(f"[yellow]problem:[/yellow] {escape(problem)}")
-
-
-def _trap_to(settings: Settings) -> str | None:
-    traps = settings.traps
-    return f"{traps.host}:{traps.port}" if traps.enabled else None
-
-
-@lab_app.command("down")
-def lab_down_command(config: ConfigOption = None) -> None:
-    """Stop the lab's agents and clear its faults."""
-    from lab import LabError, lab_down
-
-    try:
-        lab_down(settings_from(config).state_dir)
-    except LabError as exc:
-        raise fail(str(exc)) from None
-    out.print("lab is down")
-
-
-@lab_app.command("status")
-def lab_status_command(config: ConfigOption = None) -> None:
-    """Show the lab's agents and active faults."""
-    from lab import LabError, lab_status
-
-    try:
-        _print_lab(lab_status(settings_from(config).state_dir))
-    except LabError as exc:
-        raise fail(str(exc)) from None
-
-
-@lab_app.command("fault")
-def lab_fault_command(
-        kind: Annotated[str, typer.Argument(help="unreachable, link-down, saturate or errors")],
-        target: Annotated[str, typer.Argument(help="a device name, or an area id for unreachable")],
-        interface: Annotated[str | None, typer.Option(help="interface name, for link faults")] = None,
-        config: ConfigOption = None) -> None:
-    """Inject a fault into the running lab; link faults are announced by a trap when traps are enabled."""
-    from lab import LabError, lab_fault
-
-    settings = settings_from(config)
-    try:
-        fault = lab_fault(settings.state_dir, kind, target, interface, trap_to=_trap_to(settings))
-    except LabError as exc:
-        raise fail(str(exc)) from None
-    out.print(f"fault {escape(fault.describe())}")
-
-
-@lab_app.command("clear")
-def lab_clear_command(fault_id: Annotated[str | None, typer.Argument(help="one fault id; all when omitted")] = None,
-                      config: ConfigOption = None) -> None:
-    """Clear one fault, or all."""
-    from lab import LabError, lab_clear
-
-    settings = settings_from(config)
-    try:
-        cleared = lab_clear(settings.state_dir, fault_id, trap_to=_trap_to(settings))
-    except LabError as exc:
-        raise fail(str(exc)) from None
-    for fault in cleared:
-        out.print(f"cleared {escape(fault.describe())}")
 
 
 @inventory_app.command("check")
@@ -531,3 +418,30 @@ def config_status(area: str | None = None, config: ConfigOption = None,
         table.add_row(escape(row["area"]), row["level"], str(row["devices"]), str(row["never"]), str(row["failing"]),
                       f"{row['oldest_age_seconds'] / 3600:.1f} h")
     out.print(table)
+
+
+def add_extra_commands(root: typer.Typer) -> None:
+    """Each `yiwang.commands` entry point is a Typer group. One whose extra is not installed still shows up,
+    and says in one line how to install it instead of failing with a traceback."""
+    for entry in sorted(entry_points(group="yiwang.commands"), key=lambda e: e.name):
+        try:
+            group = entry.load()
+        except ImportError as exc:
+            group = _missing_extra(entry.name, exc)
+        root.add_typer(group, name=entry.name)
+
+
+def _missing_extra(name: str, exc: ImportError) -> typer.Typer:
+    stub = typer.Typer(help=f"(needs the optional extra: pip install 'yiwang[{name}]')")
+
+    @stub.callback(invoke_without_command=True,
+                   context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def missing(ctx: typer.Context) -> None:
+        err.print(f"`yiwang {name}` needs the optional extra {name!r}, which is not installed "
+                  f"({escape(str(exc))}): pip install 'yiwang[{name}]'")
+        raise typer.Exit(2)
+
+    return stub
+
+
+add_extra_commands(app)

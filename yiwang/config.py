@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -93,14 +93,10 @@ class TrapSettings(Strict):
     users: list[TrapUserSetting] = Field(default_factory=list)
 
 
-class LabSettings(Strict):
-    profile: Literal["small", "city"] = "small"
-    seed: int = 2026
-
-
 class Settings(Strict):
     state_dir: Path = Field(default_factory=lambda: default_state_dir())
-    inventory: list[Path] = Field(default_factory=list, description="inventory folders; empty = the lab's")
+    inventory: list[Path] = Field(default_factory=list,
+                                  description="inventory folders; empty = `inventory` in the state folder")
     database_url: str | None = None
     profiles_dirs: list[Path] = Field(default_factory=list)
     api: ApiSettings = ApiSettings()
@@ -110,15 +106,14 @@ class Settings(Strict):
     traps: TrapSettings = TrapSettings()
     ssh: SshSettings = SshSettings()
     archive: ArchiveSettings = ArchiveSettings()
-    lab: LabSettings = LabSettings()
 
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.state_dir / 'yiwang.sqlite'}"
 
     @property
-    def uses_lab(self) -> bool:
-        return not self.inventory
+    def inventory_dirs(self) -> list[Path]:
+        return self.inventory or [default_inventory_dir(self.state_dir)]
 
 
 def default_state_dir() -> Path:
@@ -126,8 +121,13 @@ def default_state_dir() -> Path:
     return Path(base) / "yiwang"
 
 
+def default_inventory_dir(state_dir: Path) -> Path:
+    """Where the inventory is read when the configuration names none (and where `yiwang lab up` writes)."""
+    return state_dir / "inventory"
+
+
 def load_settings(path: Path | None) -> Settings:
-    """No file: the built-in default (the lab's inventory, SQLite in the state folder, no external database)."""
+    """No file: the built-in default (the inventory in the state folder, SQLite there too, no external database)."""
     if path is None:
         return Settings()
     try:

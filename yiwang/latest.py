@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from yiwang.model import Sample, Tags
+from collectors.model import Sample, Tags
 from yiwang.sinks.prometheus import LatestSamples, SampleCollector, SampleRegistry, render
 
 

@@ -10,6 +10,7 @@ import asyncio
 import multiprocessing
 import os
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -44,6 +45,23 @@ async def poll_targets(collector: Collector, targets: Sequence[PollTarget], conc
             task.cancel()
 
 
+class Concurrent:
+    """A per-device collector run over a cycle's targets in this process, `concurrency` devices at a time."""
+
+    def __init__(self, collector: Collector, concurrency: int) -> None:
+        self.collector = collector
+        self.name = collector.name
+        self.concurrency = concurrency
+
+    def collect(self, targets: Sequence[PollTarget]) -> AsyncIterator[PollResult]:
+        return poll_targets(self.collector, targets, self.concurrency)
+
+    async def close(self) -> None:
+        close = getattr(self.collector, "close", None)  # a collector holding no sockets has nothing to close
+        if close is not None:
+            await close()
+
+
 CollectorFactory = Callable[[], Collector]
 
 
@@ -53,17 +71,18 @@ class WorkerStats:
     results: int
 
 
-def _worker_main(conn: Connection, factory: CollectorFactory, targets: list[PollTarget], concurrency: int) -> None:
-    asyncio.run(_serve(conn, factory, targets, concurrency))
+def _worker_main(conn: Connection, factory: CollectorFactory, concurrency: int) -> None:
+    asyncio.run(_serve(conn, factory, concurrency))
 
 
-async def _serve(conn: Connection, factory: CollectorFactory, targets: list[PollTarget], concurrency: int) -> None:
+async def _serve(conn: Connection, factory: CollectorFactory, concurrency: int) -> None:
     collector = factory()
     loop = asyncio.get_running_loop()
     while True:
         command = await loop.run_in_executor(None, conn.recv)
-        if command != "cycle":
+        if not isinstance(command, tuple) or command[0] != "cycle":
             break
+        targets: list[PollTarget] = command[1]
         chunk: list[PollResult] = []
         count = 0
         started = os.times()
@@ -83,29 +102,39 @@ async def _serve(conn: Connection, factory: CollectorFactory, targets: list[Poll
         await close()
 
 
-class WorkerPool:
-    """Shards targets over processes; each worker keeps its devices (and their counter memory) for good."""
+def shard_of(device: str, workers: int) -> int:
+    """Stable across cycles and restarts, so a device's counter memory stays in one worker."""
+    return zlib.crc32(device.encode("utf-8")) % workers
 
-    def __init__(self, factory: CollectorFactory, targets: Sequence[PollTarget], workers: int,
-                 concurrency: int) -> None:
+
+class WorkerPool:
+    """A per-device collector in worker processes, each with its own event loop (and GIL): the parent's loop
+    only receives finished results. Each device always goes to the same worker (see `shard_of`)."""
+
+    def __init__(self, factory: CollectorFactory, workers: int, concurrency: int, name: str) -> None:
+        self.name = name
         self._factory = factory
         self._concurrency = concurrency
-        # Stable sharding by position keeps each device on one worker, so its counters turn into rates.
-        self._shards = [list(targets[i::workers]) for i in range(workers)]
+        self._count = max(1, workers)
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[tuple[Any, Connection]] = []
         self.last_stats: list[WorkerStats] = []
 
     def start(self) -> None:
-        self._workers = [self._spawn(shard) for shard in self._shards]
+        if not self._workers:
+            self._workers = [self._spawn() for _ in range(self._count)]
 
-    async def cycle(self) -> AsyncIterator[PollResult]:
+    async def collect(self, targets: Sequence[PollTarget]) -> AsyncIterator[PollResult]:
+        self.start()
+        shards: list[list[PollTarget]] = [[] for _ in range(self._count)]
+        for target in targets:
+            shards[shard_of(target.device, self._count)].append(target)
         queue: asyncio.Queue[tuple[int, str, Any]] = asyncio.Queue()
         loop = asyncio.get_running_loop()
         for index, (process, _) in enumerate(self._workers):
             if not process.is_alive():
-                self._workers[index] = self._spawn(self._shards[index])
-            self._workers[index][1].send("cycle")
+                self._workers[index] = self._spawn()
+            self._workers[index][1].send(("cycle", shards[index]))
 
         def pump(index: int, conn: Connection) -> None:
             while True:
@@ -133,16 +162,21 @@ class WorkerPool:
                 pending.discard(index)
             else:  # the worker died: its unfinished devices fail with the reason, the others carry on
                 pending.discard(index)
-                for target in self._shards[index]:
+                for target in shards[index]:
                     if target.device not in seen:
-                        yield PollResult(target.device, "snmp", [], False, "worker-died",
-                                         f"{target.device}: poll worker {index} died: {payload!r}")
+                        yield PollResult(target.device, self.name, [], False, "worker-died",
+                                         f"{target.device}: {self.name} worker {index} died: {payload!r}")
         await asyncio.gather(*pumps)
         self.last_stats = stats
 
-    def _spawn(self, shard: list[PollTarget]) -> tuple[Any, Connection]:
+    @property
+    def cpu_s(self) -> float:
+        """CPU the workers spent on the last cycle (the parent's own is measured by the caller)."""
+        return sum(s.cpu_s for s in self.last_stats)
+
+    def _spawn(self) -> tuple[Any, Connection]:
         parent, child = self._context.Pipe()
-        process = self._context.Process(target=_worker_main, args=(child, self._factory, shard, self._concurrency),
+        process = self._context.Process(target=_worker_main, args=(child, self._factory, self._concurrency),
                                         daemon=True)
         process.start()
         child.close()
@@ -150,6 +184,9 @@ class WorkerPool:
 
     def pids(self) -> list[int]:
         return [p.pid for p, _ in self._workers if p.pid is not None]
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.stop)
 
     def stop(self) -> None:
         for _, conn in self._workers:

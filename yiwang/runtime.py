@@ -16,11 +16,11 @@ from typing import Any, Protocol
 
 from collectors.base import Collector, PollResult, PollTarget
 from collectors.icmp import FpingCollector
+from collectors.model import Sample
 from collectors.snmp.collector import make_snmp_collector
 from inventory.model import Inventory
 from yiwang.alerting import AlertStage
 from yiwang.archive.service import ConfigArchive
-from yiwang.model import Sample
 from yiwang.polling import WorkerPool, poll_targets
 from yiwang.status import DeviceState
 from yiwang.store import Store
@@ -106,7 +106,7 @@ class Monitor:
         self._pool: WorkerPool | None = None
         self._snmp: Collector | None = None
         if workers > 1 and len(snmp_targets) > workers:
-            self._pool = WorkerPool(factory, snmp_targets, workers, concurrency)
+            self._pool = WorkerPool(factory, workers, concurrency, "snmp")
             self._pool.start()
         else:
             self._snmp = factory()
@@ -114,7 +114,7 @@ class Monitor:
 
     async def poll_snmp(self, progress: ProgressHook | None = None) -> CycleReport:
         if self._pool is not None:
-            return await self._cycle("snmp", self._pool.cycle(), progress)
+            return await self._cycle("snmp", self._pool.collect(self.snmp_targets), progress)
         assert self._snmp is not None
         return await self._cycle("snmp", poll_targets(self._snmp, self.snmp_targets, self.concurrency), progress)
 
@@ -142,11 +142,7 @@ class Monitor:
             self._emit(samples)
 
     async def poll_icmp(self, progress: ProgressHook | None = None) -> CycleReport:
-        async def results() -> AsyncIterator[PollResult]:
-            for result in await self._icmp.poll_many(self.icmp_targets):
-                yield result
-
-        return await self._cycle("icmp", results(), progress)
+        return await self._cycle("icmp", self._icmp.collect(self.icmp_targets), progress)
 
     async def _cycle(self, collector: str, results: AsyncIterator[PollResult],
                      progress: ProgressHook | None) -> CycleReport:

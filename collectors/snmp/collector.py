@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from collectors.base import PollResult, PollTarget
+from collectors.model import Sample
 from collectors.snmp.profile import Profile, Table
 from collectors.snmp.rates import CounterMemory
 from collectors.snmp.samples import Walked, scalar_fields, table_labels, table_samples, text_of
 from collectors.snmp.session import SnmpFailure, SnmpSession, Target, V2cCredentials, V3Credentials
-from yiwang.model import Sample
 
 REDISCOVER_EVERY = 30  # cycles; ifName/ifAlias change rarely and strings are the costliest varbinds
 MAX_REPETITIONS_CAP = 50

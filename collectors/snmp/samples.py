@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from collectors.model import Sample, Tags
 from collectors.snmp.profile import Column, Profile, Table
 from collectors.snmp.rates import CounterMemory
-from yiwang.model import Sample, Tags
 
 MAX_LABEL_CHARS = 256
 Walked = Mapping[str, Sequence[tuple[str, object]]]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 from collectors.base import PollResult, PollTarget
+from collectors.model import now_ns
 from collectors.ssh.commands import COMMANDS, KINDS
 from collectors.ssh.parse import ParseError, parse_all, to_samples
 from collectors.ssh.session import DEVICE_NAME, Endpoint, SshError, SshLogin, SshRunner
-from yiwang.model import now_ns
 
 
 def endpoint_of(target: PollTarget, use_ipv6: bool = False) -> Endpoint:

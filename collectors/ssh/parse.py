@@ -13,8 +13,8 @@ from typing import Any
 
 from ntc_templates.parse import parse_output
 
+from collectors.model import Sample, Tags
 from collectors.ssh.commands import COMMANDS
-from yiwang.model import Sample, Tags
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[=>]")
 PAGER = re.compile(r"-{2,}\s*More\s*-{2,}|<--- More --->|--More--", re.IGNORECASE)

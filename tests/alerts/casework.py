@@ -11,9 +11,9 @@ from alerts.engine import Policy, evaluate
 from alerts.rules import Rule, load_rules
 from alerts.state import Ack, EngineState, Silence, Transition
 from alerts.topology import Topology
+from collectors.model import Sample
 from inventory.loader import load_inventory
 from inventory.model import Inventory
-from yiwang.model import Sample
 
 CASES = Path(__file__).parent / "cases"
 T0 = 1_800_000_000  # seconds; case files give times as offsets from it

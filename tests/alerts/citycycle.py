@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from collectors.model import Sample
 from inventory.model import Device, Inventory
 from lab.city import CityPlan
-from yiwang.model import Sample
 
 
 def inventory_of(plan: CityPlan) -> Inventory:

@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
-from alerts.traps import SecurityEvent, TrapReceiver, V3User, decode
+from collectors.model import Sample, make_tags
+from collectors.traps import SecurityEvent, TrapReceiver, V3User, decode
 from tests.alerts_io.servers import free_port
-from yiwang.model import Sample, make_tags
 
 SNMPTRAP = shutil.which("snmptrap")
 LINK_DOWN = "1.3.6.1.6.3.1.1.5.3"

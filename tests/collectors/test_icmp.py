@@ -33,7 +33,7 @@ def test_dual_stack_device_is_up_when_either_family_answers() -> None:
 
 async def test_real_fping_over_ipv4_and_ipv6() -> None:
     targets = [PollTarget("a", "127.0.0.1", (("device", "a"),)), PollTarget("b", "::1", (("device", "b"),))]
-    results = {r.device: r for r in await FpingCollector(count=2).poll_many(targets)}
+    results = {r.device: r for r in await FpingCollector(count=2).poll_batch(targets)}
     assert results["a"].ok and results["b"].ok
     [sample] = results["b"].samples
     assert sample.tag("family") == "ipv6" and sample.fields["loss_ratio"] == 0.0 and sample.fields["rtt_seconds"] > 0
@@ -41,5 +41,5 @@ async def test_real_fping_over_ipv4_and_ipv6() -> None:
 
 async def test_missing_fping_fails_every_target_with_the_reason() -> None:
     targets = [PollTarget("a", "127.0.0.1", ())]
-    [result] = await FpingCollector(binary="no-such-fping").poll_many(targets)
+    [result] = await FpingCollector(binary="no-such-fping").poll_batch(targets)
     assert not result.ok and result.reason == "icmp-error" and "fping" in result.error

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from yiwang.model import Sample
+from collectors.model import Sample
 from yiwang.sinks.base import Sink, SinkError
 
 BASE_NS = 1_717_200_000_000_000_000  # 2024-06-01, whole milliseconds: VictoriaMetrics keeps ms

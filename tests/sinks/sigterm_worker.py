@@ -15,7 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
-from yiwang.model import Sample
+from collectors.model import Sample
 from yiwang.sinks.buffered import BufferedSink
 from yiwang.sinks.influx import InfluxSink
 

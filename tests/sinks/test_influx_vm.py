@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from yiwang.model import Sample
+from collectors.model import Sample
 from yiwang.sinks.base import SinkError
 from yiwang.sinks.buffered import BufferedSink
 from yiwang.sinks.influx import InfluxSink

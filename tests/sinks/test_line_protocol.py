@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from influxdb_client import Point
 
-from yiwang.model import Sample
+from collectors.model import Sample
 from yiwang.sinks.line_protocol import encode_batch, to_line
 
 CASES = Path(__file__).parent / "cases" / "line_protocol"

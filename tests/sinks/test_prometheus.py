@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest
 
-from yiwang.model import Sample, make_tags
+from collectors.model import Sample, make_tags
 from yiwang.sinks.metrics_http import MetricsServer
 from yiwang.sinks.prometheus import (
     CONTENT_TYPE,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from yiwang.model import Sample
+from collectors.model import Sample
 from yiwang.sinks.spool import Spool, SpoolLocked, encode_record
 
 from .fakes import ids, numbered

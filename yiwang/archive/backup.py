@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from collectors.base import PollTarget
+from collectors.model import Sample
 from collectors.ssh.collector import endpoint_of
 from collectors.ssh.commands import CONFIG_COMMAND
 from collectors.ssh.session import SshError, SshRunner
 from yiwang.archive.git import GitArchive
 from yiwang.archive.index import ArchiveIndex, BackupStatus
 from yiwang.archive.normalize import normalize
-from yiwang.model import Sample
 
 LAST_LINE = {"huawei_vrp": "return", "hp_comware": "return", "cisco_ios": "end", "ruijie_os": "end"}
 

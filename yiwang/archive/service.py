@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from collectors.base import PollTarget
+from collectors.model import Sample
 from collectors.ssh.session import SessionSettings, SshRunner
 from inventory.model import Inventory
 from yiwang.archive.backup import BackupResult, age_samples, backup
 from yiwang.archive.git import ArchiveError, GitArchive, Version
 from yiwang.archive.index import ArchiveIndex
-from yiwang.model import Sample
 
 
 @dataclass(slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from yiwang.model import Sample
+from collectors.model import Sample
 
 
 class Sink(Protocol):

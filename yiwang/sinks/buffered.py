@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from yiwang.model import Sample
+from collectors.model import Sample
 from yiwang.sinks.base import Sink, SinkError
 from yiwang.sinks.spool import OpenReport, Spool
 

@@ -20,7 +20,7 @@ from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.write_api import SYNCHRONOUS
 
-from yiwang.model import Sample
+from collectors.model import Sample
 from yiwang.sinks.base import SinkError
 from yiwang.sinks.line_protocol import encode_batch
 

@@ -30,7 +30,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
-from yiwang.model import Sample, Tags
+from collectors.model import Sample, Tags
 
 _KEY_BAD_BACKSLASH = re.compile(r"\\(?=[\\,= \n\t\r]|\Z)")
 _MEASUREMENT_BAD_BACKSLASH = re.compile(r"\\(?=[\\, \n\t\r]|\Z)")

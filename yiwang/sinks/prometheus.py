@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample as PromSample
 from prometheus_client.utils import floatToGoString
 
-from yiwang.model import Sample, Tags
+from collectors.model import Sample, Tags
 
 PREFIX = "yiwang"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

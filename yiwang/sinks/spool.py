@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from yiwang.model import Sample
+from collectors.model import Sample
 
 log = logging.getLogger(__name__)
 

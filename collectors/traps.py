@@ -17,8 +17,8 @@ from pysnmp.entity import config, engine
 from pysnmp.entity.rfc3413 import ntfrcv
 from pysnmp.proto.api import v2c
 
+from collectors.model import Sample, Tags, make_tags, now_ns
 from inventory.model import Inventory
-from yiwang.model import Sample, Tags, make_tags, now_ns
 
 log = logging.getLogger(__name__)
 
