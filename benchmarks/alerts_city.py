@@ -60,7 +60,7 @@ def fault_latency(interval_s: float, work: Path) -> dict[str, float]:
                 rule["for"] = "0s"
         (work / "rules.yaml").write_text(yaml.safe_dump(rules))
         trap_port, api_port, hook_port = free_port(socket.SOCK_DGRAM), free_port(), free_port()
-        secret = lab_inventory_dir(state).parent / "community.secret"
+        secret = (state / "lab") / "community.secret"
         config = work / "yiwang.yaml"
         config.write_text(yaml.safe_dump({
             "state_dir": str(state), "database_url": f"sqlite:///{work}/y.db", "api": {"port": api_port},

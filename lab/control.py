@@ -29,7 +29,7 @@ from lab.agents import (
     write_data_files,
 )
 from lab.city import PROFILES, CityPlan, TrafficDefaults, generate_city
-from lab.export import SSH_USER, write_inventory
+from lab.export import SSH_USER, foreign_files, remove_inventory, write_inventory
 from lab.faults import Fault, apply_fault, clear_faults, load_faults
 from lab.probe import Target
 from lab.state import LabError, LabPaths, LabRecord, ProcessRecord, write_atomic
@@ -108,6 +108,10 @@ def lab_up(state_dir: Path, profile: str = "small", seed: int = 2026, rate_scale
 
 def _start(paths: LabPaths, plan: CityPlan, record: LabRecord) -> None:
     _clean(paths)
+    foreign = foreign_files(paths.inventory)
+    if foreign:
+        raise LabError(f"{paths.inventory} holds an inventory the lab did not write ({foreign[0].name}); the lab "
+                       "will not overwrite it: use another state folder")
     secret = secrets.token_hex(8)
     write_atomic(paths.secret, secret, mode=0o600)
     ssh_secret = paths.root / SSH_LOGIN_FILE
@@ -181,8 +185,9 @@ def _teardown(paths: LabPaths, record: LabRecord | None) -> None:
 
 
 def _clean(paths: LabPaths) -> None:
-    for name in ("data", "parked", "cache", "run", "inventory", "variation"):
+    for name in ("data", "parked", "cache", "run", "variation"):
         shutil.rmtree(paths.root / name, ignore_errors=True)
+    remove_inventory(paths.inventory)
     shutil.rmtree(paths.root / "ssh", ignore_errors=True)
     for file in (paths.faults, paths.secret, paths.root / SSH_LOGIN_FILE):
         file.unlink(missing_ok=True)

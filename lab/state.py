@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from yiwang.config import default_inventory_dir
+
 
 class LabError(RuntimeError):
     """Anything the lab cannot do, with a message meant for the operator's terminal."""
@@ -39,7 +41,9 @@ class LabPaths:
 
     @property
     def inventory(self) -> Path:
-        return self.root / "inventory"
+        """Where production reads its inventory when no configuration names one: the lab writes there, so
+        production code never has to know the lab exists."""
+        return default_inventory_dir(self.root.parent)
 
     @property
     def variation(self) -> Path:

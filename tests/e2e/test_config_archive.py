@@ -42,7 +42,7 @@ def test_backup_change_diff_and_a_dropped_session(lab_state: Path, tmp_path: Pat
     assert f"{len(devices)} devices: {len(devices)} backed up, {len(devices)} changed, 0 failed" in first.stdout
 
     name, device = sorted(devices.items())[4]
-    login = (lab_inventory_dir(lab_state).parent / "ssh.login").read_text().strip()
+    login = ((lab_state / "lab") / "ssh.login").read_text().strip()
     connection = ConnectHandler(device_type=device["platform"], host=device["address"], port=device["ssh"]["port"],
                                 username="lab", password=login, secret=login, fast_cli=True, global_cmd_verify=True)
     if device["platform"] == "cisco_ios":
@@ -58,12 +58,12 @@ def test_backup_change_diff_and_a_dropped_session(lab_state: Path, tmp_path: Pat
 
     # one other device drops the session mid-output during the second backup
     dropping = sorted(devices)[0] if sorted(devices)[0] != name else sorted(devices)[1]
-    write_faults(lab_inventory_dir(lab_state).parent / "ssh", {dropping: Faults(drop=True)})
+    write_faults((lab_state / "lab") / "ssh", {dropping: Faults(drop=True)})
     time.sleep(1.5)  # the lab polls its fault file every second
     try:
         second = _cli(config, "backup", "--area", township)
     finally:
-        write_faults(lab_inventory_dir(lab_state).parent / "ssh", {})
+        write_faults((lab_state / "lab") / "ssh", {})
     assert second.returncode == 1  # one failed
     assert f"{len(devices)} devices: {len(devices) - 1} backed up, 1 changed, 1 failed" in second.stdout
     assert f"changed {name}" in second.stdout and f"failed {dropping}: dropped" in second.stdout

@@ -27,7 +27,7 @@ def test_link_down_trap_notifies_between_polls(lab_state: Path, tmp_path: Path) 
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
     trap_port = free_port(socket.SOCK_DGRAM)
     api_port, hook_port = free_port(), free_port()
-    secret = lab_inventory_dir(lab_state).parent / "community.secret"
+    secret = (lab_state / "lab") / "community.secret"
     config = tmp_path / "yiwang.yaml"
     config.write_text(yaml.safe_dump({
         "state_dir": str(lab_state), "database_url": f"sqlite:///{tmp_path}/y.db",
