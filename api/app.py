@@ -49,10 +49,31 @@ class AckRequest(BaseModel):
     comment: str = ""
 
 
-class MonitorView(Protocol):
-    inventory: Inventory
-    states: dict[str, dict[str, DeviceState]]
-    store: Store
+class LatestView(Protocol):
+    def device_samples(self, device: str) -> Iterable[Sample]: ...
+
+    def render(self, area_path: Mapping[str, str] | None = None) -> bytes: ...
+
+
+class HealthView(Protocol):
+    @property
+    def states(self) -> Mapping[str, Mapping[str, DeviceState]]: ...
+
+
+class ServicesView(Protocol):
+    """What the API reads: results and the services that own them, never the monitor itself."""
+
+    @property
+    def inventory(self) -> Inventory: ...
+
+    @property
+    def latest(self) -> LatestView: ...
+
+    @property
+    def health(self) -> HealthView: ...
+
+    @property
+    def store(self) -> Store: ...
 
     @property
     def alerts(self) -> AlertStage | None: ...
@@ -61,13 +82,7 @@ class MonitorView(Protocol):
     def archive(self) -> ConfigArchive | None: ...
 
 
-class SamplesView(Protocol):
-    def device_samples(self, device: str) -> Iterable[Sample]: ...
-
-    def render(self, area_path: Mapping[str, str] | None = None) -> bytes: ...
-
-
-def create_app(monitor: MonitorView, samples: SamplesView) -> FastAPI:
+def create_app(services: ServicesView) -> FastAPI:
     app = FastAPI(title="yiwang", version="0.1.0",
                   description="Operations for a city e-government extranet: monitor, alert, change, check.")
     # A full city's exposition is hundreds of MB of text; level 1 shrinks it ~30x for little CPU.
@@ -76,19 +91,19 @@ def create_app(monitor: MonitorView, samples: SamplesView) -> FastAPI:
     @app.get("/api/areas", summary="The area tree with device status rolled up per level")
     def areas(root: str | None = Query(None, description="start at this area id"),
               depth: int = Query(2, ge=0, le=4, description="levels of children to include")) -> list[dict[str, Any]]:
-        if root is not None and root not in monitor.inventory.areas:
+        if root is not None and root not in services.inventory.areas:
             raise HTTPException(404, f"no area {root!r}")
-        return rollup(monitor.inventory, monitor.states, root, depth)
+        return rollup(services.inventory, services.health.states, root, depth)
 
     @app.get("/api/devices/{name}", summary="A device: inventory, poll health and latest metrics")
     def device(name: str) -> dict[str, Any]:
-        inv = monitor.inventory
+        inv = services.inventory
         found = inv.devices.get(name)
         if found is None:
             raise HTTPException(404, f"no device {name!r}")
-        states = monitor.states.get(name, {})
+        states = services.health.states.get(name, {})
         metrics: dict[str, list[dict[str, Any]]] = {}
-        for sample in samples.device_samples(name):
+        for sample in services.latest.device_samples(name):
             metrics.setdefault(sample.measurement, []).append(
                 {"tags": dict(sample.tags), "fields": dict(sample.fields), "time_ns": sample.time_ns})
         return {
@@ -99,22 +114,22 @@ def create_app(monitor: MonitorView, samples: SamplesView) -> FastAPI:
             "address6": found.address6,
             "area": [{"id": a.id, "name": a.name, "level": a.level.label} for a in inv.path(found.area)],
             "status": device_status(states),
-            "health": [_health(h) for h in monitor.store.health(name)],
+            "health": [_health(h) for h in services.store.health(name)],
             "metrics": metrics,
         }
 
     @app.get("/api/alerts", summary="Active alerts (pending and firing), storms rolled up by area")
     def alerts() -> list[dict[str, object]]:
-        return monitor.alerts.active() if monitor.alerts is not None else []
+        return services.alerts.active() if services.alerts is not None else []
 
     @app.get("/api/alerts/history", summary="Alert transitions, newest first")
     def alert_history(limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
-        return monitor.store.alert_history(limit)
+        return services.store.alert_history(limit)
 
     def _alerts() -> AlertStage:
-        if monitor.alerts is None:
+        if services.alerts is None:
             raise HTTPException(409, "alerting is disabled in the configuration")
-        return monitor.alerts
+        return services.alerts
 
     def _silence(body: SilenceRequest, kind: str) -> dict[str, Any]:
         now = time.time_ns()
@@ -134,11 +149,11 @@ def create_app(monitor: MonitorView, samples: SamplesView) -> FastAPI:
 
     @app.get("/api/security-events", summary="Security events (SNMP authentication failures), newest first")
     def security_events(limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
-        return monitor.store.security_events(limit)
+        return services.store.security_events(limit)
 
     @app.get("/api/silences", summary="Silences and maintenance windows that are not over")
     def list_silences() -> list[dict[str, Any]]:
-        return monitor.store.silences(time.time_ns())
+        return services.store.silences(time.time_ns())
 
     @app.post("/api/silences", summary="Silence alerts by area (subtree), device or rule", status_code=201)
     def create_silence(body: SilenceRequest) -> dict[str, Any]:
@@ -151,7 +166,7 @@ def create_app(monitor: MonitorView, samples: SamplesView) -> FastAPI:
 
     @app.delete("/api/silences/{silence_id}", summary="End a silence or maintenance window now")
     def end_silence(silence_id: int) -> dict[str, Any]:
-        if not monitor.store.expire_silence(silence_id, time.time_ns()):
+        if not services.store.expire_silence(silence_id, time.time_ns()):
             raise HTTPException(404, f"no silence {silence_id}")
         return {"id": silence_id, "ended": True}
 
@@ -164,9 +179,9 @@ def create_app(monitor: MonitorView, samples: SamplesView) -> FastAPI:
         return {"fingerprint": fingerprint, "acknowledged": True}
 
     def _archive() -> ConfigArchive:
-        if monitor.archive is None:
+        if services.archive is None:
             raise HTTPException(409, "the configuration archive is disabled or no device has SSH access")
-        return monitor.archive
+        return services.archive
 
     @app.get("/api/configs/status", summary="Age of the last good backup per device and per area")
     def config_status(area: str | None = None) -> dict[str, Any]:
@@ -200,15 +215,15 @@ def create_app(monitor: MonitorView, samples: SamplesView) -> FastAPI:
 
     @app.get("/metrics", summary="Prometheus exposition of every latest sample", response_class=Response)
     def metrics() -> Response:
-        return Response(samples.render(), media_type=EXPOSITION)
+        return Response(services.latest.render(), media_type=EXPOSITION)
 
     @app.get("/metrics/areas/{area_id}", summary="Prometheus exposition for one area: a scrape shard",
              response_class=Response)
     def area_metrics(area_id: str) -> Response:
-        if area_id not in monitor.inventory.areas:
+        if area_id not in services.inventory.areas:
             raise HTTPException(404, f"no area {area_id!r}")
         # The whole path, since area names repeat across parents (two villages may share a name).
-        return Response(samples.render(monitor.inventory.path_labels(area_id)), media_type=EXPOSITION)
+        return Response(services.latest.render(services.inventory.path_labels(area_id)), media_type=EXPOSITION)
 
     return app
 

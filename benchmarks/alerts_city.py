@@ -25,16 +25,11 @@ from pathlib import Path
 
 import httpx
 import yaml
+from alerts_eval import measure
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from alerts_eval import measure  # noqa: E402
-
-from alerts.rules import DEFAULT_RULES  # noqa: E402
-from lab import lab_clear, lab_down, lab_fault, lab_inventory_dir, lab_up  # noqa: E402
-from tests.alerts_io.servers import free_port, recorder  # noqa: E402
+from alerts.rules import DEFAULT_RULES
+from lab import lab_clear, lab_down, lab_fault, lab_inventory_dir, lab_up
+from lab.peers import free_port, recorder
 
 
 def _wait(condition, timeout: float):  # type: ignore[no-untyped-def]
@@ -74,7 +69,7 @@ def fault_latency(interval_s: float, work: Path) -> dict[str, float]:
         log = open(work / "yiwang.log", "wb")  # noqa: SIM115
         with recorder(hook_port) as webhook:
             process = subprocess.Popen([sys.executable, "-m", "yiwang", "run", "-c", str(config)], stdout=log,
-                                       stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ})
+                                       stderr=subprocess.STDOUT, env={**os.environ})
             try:
                 api = f"http://127.0.0.1:{api_port}"
                 _wait(lambda: httpx.get(f"{api}/api/areas").json()[0]["devices"]["unknown"] == 0, 120)

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from alerts.engine import evaluate  # noqa: E402
-from alerts.rules import load_rules  # noqa: E402
-from alerts.state import EngineState  # noqa: E402
-from alerts.topology import Topology  # noqa: E402
-from inventory.model import Level  # noqa: E402
-from lab.city import generate_city  # noqa: E402
-from tests.alerts.citycycle import cycle, inventory_of  # noqa: E402
+from alerts.engine import evaluate
+from alerts.rules import load_rules
+from alerts.state import EngineState
+from alerts.topology import Topology
+from inventory.model import Level
+from lab.city import generate_city
+from lab.cityload import cycle, inventory_of
 
 T0 = 1_800_000_000 * 1_000_000_000
 MINUTE = 60 * 1_000_000_000

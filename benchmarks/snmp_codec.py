@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 import time
 import timeit
 from collections.abc import Callable
-from pathlib import Path
 
 from pyasn1.codec.ber import decoder as pyasn1_decoder
 from pysnmp.proto.api import v2c
@@ -84,7 +82,7 @@ async def live(port: int, rounds: int) -> dict[str, float]:
     from collectors.snmp.fast_v2c import FastV2cEngine
     from collectors.snmp.pysnmp_session import PysnmpEngine
     from collectors.snmp.session import Target, V2cCredentials
-    from tests.snmp_wire.snmpd import COMMUNITY, SYNTH_TABLE
+    from lab.snmpd import COMMUNITY, SYNTH_TABLE
 
     columns = [f"{SYNTH_TABLE}.1", f"{SYNTH_TABLE}.2", f"{SYNTH_TABLE}.3"]
     target = Target("127.0.0.1", port, timeout=5, retries=2)
@@ -132,8 +130,7 @@ def main() -> None:
     print(f"[encode] GETBULK request, {len(oids)} columns: {encode:.2f} us per requested OID")
 
     if args.snmpd:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-        from tests.snmp_wire.snmpd import start_snmpd, stop_snmpd
+        from lab.snmpd import start_snmpd, stop_snmpd
 
         with tempfile.TemporaryDirectory(prefix="yiwang-bench-") as tmp:
             proc, port = start_snmpd(tmp)

@@ -32,6 +32,8 @@ class PollResult:
     error: str = ""  # the precise message for people
     duration_s: float = 0.0
     varbinds: int = 0
+    # A partial result (a trap) updates fields of series the device already has instead of replacing them.
+    partial: bool = False
 
 
 class Collector(Protocol):

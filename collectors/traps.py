@@ -7,8 +7,9 @@ authenticationFailure also becomes a `SecurityEvent`. An unknown sender is kept 
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,8 @@ from pysnmp.entity import config, engine
 from pysnmp.entity.rfc3413 import ntfrcv
 from pysnmp.proto.api import v2c
 
-from collectors.model import Sample, Tags, make_tags, now_ns
+from collectors.base import PollResult
+from collectors.model import Sample, make_tags, now_ns
 from inventory.model import Inventory
 
 log = logging.getLogger(__name__)
@@ -33,8 +35,8 @@ TRAPS = {
     "1.3.6.1.6.3.1.1.5.5": "authenticationFailure",
 }
 OPER_STATUS = {"linkDown": 2.0, "linkUp": 1.0}
-# (device, if_index) -> the tags the poller gives that interface, so a trap updates the same series.
-InterfaceTags = Callable[[str, int], Tags | None]
+# Traps waiting for the monitor; beyond this a flood is dropped (and counted) rather than eating memory.
+QUEUE_LIMIT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,16 @@ class V3User:
     engine_id: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class TrapListen:
+    """Where traps arrive and who may send them: v2c communities and v3 users."""
+
+    host: str = "127.0.0.1"
+    port: int = 162
+    communities: tuple[str, ...] = field(default=(), repr=False)
+    users: tuple[V3User, ...] = ()
+
+
 def device_addresses(inventory: Inventory) -> dict[str, str]:
     """Sender address -> device name, for `TrapReceiver(devices=...)`."""
     found: dict[str, str] = {}
@@ -72,8 +84,11 @@ def device_addresses(inventory: Inventory) -> dict[str, str]:
 
 
 def decode(sender: str, varbinds: Sequence[tuple[str, Any]], devices: Mapping[str, str], time_ns: int,
-           interface_tags: InterfaceTags | None = None, security_name: str = "") -> Decoded:
-    """Pure: one received notification (OIDs as dotted strings, values as Python values) -> samples and events."""
+           security_name: str = "") -> Decoded:
+    """Pure: one received notification (OIDs as dotted strings, values as Python values) -> samples and events.
+
+    The interface sample carries only the device and ifIndex: the pipeline completes it with the tags the poller
+    gave that interface (see `PollResult.partial`)."""
     values = dict(varbinds)
     trap_oid = str(values.get(SNMP_TRAP_OID, ""))
     trap = TRAPS.get(trap_oid, trap_oid or "unknown")
@@ -82,8 +97,7 @@ def decode(sender: str, varbinds: Sequence[tuple[str, Any]], devices: Mapping[st
     tags = make_tags(device=device, trap=trap, if_index=str(if_index) if if_index is not None else "")
     out = Decoded([Sample("trap", tags, {"received": 1.0}, time_ns)])
     if trap in OPER_STATUS and if_index is not None:
-        known = interface_tags(device, if_index) if interface_tags else None
-        out.samples.append(Sample("interface", known or make_tags(device=device, if_index=str(if_index)),
+        out.samples.append(Sample("interface", make_tags(device=device, if_index=str(if_index)),
                                   {"oper_status": OPER_STATUS[trap]}, time_ns))
     if trap == "authenticationFailure":
         out.events.append(SecurityEvent(trap, device, sender, time_ns, security_name))
@@ -113,28 +127,38 @@ def _plain(value: Any) -> Any:
 
 
 class TrapReceiver:
-    """Listens on `host:port`; each notification is decoded and handed to `on_samples` / `on_event`."""
+    """Listens on `host:port` while `results()` is being read; each notification becomes a partial PollResult
+    (collector `trap`), and each security event goes to `on_event`."""
 
-    def __init__(self, on_samples: Callable[[list[Sample]], None], *, host: str = "127.0.0.1", port: int = 162,
-                 communities: Sequence[str] = (), users: Sequence[V3User] = (),
-                 devices: Mapping[str, str] | None = None, interface_tags: InterfaceTags | None = None,
+    name = "trap"
+
+    def __init__(self, listen: TrapListen, devices: Mapping[str, str] | None = None,
                  on_event: Callable[[SecurityEvent], None] | None = None) -> None:
-        self.on_samples = on_samples
+        self.listen = listen
         self.on_event = on_event
-        self.host, self.port = host, port
-        self.communities = tuple(communities)
-        self.users = tuple(users)
         self.devices = dict(devices or {})
-        self.interface_tags = interface_tags
+        self.dropped = 0
         self._engine: engine.SnmpEngine | None = None
+        self._queue: asyncio.Queue[PollResult] = asyncio.Queue(QUEUE_LIMIT)
+
+    async def results(self) -> AsyncIterator[PollResult]:
+        self.start()
+        try:
+            while True:
+                yield await self._queue.get()
+        finally:
+            self.stop()
 
     def start(self) -> None:
         """Must run inside the event loop that will serve the socket."""
+        if self._engine is not None:
+            return
         snmp = engine.SnmpEngine()
-        config.add_transport(snmp, udp.DOMAIN_NAME, udp.UdpTransport().open_server_mode((self.host, self.port)))
-        for number, community in enumerate(self.communities):
+        listen = self.listen
+        config.add_transport(snmp, udp.DOMAIN_NAME, udp.UdpTransport().open_server_mode((listen.host, listen.port)))
+        for number, community in enumerate(listen.communities):
             config.add_v1_system(snmp, f"trap-area-{number}", community)
-        for user in self.users:
+        for user in listen.users:
             config.add_v3_user(snmp, user.name, config.USM_AUTH_HMAC96_SHA, user.auth_key,
                                config.USM_PRIV_CFB128_AES, user.priv_key,
                                securityEngineId=v2c.OctetString(hexValue=user.engine_id) if user.engine_id else None)
@@ -153,11 +177,17 @@ class TrapReceiver:
         security_name = str(context.get("securityName", ""))
         try:
             decoded = decode(sender, [(str(oid), _plain(value)) for oid, value in varbinds], self.devices, now_ns(),
-                             self.interface_tags, security_name)
+                             security_name)
         except Exception:  # noqa: BLE001 - one malformed trap must not stop the receiver
             log.exception("undecodable trap from %s", sender)
             return
-        self.on_samples(decoded.samples)
+        device = decoded.samples[0].tag("device")
+        try:
+            self._queue.put_nowait(PollResult(device, self.name, decoded.samples, True, partial=True))
+        except asyncio.QueueFull:
+            self.dropped += 1
+            if self.dropped % 1000 == 1:
+                log.warning("trap queue full: %d traps dropped so far", self.dropped)
         if self.on_event:
             for event in decoded.events:
                 self.on_event(event)

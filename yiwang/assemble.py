@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,21 +13,27 @@ from pydantic import ValidationError
 from alerts.notify.config import NotifyConfig, build_notifiers
 from alerts.notify.dispatch import Dispatcher
 from alerts.rules import RuleError
+from collectors.base import CycleCollector
+from collectors.icmp import FpingCollector
+from collectors.snmp.collector import make_snmp_collector
 from collectors.ssh.collector import SshCollector
 from collectors.ssh.session import SessionSettings, SshRunner
-from collectors.traps import SecurityEvent, TrapReceiver, V3User, device_addresses
+from collectors.traps import SecurityEvent, TrapListen, TrapReceiver, V3User, device_addresses
 from inventory.loader import InventoryProblem, load_inventory
 from inventory.model import Inventory, SecretRef
 from inventory.secrets import SecretError, resolve
 from yiwang.alerting import AlertStage
+from yiwang.archive.ages import BackupAges
 from yiwang.archive.service import ConfigArchive
 from yiwang.config import SecretSetting, Settings, default_inventory_dir
 from yiwang.latest import LatestStore
-from yiwang.runtime import Monitor, SampleSink, default_workers
+from yiwang.pipeline import Job, Monitor, Registered, Stage, default_workers
+from yiwang.polling import Concurrent, WorkerPool
 from yiwang.sinks.buffered import BufferedSink
 from yiwang.sinks.influx import InfluxSink
+from yiwang.stages import AlertsStage, LatestStage, PollHealth, SinkStage
 from yiwang.store import Store
-from yiwang.targets import build_targets
+from yiwang.targets import Targets, build_targets
 
 log = logging.getLogger("yiwang.assemble")
 
@@ -34,25 +42,44 @@ class SetupError(RuntimeError):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the API and the command line read: the monitor's results, never the monitor itself."""
+
+    inventory: Inventory
+    latest: LatestStore
+    health: PollHealth
+    alerts: AlertStage | None
+    archive: ConfigArchive | None
+
+    @property
+    def store(self) -> Store:
+        return self.health.store
+
+
 @dataclass(slots=True)
 class Assembly:
     monitor: Monitor
-    latest: LatestStore
-    buffered: BufferedSink | None
+    services: Services
+    sinks: list[BufferedSink] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    ssh_runner: SshRunner | None = None
+    closing: list[Callable[[], object]] = field(default_factory=list)  # after the monitor, before the store
+
+    @property
+    def latest(self) -> LatestStore:
+        return self.services.latest
 
     async def start(self) -> None:
-        if self.buffered is not None:
-            await self.buffered.start()
+        for sink in self.sinks:
+            await sink.start()
 
     async def close(self) -> None:
         await self.monitor.close()
-        if self.ssh_runner is not None:
-            self.ssh_runner.close()
-        if self.buffered is not None:
-            await self.buffered.close()
-        self.monitor.store.close()
+        for close in self.closing:
+            close()
+        for sink in self.sinks:
+            await sink.close()  # flushed, or spooled for the next start
+        self.services.store.close()
 
 
 def _token(setting: SecretSetting | None, base: Path) -> str:
@@ -86,8 +113,7 @@ def _dispatcher(settings: Settings) -> Dispatcher | None:
     return Dispatcher(build_notifiers(config), config.outbox_dir)
 
 
-def trap_receiver(settings: Settings, monitor: Monitor) -> TrapReceiver | None:
-    """Built from the settings; the caller starts it inside its event loop."""
+def trap_receiver(settings: Settings, inventory: Inventory, store: Store) -> TrapReceiver | None:
     traps = settings.traps
     if not traps.enabled:
         return None
@@ -97,15 +123,13 @@ def trap_receiver(settings: Settings, monitor: Monitor) -> TrapReceiver | None:
                         resolve(u.priv_key.ref(), base=settings.state_dir), u.engine_id) for u in traps.users]
     except SecretError as exc:
         raise SetupError(f"traps: {exc}") from None
-    store = monitor.store
 
     def security_event(event: SecurityEvent) -> None:
         log.warning("security event: %s from %s (%s)", event.kind, event.device, event.sender)
         store.record_security_event(event.time_ns, event.kind, event.device, event.sender, event.security_name)
 
-    return TrapReceiver(monitor.ingest_trap, host=traps.host, port=traps.port, communities=communities,
-                        users=users, devices=device_addresses(monitor.inventory),
-                        interface_tags=monitor.interface_tags, on_event=security_event)
+    return TrapReceiver(TrapListen(traps.host, traps.port, tuple(communities), tuple(users)),
+                        device_addresses(inventory), security_event)
 
 
 def inventory_paths(settings: Settings) -> list[Path]:
@@ -123,45 +147,112 @@ def load(settings: Settings) -> tuple[Inventory, list[InventoryProblem]]:
     return result.inventory, result.problems
 
 
+@dataclass(slots=True)
+class Parts:
+    """What the collector builders share: read once, handed to each."""
+
+    settings: Settings
+    targets: Targets
+    workers: int
+    ssh_runner: SshRunner | None = None
+
+
+def _snmp(parts: Parts) -> Registered | None:
+    poll = parts.settings.poll
+    if not parts.targets.snmp:
+        return None
+    factory = functools.partial(make_snmp_collector, tuple(str(p) for p in parts.settings.profiles_dirs),
+                                poll.timeout_s, poll.retries)
+    collector: CycleCollector
+    if parts.workers > 1 and len(parts.targets.snmp) > parts.workers:
+        collector = WorkerPool(factory, parts.workers, poll.concurrency, "snmp")
+    else:
+        collector = Concurrent(factory(), poll.concurrency)
+    return Registered(collector, parts.targets.snmp, poll.interval_s)
+
+
+def _icmp(parts: Parts) -> Registered | None:
+    poll = parts.settings.poll
+    return Registered(FpingCollector(count=poll.icmp_count), parts.targets.icmp, poll.icmp_interval_s)
+
+
+def _ssh(parts: Parts) -> Registered | None:
+    ssh = parts.settings.ssh
+    if not ssh.enabled or parts.ssh_runner is None:
+        return None
+    # Facts start once the first SNMP cycle is in, so that a start does not put every kind of work on the cores
+    # at once.
+    return Registered(Concurrent(SshCollector(parts.ssh_runner), ssh.workers), parts.targets.ssh, ssh.interval_s,
+                      after="snmp")
+
+
+# Adding a collector: a builder here and its settings in yiwang.config.
+COLLECTORS: dict[str, Callable[[Parts], Registered | None]] = {"snmp": _snmp, "icmp": _icmp, "ssh": _ssh}
+# Alerts wait until these have each reported once, so a restart mid-incident sees the whole picture.
+ALERT_INPUTS = ("snmp", "icmp")
+
+
 def assemble(settings: Settings, workers: int | None = None, with_influx: bool = True) -> Assembly:
     inv, inventory_problems = load(settings)
     problems = [str(p) for p in inventory_problems]
     targets = build_targets(inv, secrets_base=settings.state_dir)
     problems.extend(targets.problems)
-    latest = LatestStore()
-    sinks: list[SampleSink] = []
-    buffered = None
-    if with_influx and settings.influx is not None:
-        influx = settings.influx
-        buffered = BufferedSink(
-            InfluxSink(influx.url, influx.org, influx.bucket, _token(influx.token, settings.state_dir)),
-            spool_dir=settings.state_dir / "spool" / "influx",
-            max_spool_bytes=int(influx.spool_max_mb * 1024 * 1024),
-        )
-        sinks.append(buffered)
-    poll = settings.poll
     store = Store(settings.database)
+    latest = LatestStore()
+    sinks = [_influx(settings)] if with_influx and settings.influx is not None else []
+    parts = Parts(settings, targets, workers if workers is not None else (settings.poll.workers or default_workers()))
+    if targets.ssh and (settings.ssh.enabled or settings.archive.enabled):
+        parts.ssh_runner = SshRunner(SessionSettings(settings.state_dir / "ssh",
+                                                     read_timeout=settings.ssh.read_timeout_s),
+                                     max_workers=settings.ssh.workers)
+    registered = [r for build in COLLECTORS.values() if (r := build(parts)) is not None]
+    jobs: list[Job] = []
+    archive = None
+    if settings.archive.enabled and parts.ssh_runner is not None:
+        archive = ConfigArchive.open(inv, targets.ssh, settings.state_dir, settings.database, parts.ssh_runner)
+        registered.append(Registered(BackupAges(archive), targets.ssh, AGES_INTERVAL_S))
+        jobs.append(Job("backup", functools.partial(backup_job, archive), settings.archive.interval_s,
+                        after="ssh" if any(r.name == "ssh" for r in registered) else "snmp"))
+    polled = {r.name for r in registered}
+    health = PollHealth(store, {t.device: t.tags for t in targets.icmp}, polled - {"archive"})
+    stages: list[Stage] = [health, LatestStage(latest), SinkStage(sinks, latest)]
     alerts = None
+    dispatcher = None
     if settings.alerts.enabled:
         try:
             alerts = AlertStage.from_files(settings.alerts.rules, inv, store)
         except RuleError as exc:
             raise SetupError(f"alert rules: {exc}") from None
-    dispatcher = _dispatcher(settings) if alerts is not None else None
-    runner = None
-    ssh_collector = None
-    archive = None
-    if targets.ssh and (settings.ssh.enabled or settings.archive.enabled):
-        runner = SshRunner(SessionSettings(settings.state_dir / "ssh", read_timeout=settings.ssh.read_timeout_s),
-                           max_workers=settings.ssh.workers)
-        if settings.ssh.enabled:
-            ssh_collector = SshCollector(runner)
-        if settings.archive.enabled:
-            archive = ConfigArchive.open(inv, targets.ssh, settings.state_dir, settings.database, runner)
-    monitor = Monitor(inv, targets.snmp, targets.icmp, latest, sinks, store, alerts=alerts, dispatcher=dispatcher,
-                      ssh_targets=targets.ssh, ssh=ssh_collector, archive=archive,
-                      concurrency=poll.concurrency,
-                      workers=workers if workers is not None else (poll.workers or default_workers()),
-                      timeout=poll.timeout_s, retries=poll.retries, icmp_count=poll.icmp_count,
-                      profile_dirs=tuple(str(p) for p in settings.profiles_dirs))
-    return Assembly(monitor, latest, buffered, problems, runner)
+        dispatcher = _dispatcher(settings)
+        if dispatcher is not None:
+            jobs.append(Job("notifications", dispatcher.flush, 1.0))  # retries between cycles
+        stages.append(AlertsStage(alerts, latest, dispatcher, [n for n in ALERT_INPUTS if n in polled]))
+    traps = trap_receiver(settings, inv, store)
+    monitor = Monitor(registered, stages, jobs, [traps] if traps is not None else [])
+    assembly = Assembly(monitor, Services(inv, latest, health, alerts, archive), sinks, problems)
+    if parts.ssh_runner is not None:
+        assembly.closing.append(parts.ssh_runner.close)
+    if dispatcher is not None:
+        assembly.closing.append(dispatcher.close)
+    return assembly
+
+
+AGES_INTERVAL_S = 60.0
+
+
+async def backup_job(archive: ConfigArchive) -> None:
+    results = await archive.backup()
+    ok = sum(r.ok for r in results)
+    log.info("configuration backup: %d devices, %d ok, %d failed", len(results), ok, len(results) - ok)
+    for failed in (r for r in results if not r.ok):
+        log.warning("backup of %s failed: %s: %s", failed.device, failed.reason, failed.error)
+
+
+def _influx(settings: Settings) -> BufferedSink:
+    influx = settings.influx
+    assert influx is not None
+    return BufferedSink(
+        InfluxSink(influx.url, influx.org, influx.bucket, _token(influx.token, settings.state_dir)),
+        spool_dir=settings.state_dir / "spool" / "influx",
+        max_spool_bytes=int(influx.spool_max_mb * 1024 * 1024),
+    )

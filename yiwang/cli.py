@@ -84,12 +84,11 @@ async def _poll_once(settings: Settings, collector: str, workers: int, quiet: bo
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, disable=quiet, transient=True) as progress:
-            for name, cycle, total in (("snmp", monitor.poll_snmp, len(monitor.snmp_targets)),
-                                       ("icmp", monitor.poll_icmp, len(monitor.icmp_targets))):
-                if collector not in (name, "all"):
+            for name in ("snmp", "icmp"):
+                if collector not in (name, "all") or name not in monitor.collectors:
                     continue
-                task = progress.add_task(f"{name} poll", total=total)
-                report = await cycle(lambda _r, t=task: progress.advance(t))  # type: ignore[misc]
+                task = progress.add_task(f"{name} poll", total=len(monitor.targets(name)))
+                report = await monitor.cycle(name, lambda _r, t=task: progress.advance(t))  # type: ignore[misc]
                 reports[name] = {
                     "devices": report.devices, "ok": report.ok, "failed": report.failed,
                     "varbinds": report.varbinds, "samples": report.samples,

@@ -31,6 +31,21 @@ class LatestStore(LatestSamples):
             keys = [k for (name, _), owned in self._owned.items() if name == device for k in owned]
             return [self._series[k] for k in keys if k in self._series]
 
+    def has_series(self, sample: Sample) -> bool:
+        with self._lock:
+            return (sample.measurement, sample.tags) in self._series
+
+    def completed(self, sample: Sample) -> Sample:
+        """A partial sample (a trap's: device and ifIndex only) as the one known series whose tags include all
+        of its tags, with the new fields merged in; unchanged when none or several match."""
+        wanted = set(sample.tags)
+        found = [s for s in self.device_samples(sample.tag("device"))
+                 if s.measurement == sample.measurement and wanted <= set(s.tags)]
+        if len(found) != 1:
+            return sample
+        known = found[0]
+        return Sample(known.measurement, known.tags, {**known.fields, **sample.fields}, sample.time_ns)
+
     def render(self, area_path: Mapping[str, str] | None = None) -> bytes:
         registry = SampleRegistry()
         registry.register(AreaCollector(self, area_path))

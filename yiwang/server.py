@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from api.app import create_app
-from yiwang.assemble import SetupError, assemble, trap_receiver
+from yiwang.assemble import SetupError, assemble
 from yiwang.config import Settings
 
 log = logging.getLogger("yiwang.server")
@@ -40,25 +40,19 @@ async def serve(settings: Settings, workers: int | None = None) -> None:
     for problem in assembly.problems:
         log.warning("%s", problem)
     await assembly.start()
-    try:
-        traps = trap_receiver(settings, assembly.monitor)
-        if traps is not None:
-            traps.start()
-            log.info("receiving traps on %s:%d", traps.host, traps.port)
-    except Exception as exc:  # noqa: BLE001 - a bad trap setup stops the start with its reason
-        await assembly.close()
-        raise RuntimeError(f"trap receiver: {exc}") from None
     monitor = assembly.monitor
-    app = create_app(monitor, assembly.latest)
+    app = create_app(assembly.services)
     server = ApiServer(uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
                                       log_level="warning", lifespan="off"))
     stop = asyncio.Event()
     install_stop_signals(stop)
-    log.info("monitoring %d SNMP and %d ICMP targets; API on http://%s:%d", len(monitor.snmp_targets),
-             len(monitor.icmp_targets), settings.api.host, settings.api.port)
+    log.info("monitoring %s; API on http://%s:%d",
+             ", ".join(f"{len(r.targets)} {name}" for name, r in monitor.collectors.items()),
+             settings.api.host, settings.api.port)
+    if settings.traps.enabled:
+        log.info("receiving traps on %s:%d", settings.traps.host, settings.traps.port)
     api_task = asyncio.create_task(server.serve())
-    poll_task = asyncio.create_task(monitor.run(settings.poll.interval_s, settings.poll.icmp_interval_s, stop,
-                                                settings.ssh.interval_s, settings.archive.interval_s))
+    poll_task = asyncio.create_task(monitor.run(stop))
     stopper = asyncio.create_task(stop.wait())
     try:
         done, _ = await asyncio.wait({api_task, poll_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -68,9 +62,6 @@ async def serve(settings: Settings, workers: int | None = None) -> None:
     finally:
         stop.set()
         server.should_exit = True
-        poll_task.cancel()
         await asyncio.gather(api_task, poll_task, return_exceptions=True)
-        if traps is not None:
-            traps.stop()
         await assembly.close()
         log.info("stopped; sinks flushed or spooled")

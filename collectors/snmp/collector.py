@@ -67,13 +67,11 @@ class SnmpCollector:
         finally:
             await session.close()
         duration = time.perf_counter() - started
-        samples.append(_health(target, True, "ok", duration, varbinds))
         return PollResult(target.device, self.name, samples, True, duration_s=duration, varbinds=varbinds)
 
     def _failed(self, target: PollTarget, started: float, reason: str, error: str) -> PollResult:
         duration = time.perf_counter() - started
-        health = _health(target, False, reason, duration, 0)
-        return PollResult(target.device, self.name, [health], False, reason, error, duration, 0)
+        return PollResult(target.device, self.name, [], False, reason, error, duration, 0)
 
     async def _poll(self, session: SnmpSession, target: PollTarget, profiles: list[Profile],
                     memory: DeviceMemory) -> tuple[list[Sample], int]:
@@ -126,12 +124,6 @@ def _scalar_samples(profiles: list[Profile], got: Mapping[str, object], base: di
         info = tuple(sorted({**base, **{k: v for k, v in memory.facts.items() if v}}.items()))
         samples.append(Sample("device_info", info, {"info": 1.0}, now))
     return samples
-
-
-def _health(target: PollTarget, up: bool, reason: str, duration: float, varbinds: int) -> Sample:
-    tags = tuple(sorted({**dict(target.tags), "collector": "snmp", "reason": reason}.items()))
-    fields = {"up": 1.0 if up else 0.0, "duration_seconds": duration, "varbinds": float(varbinds)}
-    return Sample("poll", tags, fields, time.time_ns())
 
 
 class DefaultSessions:

@@ -6,7 +6,7 @@ from alerts.state import EngineState
 from alerts.topology import Topology
 from inventory.model import Level
 from lab.city import generate_city
-from tests.alerts.citycycle import cycle, inventory_of
+from lab.cityload import cycle, inventory_of
 
 MINUTE = 60 * 1_000_000_000
 T0 = 1_800_000_000 * 1_000_000_000

@@ -13,7 +13,7 @@ import yaml
 from alerts.export import export_prometheus, inhibit_rules, write_inhibit_rules, write_prometheus_rules
 from alerts.rules import DEFAULT_RULES, load_rules, parse_rules
 from inventory.model import Area, Device, Endpoint, Inventory, Level, Link
-from tests.alerts_io.servers import alertmanager
+from lab.peers import alertmanager
 
 PROMTOOL = shutil.which("promtool")
 AMTOOL = shutil.which("amtool")

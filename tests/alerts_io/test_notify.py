@@ -16,7 +16,7 @@ from alerts.notify.base import label_name
 from alerts.notify.config import NotifyConfig, build_notifiers
 from alerts.notify.outbox import OutboxBusy
 from alerts.state import Transition
-from tests.alerts_io.servers import alertmanager, free_port, recorder
+from lab.peers import alertmanager, free_port, recorder
 
 HOSTILE = {"device": "{{7*7}}", "interface": "<script>alert(1)</script>", "area_name": "x\r\nBcc: evil@example.com",
            "if.alias": "a-b"}

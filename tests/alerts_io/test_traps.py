@@ -7,8 +7,8 @@ import socket
 import pytest
 
 from collectors.model import Sample, make_tags
-from collectors.traps import SecurityEvent, TrapReceiver, V3User, decode
-from tests.alerts_io.servers import free_port
+from collectors.traps import SecurityEvent, TrapListen, TrapReceiver, V3User, decode
+from lab.peers import free_port
 
 SNMPTRAP = shutil.which("snmptrap")
 LINK_DOWN = "1.3.6.1.6.3.1.1.5.3"
@@ -19,10 +19,10 @@ def test_decode_table() -> None:
     devices = {"10.0.0.1": "core-1"}
     link_down = [("1.3.6.1.2.1.1.3.0", 5), ("1.3.6.1.6.3.1.1.4.1.0", LINK_DOWN), ("1.3.6.1.2.1.2.2.1.1.3", 3),
                  ("1.3.6.1.2.1.2.2.1.8.3", 2)]
-    out = decode("10.0.0.1", link_down, devices, 7, lambda d, i: make_tags(device=d, if_index=str(i), interface="Gi3"))
+    out = decode("10.0.0.1", link_down, devices, 7)
     assert out.samples == [
         Sample("trap", make_tags(device="core-1", trap="linkDown", if_index="3"), {"received": 1.0}, 7),
-        Sample("interface", make_tags(device="core-1", if_index="3", interface="Gi3"), {"oper_status": 2.0}, 7)]
+        Sample("interface", make_tags(device="core-1", if_index="3"), {"oper_status": 2.0}, 7)]
     cold = decode("10.9.9.9", [("1.3.6.1.6.3.1.1.4.1.0", "1.3.6.1.6.3.1.1.5.1")], devices, 7)
     assert cold.samples == [
         Sample("trap", make_tags(device="unknown:10.9.9.9", trap="coldStart"), {"received": 1.0}, 7)]
@@ -50,10 +50,16 @@ async def test_v2c_and_v3_traps_from_net_snmp() -> None:
     port = free_port(socket.SOCK_DGRAM)
     samples: list[Sample] = []
     events: list[SecurityEvent] = []
-    receiver = TrapReceiver(samples.extend, port=port, communities=["s3cret-traps"],
-                            users=[V3User("trapper", "authpass123", "privpass123", ENGINE_ID)],
-                            devices={"127.0.0.1": "core-1"}, on_event=events.append)
-    receiver.start()
+    listen = TrapListen(port=port, communities=("s3cret-traps",),
+                        users=(V3User("trapper", "authpass123", "privpass123", ENGINE_ID),))
+    receiver = TrapReceiver(listen, {"127.0.0.1": "core-1"}, events.append)
+
+    async def listen() -> None:
+        async for result in receiver.results():
+            assert result.partial and result.collector == "trap" and result.device == "core-1"
+            samples.extend(result.samples)
+
+    listening = asyncio.create_task(listen())
     try:
         await asyncio.sleep(0.2)
         target = f"127.0.0.1:{port}"
@@ -69,7 +75,9 @@ async def test_v2c_and_v3_traps_from_net_snmp() -> None:
         await _send(["-v", "2c", "-c", "wrong-community", target, "", "1.3.6.1.6.3.1.1.5.1"])
         await asyncio.sleep(0.3)
     finally:
-        receiver.stop()
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+    assert receiver._engine is None  # the socket is closed once nobody listens
     assert [(s.measurement, s.tag("trap"), s.tag("if_index"), dict(s.fields)) for s in samples] == [
         ("trap", "linkDown", "3", {"received": 1.0}),
         ("interface", "", "3", {"oper_status": 2.0}),

@@ -12,9 +12,10 @@ import yaml
 
 from alerts.rules import DEFAULT_RULES
 from lab import lab_clear, lab_fault
-from tests.alerts_io.servers import free_port, recorder
+from lab.peers import free_port, recorder
 from yiwang.assemble import assemble
 from yiwang.config import load_settings
+from yiwang.stages import AlertsStage
 
 
 def _config(tmp_path: Path, lab_state: Path, webhook_port: int) -> Path:
@@ -34,9 +35,10 @@ def _config(tmp_path: Path, lab_state: Path, webhook_port: int) -> Path:
 
 async def _cycle(assembly) -> list:  # type: ignore[no-untyped-def]
     sent = []
-    for poll in (assembly.monitor.poll_snmp, assembly.monitor.poll_icmp):
-        await poll()
-        sent += [t for t in assembly.monitor.last_transitions if t.notify]
+    alerts = next(s for s in assembly.monitor.stages if isinstance(s, AlertsStage))
+    for name in ("snmp", "icmp"):
+        await assembly.monitor.cycle(name)
+        sent += [t for t in alerts.last_transitions if t.notify]
     return sent
 
 
@@ -49,7 +51,7 @@ async def test_county_storm_is_one_alert_across_a_restart(lab_state: Path, tmp_p
 async def _scenario(lab_state: Path, tmp_path: Path, port: int, webhook) -> None:  # type: ignore[no-untyped-def]
     config = _config(tmp_path, lab_state, port)
     assembly = assemble(load_settings(config), workers=1)
-    inv = assembly.monitor.inventory
+    inv = assembly.services.inventory
     # the storm: the county's uplink device and everything behind it, 240 devices in the small lab
     township = "hb.hg.huangzhou"
     villages = [a for a in inv.subtree(township) if inv.areas[a].level.label == "village"]
@@ -63,7 +65,7 @@ async def _scenario(lab_state: Path, tmp_path: Path, port: int, webhook) -> None
         assert [(b["kind"], b["rule"], b["labels"]["area"]) for b in webhook.bodies] == [
             ("firing", "area_outage", township)]
         assert webhook.bodies[0]["counts"]["villages"] == len(villages)
-        active = assembly.monitor.alerts.active()
+        active = assembly.services.alerts.active()
         assert [a["rule"] for a in active if a["status"] == "firing" and not a["suppressed_by"]] == ["area_outage"]
     finally:
         await assembly.close()
@@ -76,7 +78,7 @@ async def _scenario(lab_state: Path, tmp_path: Path, port: int, webhook) -> None
         sent = await _cycle(assembly)
         assert [(t.kind, t.rule) for t in sent] == [("resolved", "area_outage")]
         assert [b["kind"] for b in webhook.bodies] == ["firing", "resolved"]  # exactly one each, across the restart
-        history = assembly.monitor.store.alert_history(1000)
+        history = assembly.services.store.alert_history(1000)
         assert [h["kind"] for h in history if h["notify"]] == ["resolved", "firing"]
     finally:
         lab_clear(lab_state)
@@ -93,7 +95,7 @@ async def test_silence_ack_and_export_through_the_cli(lab_state: Path, tmp_path:
     with recorder(port) as webhook:
         config = _config(tmp_path, lab_state, port)
         assembly = assemble(load_settings(config), workers=1)
-        inv = assembly.monitor.inventory
+        inv = assembly.services.inventory
         township = sorted(a for a in inv.areas if a.count(".") == 3)[3]
         try:
             await _cycle(assembly)
@@ -128,7 +130,7 @@ async def test_a_village_failing_alone_is_one_village_alert(lab_state: Path, tmp
     port = free_port()
     with recorder(port) as webhook:
         assembly = assemble(load_settings(_config(tmp_path, lab_state, port)), workers=1)
-        village = sorted(a for a in assembly.monitor.inventory.areas if a.count(".") == 4)[5]
+        village = sorted(a for a in assembly.services.inventory.areas if a.count(".") == 4)[5]
         try:
             await _cycle(assembly)
             lab_fault(lab_state, "unreachable", village)

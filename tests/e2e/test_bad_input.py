@@ -51,7 +51,7 @@ async def test_failures_become_data_and_the_cycle_carries_on(lab_state: Path, tm
             "poll": {"timeout_s": 1.0, "retries": 1}}))
         assembly = assemble(load_settings(config), workers=1)
         try:
-            report = await assembly.monitor.poll_snmp()
+            report = await assembly.monitor.cycle("snmp")
         finally:
             await assembly.close()
         assert len(silent.received) == 2  # the first try and one retry

@@ -90,9 +90,9 @@ async def test_ssh_facts_flow_like_snmp_data(lab_state: Path, tmp_path: Path) ->
                                       "ssh": {"workers": 32}}))
     assembly = assemble(load_settings(config), workers=1)
     try:
-        report = await assembly.monitor.poll_ssh()
-        assert report.devices == len(assembly.monitor.ssh_targets) > 200 and report.failed == 0, report.failures[:3]
-        target = assembly.monitor.ssh_targets[7]
+        report = await assembly.monitor.cycle("ssh")
+        assert report.devices == len(assembly.monitor.targets("ssh")) > 200 and report.failed == 0, report.failures[:3]
+        target = assembly.monitor.targets("ssh")[7]
         samples = assembly.latest.device_samples(target.device)
         facts = next(s for s in samples if s.measurement == "device_facts")
         assert facts.tag("serial") and facts.tag("model")

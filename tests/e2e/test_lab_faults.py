@@ -18,7 +18,7 @@ async def test_unreachable_township_and_a_link_down(lab_state: Path, tmp_path: P
                                       "poll": {"timeout_s": 1.0, "retries": 1, "icmp_count": 2}}))
     assembly = assemble(load_settings(config), workers=1)
     monitor = assembly.monitor
-    inv = monitor.inventory
+    inv = assembly.services.inventory
     township = sorted(a for a in inv.areas if a.count(".") == 3)[1]
     dark = {d.name for d in inv.devices_in(township)}
     village_device = sorted(d.name for d in inv.devices.values() if d.area.startswith("hb.hg.huangzhou.t01.v"))[3]
@@ -26,14 +26,14 @@ async def test_unreachable_township_and_a_link_down(lab_state: Path, tmp_path: P
     try:
         lab_fault(lab_state, "unreachable", township)
         lab_fault(lab_state, "link-down", village_device, uplink.local.interface)
-        snmp = await monitor.poll_snmp()
-        icmp = await monitor.poll_icmp()
+        snmp = await monitor.cycle("snmp")
+        icmp = await monitor.cycle("icmp")
         assert {f.device for f in snmp.failures} == dark
         assert {f.reason for f in snmp.failures} == {"timeout"}
         assert {f.device for f in icmp.failures} == dark
-        tree = rollup(inv, monitor.states, township, 0)[0]
+        tree = rollup(inv, assembly.services.health.states, township, 0)[0]
         assert tree["status"] == "down" and tree["devices"]["down"] == len(dark)
-        county = rollup(inv, monitor.states, "hb.hg.huangzhou", 0)[0]
+        county = rollup(inv, assembly.services.health.states, "hb.hg.huangzhou", 0)[0]
         assert county["status"] == "degraded"
         interfaces = [s for s in assembly.latest.device_samples(village_device) if s.measurement == "interface"
                       and s.tag("interface") == uplink.local.interface]
@@ -43,8 +43,8 @@ async def test_unreachable_township_and_a_link_down(lab_state: Path, tmp_path: P
     try:
         # the agents re-read rewritten data files on their next request; on a loaded machine that can take a cycle
         for _ in range(3):
-            snmp = await monitor.poll_snmp()
-            icmp = await monitor.poll_icmp()
+            snmp = await monitor.cycle("snmp")
+            icmp = await monitor.cycle("icmp")
             if snmp.failed == 0 and icmp.failed == 0:
                 break
         assert snmp.failed == 0 and icmp.failed == 0, (snmp.failures[:3], icmp.failures[:3])

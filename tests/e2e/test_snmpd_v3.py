@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.snmp_wire.snmpd import COMMUNITY, SYS_NAME, V3_AUTH_KEY, V3_PRIV_KEY, V3_USER, start_snmpd, stop_snmpd
+from lab.snmpd import COMMUNITY, SYS_NAME, V3_AUTH_KEY, V3_PRIV_KEY, V3_USER, start_snmpd, stop_snmpd
 from yiwang.assemble import assemble
 from yiwang.config import load_settings
 
@@ -57,7 +57,7 @@ async def _poll(tmp_path: Path, port: int, wrong_priv: bool = False):  # type: i
     assembly = assemble(load_settings(config), workers=1)
     try:
         assert assembly.problems == []
-        report = await assembly.monitor.poll_snmp()
+        report = await assembly.monitor.cycle("snmp")
         return report, {d: assembly.latest.device_samples(d) for d in ("dc-v3-v4", "dc-v3-v6", "dc-v2c-v6")}
     finally:
         await assembly.close()

@@ -15,7 +15,7 @@ import yaml
 
 from alerts.rules import DEFAULT_RULES
 from lab import lab_clear, lab_fault, lab_inventory_dir
-from tests.alerts_io.servers import free_port, recorder
+from lab.peers import free_port, recorder
 from tests.e2e.test_run import _cycles, _wait
 
 

@@ -4,7 +4,7 @@
     ...
     stop_snmpd(proc)
 
-Also runnable by hand: ``python tests/snmp_wire/snmpd.py`` prints the port and serves until Ctrl-C.
+Also runnable by hand: ``python lab/snmpd.py`` prints the port and serves until Ctrl-C.
 The agent serves community ``COMMUNITY`` and the v3 authPriv user ``V3_USER`` (SHA/AES), plus a synthetic
 table under ``SYNTH_TABLE`` made with ``override`` lines so that walks have fixed, known content.
 """

@@ -1,4 +1,4 @@
-"""Real servers on loopback for the notifier tests: a recording HTTP receiver and an Alertmanager process."""
+"""Real peers on loopback for tests and benchmarks: a recording HTTP receiver and an Alertmanager process."""
 
 from __future__ import annotations
 
