@@ -114,6 +114,10 @@ class Transition:
         data["affected"] = list(self.affected)
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Transition:
+        return cls(**{**data, "affected": tuple(data.get("affected", ()))})
+
 
 def fingerprint(rule: str, identity: dict[str, str]) -> str:
     """Stable across processes and restarts: the rule plus its identifying labels, nothing volatile."""

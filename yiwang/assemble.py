@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from alerts.notify.config import NotifyConfig, build_notifiers
-from alerts.notify.dispatch import Dispatcher
 from alerts.rules import RuleError
 from collectors.base import CycleCollector
 from collectors.icmp import FpingCollector
@@ -27,6 +27,7 @@ from yiwang.archive.ages import BackupAges
 from yiwang.archive.service import ConfigArchive
 from yiwang.config import SecretSetting, Settings, default_inventory_dir
 from yiwang.latest import LatestStore
+from yiwang.notify import Dispatcher
 from yiwang.pipeline import Job, Monitor, Registered, Stage, default_workers
 from yiwang.polling import Concurrent, WorkerPool
 from yiwang.sinks.buffered import BufferedSink
@@ -61,24 +62,24 @@ class Services:
 class Assembly:
     monitor: Monitor
     services: Services
-    sinks: list[BufferedSink] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    closing: list[Callable[[], object]] = field(default_factory=list)  # after the monitor, before the store
+    starting: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    closing: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)  # after the monitor
 
     @property
     def latest(self) -> LatestStore:
         return self.services.latest
 
     async def start(self) -> None:
-        for sink in self.sinks:
-            await sink.start()
+        for start in self.starting:
+            await start()
 
     async def close(self) -> None:
         await self.monitor.close()
         for close in self.closing:
-            close()
-        for sink in self.sinks:
-            await sink.close()  # flushed, or spooled for the next start
+            done = close()
+            if inspect.isawaitable(done):
+                await done
         self.services.store.close()
 
 
@@ -229,11 +230,16 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
         stages.append(AlertsStage(alerts, latest, dispatcher, [n for n in ALERT_INPUTS if n in polled]))
     traps = trap_receiver(settings, inv, store)
     monitor = Monitor(registered, stages, jobs, [traps] if traps is not None else [])
-    assembly = Assembly(monitor, Services(inv, latest, health, alerts, archive), sinks, problems)
+    assembly = Assembly(monitor, Services(inv, latest, health, alerts, archive), problems)
     if parts.ssh_runner is not None:
         assembly.closing.append(parts.ssh_runner.close)
     if dispatcher is not None:
+        # a second process on the same outbox is refused at start, not at the first alert
+        assembly.starting.append(dispatcher.open)
         assembly.closing.append(dispatcher.close)
+    for sink in sinks:
+        assembly.starting.append(sink.start)
+        assembly.closing.append(sink.close)  # flushed, or spooled for the next start
     return assembly
 
 

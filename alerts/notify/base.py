@@ -13,7 +13,7 @@ _LABEL_NAME = re.compile(r"[^a-zA-Z0-9_]")
 
 
 class Notifier(Protocol):
-    """Sends one transition; raises on failure. Retries and spooling belong to the Dispatcher, not here."""
+    """Sends one transition; raises on failure. Retries and the outbox belong to yiwang.notify.Dispatcher."""
 
     name: str
 

@@ -11,12 +11,13 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from alerts.notify import AlertmanagerNotifier, Backoff, Dispatcher, SmtpNotifier, WebhookNotifier
-from alerts.notify.base import label_name
+from alerts.notify import AlertmanagerNotifier, SmtpNotifier, WebhookNotifier
+from alerts.notify.base import Notifier, label_name
 from alerts.notify.config import NotifyConfig, build_notifiers
-from alerts.notify.outbox import OutboxBusy
 from alerts.state import Transition
 from lab.peers import alertmanager, free_port, recorder
+from yiwang.notify import Backoff, Dispatcher, FlushReport, decode_transition, encode_transition
+from yiwang.queue import QueueLocked, SegmentQueue
 
 HOSTILE = {"device": "{{7*7}}", "interface": "<script>alert(1)</script>", "area_name": "x\r\nBcc: evil@example.com",
            "if.alias": "a-b"}
@@ -36,11 +37,16 @@ def no_backoff() -> Backoff:
     return Backoff(base_s=0.0)
 
 
+async def deliver(notifiers: list[Notifier], outbox: Path, transitions: list[Transition]) -> FlushReport:
+    async with Dispatcher(notifiers, outbox) as dispatcher:
+        return await dispatcher.dispatch(transitions)
+
+
 async def test_webhook_payload_received_and_hostile_labels_inert(tmp_path: Path) -> None:
     port = free_port()
     with recorder(port) as server:
-        dispatcher = Dispatcher([WebhookNotifier(f"http://127.0.0.1:{port}/hook")], tmp_path)
-        report = await dispatcher.dispatch([transition(**HOSTILE), transition(notify=False, device="quiet")])
+        report = await deliver([WebhookNotifier(f"http://127.0.0.1:{port}/hook")], tmp_path,
+                               [transition(**HOSTILE), transition(notify=False, device="quiet")])
     assert report.sent == {"webhook": 1} and report.pending == {"webhook": 0}
     [body] = server.bodies
     assert body["version"] == 1 and body["source"] == "yiwang" and body["kind"] == "firing"
@@ -68,7 +74,7 @@ async def test_smtp_plain_text_without_injected_headers(tmp_path: Path) -> None:
     try:
         notifier = SmtpNotifier("127.0.0.1", port, "yiwang@example.org", ["noc@example.org"], password="hunter2")
         assert "hunter2" not in repr(notifier)
-        report = await Dispatcher([notifier], tmp_path).dispatch([transition(**HOSTILE)])
+        report = await deliver([notifier], tmp_path, [transition(**HOSTILE)])
     finally:
         controller.stop()
     assert report.sent == {"smtp": 1}
@@ -87,7 +93,7 @@ async def test_smtp_plain_text_without_injected_headers(tmp_path: Path) -> None:
 async def test_alertmanager_receives_the_alert(tmp_path: Path) -> None:
     with alertmanager(tmp_path) as url:
         notifier = AlertmanagerNotifier(url, generator_url="http://yiwang.example/")
-        report = await Dispatcher([notifier], tmp_path / "outbox").dispatch([transition(**HOSTILE)])
+        report = await deliver([notifier], tmp_path / "outbox", [transition(**HOSTILE)])
         assert report.sent == {"alertmanager": 1}
         async with httpx.AsyncClient() as client:
             alerts = (await client.get(f"{url}/api/v2/alerts")).json()
@@ -99,7 +105,7 @@ async def test_alertmanager_receives_the_alert(tmp_path: Path) -> None:
         assert alert["generatorURL"].endswith("/alerts/fp-cpu_high-{{7*7}}")
 
         resolved = transition(kind="resolved", **HOSTILE)
-        await Dispatcher([notifier], tmp_path / "outbox").dispatch([resolved])
+        await deliver([notifier], tmp_path / "outbox", [resolved])
         async with httpx.AsyncClient() as client:
             active = (await client.get(f"{url}/api/v2/alerts", params={"active": "true"})).json()
         assert not [a for a in active if a["labels"].get("alertname") == "cpu_high"]
@@ -112,7 +118,6 @@ async def test_receiver_down_then_up_delivers_exactly_once(tmp_path: Path) -> No
     report = await dispatcher.dispatch([transition(), transition(device="core-2")])
     assert report.sent == {"webhook": 0} and "webhook" in report.errors
     assert dispatcher.pending() == {"webhook": 2}
-    assert len((tmp_path / "webhook.jsonl").read_text().splitlines()) == 2
     with recorder(port) as server:
         report = await dispatcher.flush()
         assert report.sent == {"webhook": 2}
@@ -120,6 +125,10 @@ async def test_receiver_down_then_up_delivers_exactly_once(tmp_path: Path) -> No
         await dispatcher.dispatch([])
     assert [b["labels"]["device"] for b in server.bodies] == ["core-1", "core-2"]
     assert dispatcher.pending() == {"webhook": 0}
+    await dispatcher.close()
+    queue = SegmentQueue(tmp_path / "webhook.queue", 1 << 20)
+    assert queue.open().records == 0  # delivered entries are acknowledged on disk too
+    queue.close()
 
 
 async def test_backoff_defers_the_next_attempt(tmp_path: Path) -> None:
@@ -133,6 +142,7 @@ async def test_backoff_defers_the_next_attempt(tmp_path: Path) -> None:
         assert (await dispatcher.flush()).sent == {"webhook": 0}  # still backing off
         now[0] = 10.0
         assert (await dispatcher.flush()).sent == {"webhook": 1}
+    await dispatcher.close()
     assert len(server.bodies) == 1
     assert [Backoff(5, 2, 60).delay(n) for n in (1, 2, 3, 5)] == [5, 10, 20, 60]
 
@@ -141,14 +151,16 @@ async def test_restarted_dispatcher_resends_pending(tmp_path: Path) -> None:
     port = free_port()
     first = Dispatcher([WebhookNotifier(f"http://127.0.0.1:{port}/", timeout=2)], tmp_path)
     await first.dispatch([transition(kind="resolved")])
-    with pytest.raises(OutboxBusy):
-        Dispatcher([WebhookNotifier(f"http://127.0.0.1:{port}/")], tmp_path)
-    first.close()
+    with pytest.raises(QueueLocked):
+        await Dispatcher([WebhookNotifier(f"http://127.0.0.1:{port}/")], tmp_path).open()
+    await first.close()
     with recorder(port) as server:
         second = Dispatcher([WebhookNotifier(f"http://127.0.0.1:{port}/", timeout=2)], tmp_path)
+        await second.open()
         assert second.pending() == {"webhook": 1}
         assert (await second.flush()).sent == {"webhook": 1}
         await second.flush()
+        await second.close()
     [body] = server.bodies
     assert body["kind"] == "resolved" and body["affected"] == []
 
@@ -160,6 +172,7 @@ async def test_one_failing_notifier_does_not_hold_back_another(tmp_path: Path) -
                                  WebhookNotifier(f"http://127.0.0.1:{down}/", timeout=2, name="b")], tmp_path)
         report = await asyncio.wait_for(dispatcher.dispatch([transition()]), 10)
     assert report.sent == {"a": 1, "b": 0} and dispatcher.pending() == {"a": 0, "b": 1}
+    await dispatcher.close()
     assert len(server.bodies) == 1
 
 
@@ -175,3 +188,12 @@ def test_notifiers_from_config() -> None:
     assert "s3cret" not in repr(config) and "s3cret" not in repr(built)
     with pytest.raises(ValueError):
         Dispatcher([built[0], built[0]], "/tmp/never-used")
+    with pytest.raises(ValueError):
+        Dispatcher([WebhookNotifier("http://127.0.0.1:1/", name="a b"),
+                    WebhookNotifier("http://127.0.0.1:1/", name="a_b")], "/tmp/never-used")
+
+
+def test_transition_round_trips_through_the_outbox_encoding() -> None:
+    original = transition(device="r1\udcff", area_name="黄州区")
+    original = Transition(**{**original.to_dict(), "affected": ({"county": "黄州区"},), "counts": {"devices": 3}})
+    assert decode_transition(encode_transition(original)) == original

@@ -20,7 +20,7 @@ def numbered(start: int, count: int, *, series: int = 7, tags: tuple[tuple[str, 
 
 
 def spool_files(directory: Path) -> list[Path]:
-    return sorted(directory.glob("*.spool"))
+    return sorted(directory.glob("*.seg"))
 
 
 def ids(batch: Sequence[Sample]) -> list[int]:

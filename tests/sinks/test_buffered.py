@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from yiwang.sinks.buffered import BufferedSink
-from yiwang.sinks.spool import Spool
+from yiwang.queue import HEADER_BYTES, SegmentQueue, frame
+from yiwang.sinks.buffered import BufferedSink, encode_samples
 
 from .fakes import FakeSink, numbered, spool_files
 
@@ -80,7 +80,7 @@ async def test_close_spools_everything_when_the_database_is_down_and_restart_rep
     db.down = False
     again = make(db, tmp_path, max_batch=7)
     await again.start()
-    assert again.opened.points == 100
+    assert again.opened.weight == 100
     again.add(numbered(100, 5))
     async with asyncio.timeout(10):
         await again.flush()
@@ -165,10 +165,10 @@ async def test_memory_bound_when_the_spool_cannot_be_written(tmp_path: Path, mon
     db = FakeSink()
     db.down = True
 
-    def disk_full(self: Spool, batch: object) -> int:
+    def disk_full(self: SegmentQueue, records: object) -> int:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Spool, "append", disk_full)
+    monkeypatch.setattr(SegmentQueue, "append", disk_full)
     sink = make(db, tmp_path, max_queue_points=50)
     await sink.start()
     for start in range(0, 200, 10):
@@ -203,3 +203,26 @@ async def test_two_sinks_cannot_share_a_spool(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="in use"):
         await make(FakeSink(), tmp_path).start()
     await first.close()
+
+
+async def test_damaged_spool_batch_counts_as_dropped_and_the_rest_replays(tmp_path: Path) -> None:
+    db = FakeSink()
+    db.down = True
+    sink = make(db, tmp_path)
+    await sink.start()
+    sink.add(numbered(0, 30))
+    await sink.close(grace_s=0.1)
+    assert sink.stats.spool_points == 30
+    (segment,) = spool_files(tmp_path)
+    data = bytearray(segment.read_bytes())
+    data[len(frame(encode_samples(numbered(0, 10)), 10)) + HEADER_BYTES + 30] ^= 0x01  # inside the second batch
+    segment.write_bytes(bytes(data))
+
+    db.down = False
+    again = make(db, tmp_path)
+    await again.start()
+    async with asyncio.timeout(10):
+        await again.flush()
+    assert db.points() == list(range(10)) + list(range(20, 30))
+    assert again.health_samples()[0].fields["dropped_points_total"] == 10
+    await again.close()

@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 
 from collectors.model import Sample
+from yiwang.queue import SegmentQueue
 from yiwang.sinks.base import SinkError
 from yiwang.sinks.buffered import BufferedSink
 from yiwang.sinks.influx import InfluxSink
-from yiwang.sinks.spool import Spool
 
 from .fakes import BASE_NS, CountingSink, numbered, spool_files
 from .servers import VictoriaMetrics, free_port, http_get, start_victoria_metrics
@@ -148,7 +148,7 @@ async def test_spool_bound_with_database_down_drops_exactly_the_oldest(tmp_path:
         server.start()
         again = BufferedSink(influx(server), tmp_path / "spool", max_batch=25, flush_interval=0.02)
         await again.start()
-        assert again.opened.points == total - dropped
+        assert again.opened.weight == total - dropped
         async with asyncio.timeout(30):
             await again.flush()
         await again.close()
@@ -180,8 +180,8 @@ def test_sigterm_spools_everything_and_a_new_process_replays_it(tmp_path: Path) 
     assert stats["dropped_points"] == 0 and stats["written_points"] == 0
     assert stats["spool_points"] == 5000
 
-    check = Spool(spool, max_bytes=1 << 30)
-    assert check.open().points == 5000
+    check = SegmentQueue(spool, max_bytes=1 << 30)
+    assert check.open().weight == 5000
     check.close()
 
     server = start_victoria_metrics(tmp_path, port=port)

@@ -4,8 +4,7 @@ Wiring in the runner:
 
     sink = BufferedSink(InfluxSink(url, org, bucket, token), spool_dir)   # token: a resolved Secret
     await sink.start()                       # replays what an earlier run left in the spool
-    store = LatestSamples()
-    metrics = MetricsServer({"/metrics": make_registry(store)}).start()
+    store = LatestSamples()                  # the API serves render(make_registry(store)) on /metrics
     ... every cycle:
         sink.add(samples); store.update(samples); store.update(sink.health_samples())
     ... on SIGTERM:
@@ -16,14 +15,12 @@ from yiwang.sinks.base import Sink, SinkError
 from yiwang.sinks.buffered import BufferedSink, SinkStats
 from yiwang.sinks.influx import InfluxSink
 from yiwang.sinks.line_protocol import encode_batch, to_line
-from yiwang.sinks.metrics_http import MetricsServer
 from yiwang.sinks.prometheus import LatestSamples, SampleCollector, make_registry, render
 
 __all__ = [
     "BufferedSink",
     "InfluxSink",
     "LatestSamples",
-    "MetricsServer",
     "SampleCollector",
     "Sink",
     "SinkError",

@@ -4,21 +4,26 @@ Points leave in the order they were added. While the spool holds anything, new b
 it and the spool is replayed first; a spooled batch is removed only after the inner write
 succeeded. A write in flight is never cancelled (it may still land, and spooling it as well would
 send it twice), so inner sinks must bound their own write time (InfluxSink: timeout_s).
+
+The spool is a yiwang.queue.DurableQueue of batches (one record per batch, weighted by its points),
+not fsync'd per batch: see that module for what survives a crash and a power loss.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from collectors.model import Sample
+from yiwang.queue import DurableQueue, OpenReport
 from yiwang.sinks.base import Sink, SinkError
-from yiwang.sinks.spool import OpenReport, Spool
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +33,7 @@ class SinkStats:
     written_points: int = 0  # accepted by the inner sink, directly or from the spool
     replayed_points: int = 0  # of those, the ones that came from the spool
     spooled_points: int = 0  # ever put into the spool
-    dropped_points: int = 0  # lost: spool full (oldest dropped), damaged spool lines, memory bound
+    dropped_points: int = 0  # lost: spool full (oldest dropped), damaged spool records, memory bound
     rejected_points: int = 0  # refused by the database as invalid (SinkError(retryable=False))
     write_errors: int = 0
     queued_points: int = 0  # in memory now
@@ -38,6 +43,24 @@ class SinkStats:
     last_error_time: float = 0.0
     last_success_time: float = 0.0
     healthy: bool = True  # the last write attempt succeeded
+
+
+def _fields_as_dict(value: object) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"cannot spool {type(value).__name__}")
+
+
+def encode_samples(batch: Sequence[Sample]) -> bytes:
+    """A batch as JSON, exactly (surrogates included): a Sample is written as
+    [measurement, [[k, v], ...], {field: value}, time_ns]."""
+    body = json.dumps(batch, ensure_ascii=False, separators=(",", ":"), default=_fields_as_dict)
+    return body.encode("utf-8", "surrogatepass")
+
+
+def decode_samples(data: bytes) -> list[Sample]:
+    rows = json.loads(data.decode("utf-8", "surrogatepass"))
+    return [Sample(m, tuple((k, v) for k, v in tags), fields, t) for m, tags, fields, t in rows]
 
 
 class BufferedSink:
@@ -54,7 +77,10 @@ class BufferedSink:
             raise ValueError("max_batch, flush_interval and backoff_initial must be positive")
         self.name = name
         self._inner = inner
-        self._spool = Spool(spool_dir, max_spool_bytes, segment_bytes)
+        self._spool = DurableQueue(Path(spool_dir), encode_samples, decode_samples, weight=len,
+                                   max_bytes=max_spool_bytes, segment_bytes=segment_bytes, durable=False,
+                                   name=f"spool-{name}")
+        self._lost_seen = 0  # of the spool's lost points, those already in stats.dropped_points
         self._max_batch = max_batch
         self._flush_interval = flush_interval
         self._max_queue = max(max_queue_points, max_batch)
@@ -81,12 +107,11 @@ class BufferedSink:
     async def start(self) -> None:
         if self._started:
             return
-        self.opened = await asyncio.to_thread(self._spool.open)
-        self.stats.dropped_points += self.opened.lost_points
+        self.opened = await self._spool.open()
         self._refresh()
-        if self.opened.batches:
-            log.info("%s: %d spooled batches (%d points) to replay", self.name, self.opened.batches,
-                     self.opened.points)
+        if self.opened.records:
+            log.info("%s: %d spooled batches (%d points) to replay", self.name, self.opened.records,
+                     self.opened.weight)
         self._started = True
         self._task = asyncio.create_task(self._run(), name=f"yiwang-sink-{self.name}")
         self._wake.set()
@@ -145,12 +170,11 @@ class BufferedSink:
         if self._task is not None:
             await self._task  # stops between steps, never in the middle of a write
         if not self._started:
-            self.opened = await asyncio.to_thread(self._spool.open)
-            self.stats.dropped_points += self.opened.lost_points
+            self.opened = await self._spool.open()
         self._seal()
         # Same order as ever: the spool first, then what is in memory.
         while time.monotonic() < deadline and self._due():
-            if self._spool.batches:
+            if self._spool.records:
                 if not await self._replay_one():
                     break
             elif self._batches:
@@ -168,7 +192,7 @@ class BufferedSink:
                 break
         self._closed = True
         try:
-            await asyncio.to_thread(self._spool.close)
+            await self._spool.close()
             self._refresh()
             if self.stats.queued_points:
                 log.error("%s: %d points could not be spooled and are lost", self.name, self.stats.queued_points)
@@ -210,21 +234,21 @@ class BufferedSink:
                 await self._pump()
             except Exception:  # a bug must not silently stop all output
                 log.exception("%s: flush step failed", self.name)
-            if not self._batches and not self._open and not self._spool.batches:
+            if not self._batches and not self._open and not self._spool.records:
                 self._idle.set()
 
     async def _pump(self) -> None:
-        if self._spool.batches and self._due():
+        if self._spool.records and self._due():
             await self._replay()
         while self._batches and not self._closing:
             batch = self._batches.popleft()
-            if not self._spool.batches and self._due() and await self._send(batch):
+            if not self._spool.records and self._due() and await self._send(batch):
                 self._dequeued(batch)
             elif not await self._to_spool(batch):
                 return
 
     async def _replay(self) -> None:
-        while self._spool.batches and not self._closing and await self._replay_one():
+        while self._spool.records and not self._closing and await self._replay_one():
             # A long replay must not let memory grow: behind the spool, order is kept either way.
             while self.stats.queued_points >= self._max_queue // 2 and self._batches:
                 if not await self._to_spool(self._batches.popleft()):
@@ -232,16 +256,13 @@ class BufferedSink:
 
     async def _replay_one(self) -> bool:
         """Sends the oldest spooled batch; True once it is off the spool."""
-        try:
-            batch = await asyncio.to_thread(self._spool.peek)
-        except ValueError as exc:
-            points = await asyncio.to_thread(self._spool.pop)
-            self.stats.dropped_points += points
-            log.error("%s: dropped a damaged spool batch of %d points: %s", self.name, points, exc)
+        batch = await self._spool.peek()  # damaged batches on the way are skipped and counted as lost
+        if batch is None:
+            self._refresh()
             return True
-        if batch is None or not await self._send(batch):
+        if not await self._send(batch):
             return False
-        await asyncio.to_thread(self._spool.pop)
+        await self._spool.ack()
         self.stats.replayed_points += len(batch)
         self._refresh()
         return True
@@ -274,7 +295,7 @@ class BufferedSink:
     async def _to_spool(self, batch: list[Sample]) -> bool:
         """Appends a batch taken off the queue; on a disk error it goes back to the front."""
         try:
-            dropped = await asyncio.to_thread(self._spool.append, batch)
+            dropped = await self._spool.append([batch])
         except OSError as exc:
             self._error(f"spool {self._spool.directory}: {exc.strerror or exc}")
             log.error("%s: cannot spool: %s", self.name, exc)
@@ -318,5 +339,7 @@ class BufferedSink:
         self.stats.last_error_time = time.time()
 
     def _refresh(self) -> None:
-        self.stats.spool_points = self._spool.points
+        self.stats.spool_points = self._spool.weight
         self.stats.spool_bytes = self._spool.bytes
+        self.stats.dropped_points += self._spool.lost - self._lost_seen
+        self._lost_seen = self._spool.lost

@@ -43,21 +43,6 @@ class LatestSamples:
         with self._lock:
             self._series.update(pairs)
 
-    def remove_device(self, device: str) -> int:
-        with self._lock:
-            gone = [key for key, sample in self._series.items() if sample.tag("device") == device]
-            for key in gone:
-                del self._series[key]
-        return len(gone)
-
-    def expire(self, before_ns: int) -> int:
-        """Forgets series not updated since before_ns (an interface that disappeared, say)."""
-        with self._lock:
-            gone = [key for key, sample in self._series.items() if sample.time_ns < before_ns]
-            for key in gone:
-                del self._series[key]
-        return len(gone)
-
     def snapshot(self) -> list[Sample]:
         with self._lock:
             return list(self._series.values())
