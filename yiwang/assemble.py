@@ -30,8 +30,8 @@ from yiwang.latest import LatestStore
 from yiwang.notify import Dispatcher
 from yiwang.pipeline import Job, Monitor, Registered, Stage, default_workers
 from yiwang.polling import Concurrent, WorkerPool
-from yiwang.sinks.buffered import BufferedSink
-from yiwang.sinks.influx import InfluxSink
+from yiwang.sinks.buffered import BufferedSink, BufferPolicy
+from yiwang.sinks.influx import InfluxSink, InfluxTarget
 from yiwang.stages import AlertsStage, LatestStage, PollHealth, SinkStage
 from yiwang.store import Store
 from yiwang.targets import Targets, build_targets
@@ -257,8 +257,7 @@ async def backup_job(archive: ConfigArchive) -> None:
 def _influx(settings: Settings) -> BufferedSink:
     influx = settings.influx
     assert influx is not None
-    return BufferedSink(
-        InfluxSink(influx.url, influx.org, influx.bucket, _token(influx.token, settings.state_dir)),
-        spool_dir=settings.state_dir / "spool" / "influx",
-        max_spool_bytes=int(influx.spool_max_mb * 1024 * 1024),
-    )
+    return BufferedSink(InfluxSink(InfluxTarget(influx.url, influx.org, influx.bucket),
+                                   _token(influx.token, settings.state_dir)),
+                        settings.state_dir / "spool" / "influx",
+                        BufferPolicy(max_spool_bytes=int(influx.spool_max_mb * 1024 * 1024)))

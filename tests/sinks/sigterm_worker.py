@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 from collectors.model import Sample
-from yiwang.sinks.buffered import BufferedSink
-from yiwang.sinks.influx import InfluxSink
+from yiwang.sinks.buffered import BufferedSink, BufferPolicy
+from yiwang.sinks.influx import InfluxSink, InfluxTarget
 
 BASE_NS = 1_717_200_000_000_000_000
 
@@ -30,8 +30,8 @@ def numbered(start: int, count: int) -> list[Sample]:
 async def main(mode: str, url: str, spool_dir: Path, count: int) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    sink = BufferedSink(InfluxSink(url, "yiwang", "metrics", "worker-token", timeout_s=2.0), spool_dir,
-                        max_batch=300, flush_interval=0.05, backoff_initial=0.05, backoff_max=0.5)
+    sink = BufferedSink(InfluxSink(InfluxTarget(url, "yiwang", "metrics", timeout_s=2.0), "worker-token"), spool_dir,
+                        BufferPolicy(max_batch=300, flush_interval=0.05, backoff_initial=0.05, backoff_max=0.5))
     await sink.start()
     if mode == "produce":
         for start in range(0, count, 1000):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from yiwang.queue import HEADER_BYTES, SegmentQueue, frame
-from yiwang.sinks.buffered import BufferedSink, encode_samples
+from yiwang.sinks.buffered import BufferedSink, BufferPolicy, encode_samples
 
 from .fakes import FakeSink, numbered, spool_files
 
@@ -17,7 +17,8 @@ def make(inner: FakeSink, spool_dir: Path, **options: object) -> BufferedSink:
     settings: dict[str, object] = {"max_batch": 10, "flush_interval": 0.02, "backoff_initial": 0.02,
                                    "backoff_max": 0.1}
     settings.update(options)
-    return BufferedSink(inner, spool_dir, **settings)  # type: ignore[arg-type]
+    name = str(settings.pop("name", "influx"))
+    return BufferedSink(inner, spool_dir, BufferPolicy(**settings), name)  # type: ignore[arg-type]
 
 
 async def wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> None:

@@ -26,8 +26,8 @@ import pytest
 from collectors.model import Sample
 from yiwang.queue import SegmentQueue
 from yiwang.sinks.base import SinkError
-from yiwang.sinks.buffered import BufferedSink
-from yiwang.sinks.influx import InfluxSink
+from yiwang.sinks.buffered import BufferedSink, BufferPolicy
+from yiwang.sinks.influx import InfluxSink, InfluxTarget
 
 from .fakes import BASE_NS, CountingSink, numbered, spool_files
 from .servers import VictoriaMetrics, free_port, http_get, start_victoria_metrics
@@ -40,7 +40,7 @@ TOKEN = "s3cr3t-token-value"
 
 def influx(server: VictoriaMetrics | str, **options: object) -> InfluxSink:
     url = server if isinstance(server, str) else server.influx_url
-    return InfluxSink(url, "yiwang", "metrics", TOKEN, **options)  # type: ignore[arg-type]
+    return InfluxSink(InfluxTarget(url, "yiwang", "metrics", **options), TOKEN)  # type: ignore[arg-type]
 
 
 def exported_ids(server: VictoriaMetrics, name: str = "interface_n") -> Counter[int]:
@@ -69,7 +69,8 @@ async def test_points_values_timestamps_and_hostile_tags_read_back_exactly(victo
                       # so fractions here are short enough to compare exactly.
                       {"in_octets_total": 2.0 ** 40 + i, "utilisation": round(i / 3, 6), "oper_status": 1.0},
                       BASE_NS + i * 1_000_000) for i, text in enumerate(values)]
-    async with BufferedSink(influx(victoria), tmp_path / "spool", max_batch=64, flush_interval=0.05) as sink:
+    policy = BufferPolicy(max_batch=64, flush_interval=0.05)
+    async with BufferedSink(influx(victoria), tmp_path / "spool", policy) as sink:
         sink.add(samples)
         async with asyncio.timeout(20):
             await sink.flush()
@@ -103,8 +104,8 @@ async def test_outage_mid_stream_every_point_arrives_once(tmp_path: Path) -> Non
     # that had succeeded is proven from its own counts below.
     server = start_victoria_metrics(tmp_path, extra_args=["-dedup.minScrapeInterval=1ms"])
     counting = CountingSink(influx(server, timeout_s=2.0))
-    sink = BufferedSink(counting, tmp_path / "spool", max_batch=20, flush_interval=0.02, backoff_initial=0.05,
-                        backoff_max=0.3)
+    sink = BufferedSink(counting, tmp_path / "spool", BufferPolicy(max_batch=20, flush_interval=0.02,
+                                                                  backoff_initial=0.05, backoff_max=0.3))
     try:
         await sink.start()
         batches, size = 300, 20
@@ -134,8 +135,9 @@ async def test_spool_bound_with_database_down_drops_exactly_the_oldest(tmp_path:
     server = start_victoria_metrics(tmp_path)
     server.stop()  # its port is now a database that is down
     try:
-        sink = BufferedSink(influx(server, timeout_s=1.0), tmp_path / "spool", max_batch=25, flush_interval=0.02,
-                            max_spool_bytes=20_000, segment_bytes=1, backoff_initial=0.05, backoff_max=0.2)
+        sink = BufferedSink(influx(server, timeout_s=1.0), tmp_path / "spool", BufferPolicy(
+            max_batch=25, flush_interval=0.02, max_spool_bytes=20_000, segment_bytes=1, backoff_initial=0.05,
+            backoff_max=0.2))
         await sink.start()
         total = 1000
         for start in range(0, total, 25):
@@ -146,7 +148,7 @@ async def test_spool_bound_with_database_down_drops_exactly_the_oldest(tmp_path:
         assert 0 < dropped < total
 
         server.start()
-        again = BufferedSink(influx(server), tmp_path / "spool", max_batch=25, flush_interval=0.02)
+        again = BufferedSink(influx(server), tmp_path / "spool", BufferPolicy(max_batch=25, flush_interval=0.02))
         await again.start()
         assert again.opened.weight == total - dropped
         async with asyncio.timeout(30):
@@ -231,7 +233,7 @@ async def test_http_errors_are_precise_and_never_show_the_token(refusing_server:
     url, handler = refusing_server
     handler.status = status
     host_port = url.removeprefix("http://")
-    sink = InfluxSink(f"http://admin:pw@{host_port}/", "yiwang", "metrics", TOKEN, timeout_s=5)
+    sink = InfluxSink(InfluxTarget(f"http://admin:pw@{host_port}/", "yiwang", "metrics", timeout_s=5), TOKEN)
     with pytest.raises(SinkError) as caught:
         await sink.write(numbered(0, 1))
     message = str(caught.value)

@@ -2,7 +2,7 @@
 
 Wiring in the runner:
 
-    sink = BufferedSink(InfluxSink(url, org, bucket, token), spool_dir)   # token: a resolved Secret
+    sink = BufferedSink(InfluxSink(InfluxTarget(url, org, bucket), token), spool_dir)  # token: resolved
     await sink.start()                       # replays what an earlier run left in the spool
     store = LatestSamples()                  # the API serves render(make_registry(store)) on /metrics
     ... every cycle:
@@ -12,14 +12,16 @@ Wiring in the runner:
 """
 
 from yiwang.sinks.base import Sink, SinkError
-from yiwang.sinks.buffered import BufferedSink, SinkStats
-from yiwang.sinks.influx import InfluxSink
+from yiwang.sinks.buffered import BufferedSink, BufferPolicy, SinkStats
+from yiwang.sinks.influx import InfluxSink, InfluxTarget
 from yiwang.sinks.line_protocol import encode_batch, to_line
 from yiwang.sinks.prometheus import LatestSamples, SampleCollector, make_registry, render
 
 __all__ = [
     "BufferedSink",
+    "BufferPolicy",
     "InfluxSink",
+    "InfluxTarget",
     "LatestSamples",
     "SampleCollector",
     "Sink",

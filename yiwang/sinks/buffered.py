@@ -63,30 +63,45 @@ def decode_samples(data: bytes) -> list[Sample]:
     return [Sample(m, tuple((k, v) for k, v in tags), fields, t) for m, tags, fields, t in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class BufferPolicy:
+    """How a BufferedSink batches, retries and spools: the tunables, kept apart from what it writes to."""
+
+    max_batch: int = 5000
+    flush_interval: float = 1.0
+    max_spool_bytes: int = 1 << 30
+    segment_bytes: int | None = None
+    max_queue_points: int = 2_000_000
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    close_grace_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.max_batch <= 0 or self.flush_interval <= 0 or self.backoff_initial <= 0:
+            raise ValueError("max_batch, flush_interval and backoff_initial must be positive")
+
+
 class BufferedSink:
     """Construct, `await start()`, `add()` every cycle, `await close()` on SIGTERM.
 
     add() is synchronous and cheap; call it from the event loop thread only.
     """
 
-    def __init__(self, inner: Sink, spool_dir: Path, *, name: str = "influx", max_batch: int = 5000,
-                 flush_interval: float = 1.0, max_spool_bytes: int = 1 << 30, segment_bytes: int | None = None,
-                 max_queue_points: int = 2_000_000, backoff_initial: float = 0.5, backoff_max: float = 30.0,
-                 close_grace_s: float = 10.0) -> None:
-        if max_batch <= 0 or flush_interval <= 0 or backoff_initial <= 0:
-            raise ValueError("max_batch, flush_interval and backoff_initial must be positive")
+    def __init__(self, inner: Sink, spool_dir: Path, policy: BufferPolicy | None = None, name: str = "influx"
+                 ) -> None:
+        policy = policy or BufferPolicy()
         self.name = name
         self._inner = inner
         self._spool = DurableQueue(Path(spool_dir), encode_samples, decode_samples, weight=len,
-                                   max_bytes=max_spool_bytes, segment_bytes=segment_bytes, durable=False,
-                                   name=f"spool-{name}")
+                                   max_bytes=policy.max_spool_bytes, segment_bytes=policy.segment_bytes,
+                                   durable=False, name=f"spool-{name}")
         self._lost_seen = 0  # of the spool's lost points, those already in stats.dropped_points
-        self._max_batch = max_batch
-        self._flush_interval = flush_interval
-        self._max_queue = max(max_queue_points, max_batch)
-        self._backoff_initial = backoff_initial
-        self._backoff_max = backoff_max
-        self._close_grace_s = close_grace_s
+        self._max_batch = policy.max_batch
+        self._flush_interval = policy.flush_interval
+        self._max_queue = max(policy.max_queue_points, policy.max_batch)
+        self._backoff_initial = policy.backoff_initial
+        self._backoff_max = policy.backoff_max
+        self._close_grace_s = policy.close_grace_s
         self._open: list[Sample] = []
         self._batches: deque[list[Sample]] = deque()
         self._failures = 0

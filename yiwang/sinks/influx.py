@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -40,20 +41,31 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+@dataclass(frozen=True, slots=True)
+class InfluxTarget:
+    """Where points go: any server that accepts the InfluxDB v2 write API."""
+
+    url: str
+    org: str
+    bucket: str
+    timeout_s: float = 10.0
+    gzip: bool = False
+    verify_ssl: bool = True
+
+
 class InfluxSink:
     """`token` is the resolved secret (e.g. inventory.secrets.resolve(ref)). It never appears in the
     repr, in log lines or in exception text (server error bodies that echo it are scrubbed)."""
 
-    def __init__(self, url: str, org: str, bucket: str, token: str, *, timeout_s: float = 10.0,
-                 gzip: bool = False, verify_ssl: bool = True, name: str = "influx") -> None:
+    def __init__(self, where: InfluxTarget, token: str, name: str = "influx") -> None:
         self.name = name
-        self.url = redact_url(url)
-        self.org = org
-        self.bucket = bucket
+        self.url = redact_url(where.url)
+        self.org = where.org
+        self.bucket = where.bucket
         self.rejected_points = 0
-        self._timeout_s = timeout_s
-        self._client = InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout_s * 1000),
-                                      enable_gzip=gzip, verify_ssl=verify_ssl)
+        self._timeout_s = where.timeout_s
+        self._client = InfluxDBClient(url=where.url, token=token, org=where.org, timeout=int(where.timeout_s * 1000),
+                                      enable_gzip=where.gzip, verify_ssl=where.verify_ssl)
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"yiwang-sink-{name}")
         # Kept (as given: a Secret keeps its masked repr) only to scrub it from server error bodies.
