@@ -426,21 +426,20 @@ def add_extra_commands(root: typer.Typer) -> None:
         try:
             group = entry.load()
         except ImportError as exc:
-            group = _missing_extra(entry.name, exc)
-        root.add_typer(group, name=entry.name)
+            _missing_extra(root, entry.name, exc)
+        else:
+            root.add_typer(group, name=entry.name)
 
 
-def _missing_extra(name: str, exc: ImportError) -> typer.Typer:
-    stub = typer.Typer(help=f"(needs the optional extra: pip install 'yiwang[{name}]')")
+def _missing_extra(root: typer.Typer, name: str, exc: ImportError) -> None:
+    hint = f"pip install 'yiwang[{name}]'"
 
-    @stub.callback(invoke_without_command=True,
-                   context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    @root.command(name, help=escape(f"(needs the optional extra: {hint})"),
+                  context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
     def missing(ctx: typer.Context) -> None:
-        err.print(f"`yiwang {name}` needs the optional extra {name!r}, which is not installed "
-                  f"({escape(str(exc))}): pip install 'yiwang[{name}]'")
+        err.print(escape(f"`yiwang {name}` needs the optional extra {name!r}, which is not installed "
+                         f"({exc}): {hint}"), soft_wrap=True)
         raise typer.Exit(2)
-
-    return stub
 
 
 add_extra_commands(app)

@@ -1,0 +1,57 @@
+"""Counter to rate: 32- and 64-bit wrap and agent restarts. Pure functions plus one small state holder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+NS = 1_000_000_000
+
+
+def counter_delta(previous: int, current: int, bits: int) -> int | None:
+    """Increase of a counter between two reads, or None when it cannot be trusted.
+
+    A Counter32 that goes back has wrapped (at 100 Gbit/s it wraps in 0.3 s, so a wrap is expected);
+    a Counter64 that goes back was reset, since a real wrap would take centuries.
+    """
+    if current >= previous:
+        return current - previous
+    if bits == 32:
+        return current + (1 << 32) - previous
+    return None
+
+
+def rate(previous: int, previous_ns: int, current: int, current_ns: int, bits: int) -> float | None:
+    elapsed = (current_ns - previous_ns) / NS
+    if elapsed <= 0:
+        return None
+    delta = counter_delta(previous, current, bits)
+    return None if delta is None else delta / elapsed
+
+
+def restarted(previous_uptime: float | None, current_uptime: float | None) -> bool:
+    """sysUpTime going back means the agent restarted: every counter started again from zero."""
+    return previous_uptime is not None and current_uptime is not None and current_uptime < previous_uptime
+
+
+@dataclass(slots=True)
+class CounterMemory:
+    """The last reading of each counter of one device, so the next poll can turn it into a rate."""
+
+    uptime: float | None = None
+    readings: dict[tuple[str, str, str], tuple[int, int]] = field(default_factory=dict)
+
+    def observe_uptime(self, uptime: float | None) -> bool:
+        """Record the agent's uptime; returns True (and forgets every reading) when the agent restarted."""
+        was_restart = restarted(self.uptime, uptime)
+        if was_restart:
+            self.readings.clear()
+        if uptime is not None:
+            self.uptime = uptime
+        return was_restart
+
+    def rate(self, key: tuple[str, str, str], value: int, time_ns: int, bits: int) -> float | None:
+        previous = self.readings.get(key)
+        self.readings[key] = (value, time_ns)
+        if previous is None:
+            return None
+        return rate(previous[0], previous[1], value, time_ns, bits)

@@ -1,0 +1,1 @@
+"""Device facts, interfaces, optics and neighbours over vendor CLIs (netmiko in a bounded thread pool)."""

@@ -1,0 +1,48 @@
+"""SSH collector: facts, interfaces, optics and neighbours per device, one PollResult each, never an exception."""
+
+from __future__ import annotations
+
+import time
+
+from collectors.base import PollResult, PollTarget
+from collectors.model import now_ns
+from collectors.ssh.commands import COMMANDS, KINDS
+from collectors.ssh.parse import ParseError, parse_all, to_samples
+from collectors.ssh.session import DEVICE_NAME, Endpoint, SshError, SshLogin, SshRunner
+
+
+def endpoint_of(target: PollTarget, use_ipv6: bool = False) -> Endpoint:
+    """The SSH endpoint of a target: platform from its `platform` tag, login from its credential."""
+    platform = dict(target.tags).get("platform", "")
+    if platform not in COMMANDS:
+        raise SshError("invalid-target", f"{target.device}: no SSH platform tag (got {platform!r})")
+    if not isinstance(target.credential, SshLogin):
+        raise SshError("invalid-target", f"{target.device}: no SSH login in the target")
+    if not DEVICE_NAME.match(target.device):
+        raise SshError("invalid-target", f"device name {target.device!r} is not safe as a file name")
+    host = target.host6 if use_ipv6 and target.host6 else target.host
+    return Endpoint(target.device, platform, host, target.port, target.credential)
+
+
+class SshCollector:
+    name = "ssh"
+
+    def __init__(self, runner: SshRunner, use_ipv6: bool = False) -> None:
+        self.runner = runner
+        self.use_ipv6 = use_ipv6
+
+    async def poll(self, target: PollTarget) -> PollResult:
+        start = time.perf_counter()
+        try:
+            endpoint = endpoint_of(target, self.use_ipv6)
+            outputs = await self.runner.run(endpoint, [COMMANDS[endpoint.platform][k] for k in KINDS])
+            report = parse_all(endpoint.platform, dict(zip(KINDS, outputs, strict=True)))
+            samples = to_samples(report, target.tags, now_ns())
+        except SshError as exc:
+            return self._failed(target, exc.reason, str(exc), start)
+        except ParseError as exc:
+            return self._failed(target, "parse", f"{target.device}: {exc}", start)
+        return PollResult(target.device, self.name, samples, True, duration_s=time.perf_counter() - start)
+
+    def _failed(self, target: PollTarget, reason: str, error: str, start: float) -> PollResult:
+        return PollResult(target.device, self.name, [], False, reason, error, time.perf_counter() - start)

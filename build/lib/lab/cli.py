@@ -1,0 +1,101 @@
+"""`yiwang lab ...`: the simulated reference city, a command group registered through the `yiwang.commands`
+entry point so that production code never imports the simulator."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import asyncssh  # noqa: F401  - the lab's SSH devices run on it: say so here, not in a background process
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from lab import LabError, lab_clear, lab_down, lab_fault, lab_status, lab_up
+from yiwang.cli_common import ConfigOption, err, fail, out, settings_from
+from yiwang.config import Settings
+
+app = typer.Typer(help="The simulated reference city on loopback.", no_args_is_help=True)
+
+
+@app.command("up")
+def lab_up_command(config: ConfigOption = None,
+                   profile: Annotated[str, typer.Option(help="small (one county) or city")] = "small",
+                   seed: Annotated[int, typer.Option(help="seed for the generated city")] = 2026,
+                   rate_scale: Annotated[float, typer.Option(help="multiply every traffic rate")] = 1.0) -> None:
+    """Generate the reference city and start its agents on loopback."""
+    settings = settings_from(config)
+    try:
+        status = lab_up(settings.state_dir, profile=profile, seed=seed, rate_scale=rate_scale)
+    except LabError as exc:
+        raise fail(str(exc)) from None
+    _print_lab(status)
+
+
+def _print_lab(status: Any) -> None:
+    if not status.up:
+        out.print("lab is down")
+        return
+    note = " (already up)" if status.already_up else f" in {status.startup_seconds:.1f} s"
+    out.print(f"lab is up{note}: {status.profile} profile, seed {status.seed}, {status.devices} devices on UDP port "
+              f"{status.port}; inventory in {escape(str(status.inventory_dir))}")
+    table = Table("agent process", "pid", "devices", "running", "RSS MB", "CPU s")
+    for p in status.processes:
+        table.add_row(p.name, str(p.pid), str(p.devices), "yes" if p.running else "[red]no[/red]",
+                      f"{p.rss_bytes / 1e6:.0f}", f"{p.cpu_seconds:.1f}")
+    out.print(table)
+    for fault in status.faults:
+        out.print(f"fault {escape(fault.describe())}")
+    for problem in status.problems:
+        err.print(f"[yellow]problem:[/yellow] {escape(problem)}")
+
+
+def _trap_to(settings: Settings) -> str | None:
+    traps = settings.traps
+    return f"{traps.host}:{traps.port}" if traps.enabled else None
+
+
+@app.command("down")
+def lab_down_command(config: ConfigOption = None) -> None:
+    """Stop the lab's agents and clear its faults."""
+    try:
+        lab_down(settings_from(config).state_dir)
+    except LabError as exc:
+        raise fail(str(exc)) from None
+    out.print("lab is down")
+
+
+@app.command("status")
+def lab_status_command(config: ConfigOption = None) -> None:
+    """Show the lab's agents and active faults."""
+    try:
+        _print_lab(lab_status(settings_from(config).state_dir))
+    except LabError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command("fault")
+def lab_fault_command(
+        kind: Annotated[str, typer.Argument(help="unreachable, link-down, saturate or errors")],
+        target: Annotated[str, typer.Argument(help="a device name, or an area id for unreachable")],
+        interface: Annotated[str | None, typer.Option(help="interface name, for link faults")] = None,
+        config: ConfigOption = None) -> None:
+    """Inject a fault into the running lab; link faults are announced by a trap when traps are enabled."""
+    settings = settings_from(config)
+    try:
+        fault = lab_fault(settings.state_dir, kind, target, interface, trap_to=_trap_to(settings))
+    except LabError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"fault {escape(fault.describe())}")
+
+
+@app.command("clear")
+def lab_clear_command(fault_id: Annotated[str | None, typer.Argument(help="one fault id; all when omitted")] = None,
+                      config: ConfigOption = None) -> None:
+    """Clear one fault, or all."""
+    settings = settings_from(config)
+    try:
+        cleared = lab_clear(settings.state_dir, fault_id, trap_to=_trap_to(settings))
+    except LabError as exc:
+        raise fail(str(exc)) from None
+    for fault in cleared:
+        out.print(f"cleared {escape(fault.describe())}")

@@ -1,0 +1,178 @@
+"""Faults applied to a running lab, recorded in the state dir, and reverted.
+
+Interface faults (link-down, saturate, errors) rewrite the device's data file: snmpsim rereads a data file
+whose mtime (whole seconds) changed, and the `ramp` counters restart from their current value, so nothing
+jumps. `unreachable` drops the device's traffic in the lab's iptables chain (SNMP and ICMP time out); without
+iptables the data file is parked instead, which silences SNMP but leaves ping answering.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
+
+from lab import firewall
+from lab.agents import data_file
+from lab.city import COUNTERS, CityPlan, DevicePlan, InterfacePlan
+from lab.snmprec import read_ramps, render_snmprec
+from lab.state import LabError, LabPaths, LabRecord, read_json, write_atomic, write_json
+
+KINDS = ("unreachable", "link-down", "saturate", "errors")
+INTERFACE_KINDS = ("link-down", "saturate", "errors")
+SATURATION = 0.98
+ERRORS_PER_SECOND = 25.0
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    id: str
+    kind: str
+    target: str
+    interface: str | None
+    applied_at: float
+    devices: tuple[str, ...]
+    method: str  # "snmprec", "iptables" or "parked"
+    note: str = ""
+
+    def describe(self) -> str:
+        where = f"{self.target}:{self.interface}" if self.interface else self.target
+        return f"{self.id} {self.kind} {where} ({len(self.devices)} device(s), {self.method})"
+
+
+def load_faults(paths: LabPaths) -> tuple[list[Fault], int]:
+    data = read_json(paths.faults) or {}
+    faults = [Fault(**{**f, "devices": tuple(f["devices"])}) for f in data.get("faults", [])]
+    return faults, int(data.get("next", 1))
+
+
+def save_faults(paths: LabPaths, faults: Sequence[Fault], next_id: int) -> None:
+    write_json(paths.faults, {"next": next_id, "faults": [asdict(f) for f in faults]})
+
+
+def effective(device: DevicePlan, faults: Iterable[Fault]) -> DevicePlan:
+    """The device as the faults make it look; pure."""
+    kinds: dict[str, set[str]] = {}
+    for fault in faults:
+        if fault.kind in INTERFACE_KINDS and fault.interface and device.name in fault.devices:
+            kinds.setdefault(fault.interface, set()).add(fault.kind)
+    if not kinds:
+        return device
+    return replace(device, interfaces=tuple(_faulted(i, kinds.get(i.name, set())) for i in device.interfaces))
+
+
+def _faulted(iface: InterfacePlan, kinds: set[str]) -> InterfacePlan:
+    rates = dict(iface.rates)
+    if "saturate" in kinds:
+        line = iface.speed_mbps * 1e6 / 8 * SATURATION
+        for octets, packets in (("in_octets", "in_ucast"), ("out_octets", "out_ucast")):
+            # Keep the interface's packet size; an idle port gets a typical 800-byte average.
+            per_octet = rates[packets] / rates[octets] if rates.get(octets) else 1 / 800
+            rates[octets], rates[packets] = line, line * per_octet
+    if "errors" in kinds:
+        rates["in_errors"] = rates.get("in_errors", 0.0) + ERRORS_PER_SECOND
+    if "link-down" in kinds:
+        return replace(iface, oper_up=False, rates=dict.fromkeys(COUNTERS, 0.0))
+    return replace(iface, rates=rates)
+
+
+def resolve_target(plan: CityPlan, kind: str, target: str, interface: str | None) -> list[DevicePlan]:
+    if kind not in KINDS:
+        raise LabError(f"unknown fault kind {kind!r}; use one of {', '.join(KINDS)}")
+    by_name = {d.name: d for d in plan.devices}
+    if kind == "unreachable":
+        if interface:
+            raise LabError("'unreachable' takes a device or an area, not an interface")
+        if target in by_name:
+            return [by_name[target]]
+        if any(a.id == target for a in plan.areas):
+            devices = plan.devices_under(target)
+            if not devices:
+                raise LabError(f"area {target!r} has no devices")
+            return devices
+        raise LabError(f"{target!r} is neither a device nor an area of the {plan.profile} lab")
+    if target not in by_name:
+        raise LabError(f"{kind!r} needs a device; {target!r} is not a device of the {plan.profile} lab")
+    device = by_name[target]
+    if not interface:
+        raise LabError(f"{kind!r} needs an interface of {target}, e.g. {device.interfaces[0].name!r}")
+    if interface not in {i.name for i in device.interfaces}:
+        names = ", ".join(repr(i.name) for i in device.interfaces[:4])
+        raise LabError(f"device {target} has no interface {interface!r}; it has {names}, ...")
+    return [device]
+
+
+def apply_fault(paths: LabPaths, plan: CityPlan, record: LabRecord, secret: str, kind: str, target: str,
+                interface: str | None = None) -> Fault:
+    devices = resolve_target(plan, kind, target, interface)
+    faults, next_id = load_faults(paths)
+    fault_id = f"f{next_id}"
+    names = tuple(d.name for d in devices)
+    if kind == "unreachable":
+        ok, why = firewall.available()
+        if ok:
+            firewall.Firewall(paths.tag).block(fault_id, [d.host for d in devices], record.port)
+            fault = Fault(fault_id, kind, target, None, time.time(), names, "iptables")
+        else:
+            for device in devices:
+                _park(paths, secret, device)
+            fault = Fault(fault_id, kind, target, None, time.time(), names, "parked",
+                          f"iptables unavailable ({why}): SNMP silenced by parking data files; ICMP still answers")
+    else:
+        fault = Fault(fault_id, kind, target, interface, time.time(), names, "snmprec")
+        _rewrite(paths, record, secret, devices[0], [*faults, fault])
+    save_faults(paths, [*faults, fault], next_id + 1)
+    return fault
+
+
+def clear_faults(paths: LabPaths, plan: CityPlan, record: LabRecord, secret: str,
+                 fault_id: str | None = None) -> list[Fault]:
+    faults, next_id = load_faults(paths)
+    if fault_id is not None and fault_id not in {f.id for f in faults}:
+        active = ", ".join(f.id for f in faults) or "none"
+        raise LabError(f"no active fault {fault_id!r} (active: {active})")
+    cleared = [f for f in faults if fault_id is None or f.id == fault_id]
+    remaining = list(faults)
+    by_name = {d.name: d for d in plan.devices}
+    for fault in cleared:
+        remaining.remove(fault)
+        if fault.method == "iptables":
+            firewall.Firewall(paths.tag).unblock(fault.id)
+        elif fault.method == "parked":
+            still_parked = {n for f in remaining if f.method == "parked" for n in f.devices}
+            for name in fault.devices:
+                if name not in still_parked:
+                    _unpark(paths, secret, by_name[name])
+        else:
+            _rewrite(paths, record, secret, by_name[fault.devices[0]], remaining)
+        # Saved after each revert, so a failure half-way leaves a record that matches what is applied.
+        save_faults(paths, remaining, next_id)
+    return cleared
+
+
+def _rewrite(paths: LabPaths, record: LabRecord, secret: str, device: DevicePlan, faults: Sequence[Fault]) -> None:
+    path = data_file(paths, secret, device)
+    old = path.stat()
+    now = time.time()
+    text = render_snmprec(effective(device, faults), record.started, read_ramps(path.read_text("utf-8")), now)
+    write_atomic(path, text)
+    # snmpsim compares mtimes in whole seconds: two rewrites within one second must still look different.
+    mtime = max(now, float(int(old.st_mtime) + 1))
+    os.utime(path, (mtime, mtime))
+
+
+def _park(paths: LabPaths, secret: str, device: DevicePlan) -> None:
+    live = data_file(paths, secret, device)
+    parked = paths.parked(live.parent.name) / live.name
+    if live.parent != parked.parent:
+        parked.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(live, parked)
+
+
+def _unpark(paths: LabPaths, secret: str, device: DevicePlan) -> None:
+    current = data_file(paths, secret, device)
+    live = paths.data(current.parent.name) / current.name
+    if current != live:
+        shutil.move(current, live)

@@ -1,0 +1,198 @@
+"""The vendor CLI as a pure state machine: `handle(state, line, now) -> (state, text)`.
+
+The text is exactly what the device writes back: the echo of the line, the output and the next prompt, with "\\n"
+line ends (the SSH shell turns them into "\\r\\n"). The SSH server only feeds lines in and writes text out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from lab.city import DevicePlan
+from lab.ssh.config import VRP_LIKE, apply_global, apply_interface, body_of, hostname
+from lab.ssh.show import SHOWS, Renderer
+from lab.ssh.state import Store
+
+CLOSED = "closed"
+EXEC_OK = {
+    "huawei_vrp": {"screen-length 0 temporary": "Info: The configuration takes effect on the current user terminal "
+                   "interface only.\n"},
+    "hp_comware": {"screen-length disable": ""},
+    "cisco_ios": {"terminal length 0": "", "terminal width 511": "", "terminal width 256": ""},
+    "ruijie_os": {"terminal length 0": "", "terminal width 256": "", "terminal width 511": ""},
+}
+ERRORS = {
+    "huawei_vrp": "Error: Unrecognized command found at '^' position.\n",
+    "hp_comware": " % Unrecognized command found at '^' position.\n",
+    "cisco_ios": "% Invalid input detected at '^' marker.\n\n",
+    "ruijie_os": "% Invalid input detected at '^' marker.\n\n",
+}
+SAVE_QUESTION = {
+    "huawei_vrp": "Warning: The current configuration will be written to the device. Continue? [Y/N]:",
+    "hp_comware": "The current configuration will be written to the device. Are you sure? [Y/N]:",
+}
+SAVE_DONE = {
+    "huawei_vrp": "Now saving the current configuration to the slot 0.\nInfo: Save the configuration successfully.\n",
+    "hp_comware": "Validating file. Please wait...\n"
+                  "Saved the current configuration to mainboard device successfully.\n",
+    "cisco_ios": "Building configuration...\n[OK]\n",
+    "ruijie_os": "Building configuration...\n[OK]\n",
+}
+PASSWORD_CHANGE = "The password needs to be changed. Change now? [Y/N]:"  # noqa: S105
+
+
+@dataclass(frozen=True, slots=True)
+class CliState:
+    plan: DevicePlan
+    store: Store
+    mode: str = "user"  # user | enable | config | interface | closed
+    context: str = ""  # the "interface X" section being edited
+    pending: str = ""  # a question awaiting its answer: "password-change" | "save"
+
+    @property
+    def platform(self) -> str:
+        return self.plan.platform
+
+
+def prompt(state: CliState) -> str:
+    name = hostname(state.platform, state.store.running)
+    if state.platform in VRP_LIKE:
+        if state.mode == "config":
+            return f"[{name}]"
+        if state.mode == "interface":
+            return f"[{name}-{state.context.split(None, 1)[1].replace(' ', '')}]"
+        return f"<{name}>"
+    return name + {"user": ">", "enable": "#", "config": "(config)#", "interface": "(config-if)#"}[state.mode]
+
+
+def login(plan: DevicePlan, store: Store, now: datetime) -> tuple[CliState, str]:
+    state = CliState(plan, store)
+    if plan.platform == "huawei_vrp":
+        banner = ("\nInfo: The max number of VTY users is 10, and the number\n"
+                  "      of current VTY users on line is 1.\n"
+                  f"      The current login time is {now:%Y-%m-%d %H:%M:%S}.\n")
+        return replace(state, pending="password-change"), banner + PASSWORD_CHANGE
+    if plan.platform == "hp_comware":
+        stars = "*" * 78
+        banner = ("\n" + stars + "\n* Copyright (c) 2004-2021 New H3C Technologies Co., Ltd. All rights reserved.*\n"
+                  "* Without the owner's prior written consent,                                 *\n"
+                  "* no decompiling or reverse-engineering shall be allowed.                    *\n" + stars + "\n\n")
+        return state, banner + prompt(state)
+    return state, "\n" + prompt(state)
+
+
+def lookup(table: dict[str, Renderer] | dict[str, str], line: str) -> str | None:
+    """The table key that `line` abbreviates (each word a prefix of the key's word), exact keys first."""
+    if line in table:
+        return line
+    words = line.split()
+    for key in table:
+        parts = key.split()
+        if len(parts) == len(words) and all(p.startswith(w) for w, p in zip(words, parts, strict=True)):
+            return key
+    return None
+
+
+def handle(state: CliState, line: str, now: datetime) -> tuple[CliState, str]:
+    line = line.strip()
+    echo = line + "\n"
+    if state.pending:
+        new, body = _answer(state, line)
+    elif not line:
+        new, body = state, ""
+    elif state.mode in ("config", "interface"):
+        new, body = _configure(state, line)
+    else:
+        new, body = _exec(state, line, now)
+    if new.store.running != state.store.running:
+        new = replace(new, store=replace(new.store, updated_at=now))
+    if new.mode == CLOSED or new.pending:
+        return new, echo + body
+    return new, echo + body + prompt(new)
+
+
+def _answer(state: CliState, line: str) -> tuple[CliState, str]:
+    yes = line.lower().startswith("y")
+    if state.pending == "save" and yes:
+        return _save(replace(state, pending=""))
+    if state.pending == "password-change" and yes:
+        return replace(state, pending=""), "Info: Password change is not available here.\n"
+    return replace(state, pending=""), ""
+
+
+def _save(state: CliState) -> tuple[CliState, str]:
+    store = replace(state.store, startup=state.store.running)
+    return replace(state, store=store), SAVE_DONE[state.platform]
+
+
+def _show(state: CliState, line: str, now: datetime) -> str | None:
+    uptime = state.plan.uptime_s + int((now - state.store.started_at).total_seconds())
+    words = line.split(None, 3)
+    if state.platform in ("cisco_ios", "ruijie_os") and words[:3] == ["show", "running-config", "interface"]:
+        head = "interface " + (words[3] if len(words) > 3 else "")
+        found = [h for h, _ in state.store.running if h == head]
+        block = "".join(f"{h}\n" + "".join(f" {b}\n" for b in body_of(state.store.running, h)) for h in found)
+        return f"Building configuration...\n\nCurrent configuration : {len(block)} bytes\n!\n{block}!\n"
+    key = lookup(SHOWS[state.platform], line)
+    return None if key is None else SHOWS[state.platform][key](state.plan, state.store, uptime)
+
+
+def _exec(state: CliState, line: str, now: datetime) -> tuple[CliState, str]:
+    platform = state.platform
+    shown = _show(state, line, now)
+    if shown is not None:
+        return state, shown
+    if lookup(EXEC_OK[platform], line) is not None:
+        return state, EXEC_OK[platform][lookup(EXEC_OK[platform], line) or line]
+    vrp = platform in VRP_LIKE
+    if vrp and lookup({"system-view": ""}, line):
+        return replace(state, mode="config"), "Enter system view, return user view with Ctrl+Z.\n"
+    if vrp and line in ("save", "save force"):
+        if line == "save force" and platform == "hp_comware":
+            return _save(state)
+        return replace(state, pending="save"), SAVE_QUESTION[platform]
+    if line in ("quit", "exit", "logout"):
+        return replace(state, mode=CLOSED), ""
+    if not vrp:
+        if line in ("enable", "en"):
+            return replace(state, mode="enable"), ""
+        if line == "disable":
+            return replace(state, mode="user"), ""
+        if state.mode == "enable" and lookup({"configure terminal": ""}, line):
+            return replace(state, mode="config"), "Enter configuration commands, one per line.  End with CNTL/Z.\n"
+        if state.mode == "enable" and line in ("write", "write mem", "write memory"):
+            return _save(state)
+    return state, _error(state, line)
+
+
+def _error(state: CliState, line: str) -> str:
+    return " " * (len(prompt(state)) + len(line.split()[0])) + "^\n" + ERRORS[state.platform]
+
+
+def _configure(state: CliState, line: str) -> tuple[CliState, str]:
+    vrp = state.platform in VRP_LIKE
+    if vrp and line in ("save", "save force"):
+        return _exec(state, line, state.store.updated_at)
+    if vrp and line.startswith(("display ", "dis ")):
+        return _exec_show(state, line)
+    if not vrp and line.startswith("do "):
+        return _exec_show(state, line[3:])
+    if line in (("return",) if vrp else ("end",)):
+        return replace(state, mode="user" if vrp else "enable", context=""), ""
+    if line == ("quit" if vrp else "exit"):
+        if state.mode == "interface":
+            return replace(state, mode="config", context=""), ""
+        return replace(state, mode="user" if vrp else "enable"), ""
+    store = state.store
+    if state.mode == "interface" and not line.startswith("interface "):
+        changed = apply_interface(state.platform, store.running, state.context, line)
+        return replace(state, store=replace(store, running=changed)), ""
+    changed, context = apply_global(state.platform, store.running, line)
+    mode = "interface" if context else "config"
+    return replace(state, store=replace(store, running=changed), mode=mode, context=context), ""
+
+
+def _exec_show(state: CliState, line: str) -> tuple[CliState, str]:
+    shown = _show(state, line, state.store.updated_at)
+    return state, shown if shown is not None else _error(state, line)

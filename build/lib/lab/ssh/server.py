@@ -1,0 +1,247 @@
+"""The thin I/O shell: asyncssh listeners, one per device address, feeding typed lines to `cli.handle`.
+
+Run: python -m lab.ssh.server --plan-seed 2026 --profile small --port 22022 --state-dir DIR \\
+         --username lab --password-file FILE [--devices a,b | --per-platform 1]
+It writes DIR/ready.json once every listener is up, and polls DIR/faults.json every second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hmac
+import json
+import os
+import signal
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncssh
+
+from lab.city import DevicePlan, generate_city
+from lab.ssh.cli import CLOSED, CliState, handle, login
+from lab.ssh.config import initial_config, parse, render
+from lab.ssh.faults import Faults, garble, read_faults, split_for_drop
+from lab.ssh.state import Store
+
+PLATFORMS = ("huawei_vrp", "hp_comware", "ruijie_os", "cisco_ios")
+READY_FILE = "ready.json"
+
+
+@dataclass(slots=True)
+class Device:
+    plan: DevicePlan
+    addresses: tuple[str, ...]
+    store: Store
+    key: asyncssh.SSHKey
+    faults: Faults = Faults()
+    listeners: list[asyncssh.SSHAcceptor] = field(default_factory=list)
+
+
+def split_lines(pending: str, data: str) -> tuple[list[str], str]:
+    """Complete lines typed so far and the unfinished rest; CR, LF and CRLF all end a line."""
+    text = (pending + data).replace("\r\n", "\n").replace("\r", "\n")
+    *lines, rest = text.split("\n")
+    return lines, rest
+
+
+class _Auth(asyncssh.SSHServer):
+    def __init__(self, lab: Lab, device: Device) -> None:
+        self._lab, self._device = lab, device
+
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        if self._device.faults.auth_fail:
+            return False
+        user, secret = self._lab.credentials
+        return hmac.compare_digest(username, user) and hmac.compare_digest(password.encode(), secret.encode())
+
+
+class Lab:
+    """Many SSH devices in one event loop; `start()`, then `close()`."""
+
+    def __init__(self, devices: Iterable[DevicePlan], port: int, state_dir: Path, credentials: tuple[str, str],
+                 host_addresses: Mapping[str, tuple[str, ...]] | None = None) -> None:
+        self.port, self.state_dir, self.credentials = port, state_dir, credentials
+        self.devices: dict[str, Device] = {}
+        now = datetime.now(UTC)
+        (state_dir / "keys").mkdir(parents=True, exist_ok=True)
+        for plan in devices:
+            addresses = (host_addresses or {}).get(plan.name) or tuple(a for a in (plan.address, plan.address6) if a)
+            cfg = state_dir / f"{plan.name}.cfg"
+            config = parse(cfg.read_text()) if cfg.exists() else initial_config(plan)
+            self.devices[plan.name] = Device(plan, addresses, Store(config, config, now, now), self._key(plan.name))
+        self._poller: asyncio.Task[None] | None = None
+
+    def _key(self, name: str, rotate: bool = False) -> asyncssh.SSHKey:
+        path = self.state_dir / "keys" / f"{name}.key"
+        if path.exists() and not rotate:
+            return asyncssh.read_private_key(str(path))
+        key = asyncssh.generate_private_key("ssh-ed25519")
+        key.write_private_key(str(path))
+        return key
+
+    async def start(self) -> None:
+        await asyncio.gather(*(self._listen(d) for d in self.devices.values()))
+        self._poller = asyncio.create_task(self._poll())
+
+    async def close(self) -> None:
+        if self._poller:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        for device in self.devices.values():
+            await self._unlisten(device)
+
+    async def rotate_host_key(self, name: str) -> None:
+        device = self.devices[name]
+        device.key = self._key(name, rotate=True)
+        await self._unlisten(device)
+        await self._listen(device)
+
+    def apply_faults(self, faults: Mapping[str, Faults]) -> list[str]:
+        """Set every device's faults; returns the devices whose host key must be rotated."""
+        rotate = []
+        for name, device in self.devices.items():
+            new = faults.get(name, Faults(key_generation=device.faults.key_generation))
+            if new.key_generation > device.faults.key_generation:
+                rotate.append(name)
+            device.faults = replace(new, key_generation=max(new.key_generation, device.faults.key_generation))
+        return rotate
+
+    async def _poll(self) -> None:
+        while True:
+            for name in self.apply_faults(read_faults(self.state_dir)):
+                await self.rotate_host_key(name)
+            await asyncio.sleep(1.0)
+
+    async def _listen(self, device: Device) -> None:
+        for address in device.addresses:
+            device.listeners.append(await asyncssh.create_server(
+                lambda d=device: _Auth(self, d), address, self.port, server_host_keys=[device.key],
+                process_factory=lambda p, d=device: self._session(d, p), line_editor=False,
+                encoding="utf-8", keepalive_interval=0, reuse_address=True))
+
+    async def _unlisten(self, device: Device) -> None:
+        for listener in device.listeners:
+            listener.close()
+            await listener.wait_closed()
+        device.listeners.clear()
+
+    async def _session(self, device: Device, process: asyncssh.SSHServerProcess[str]) -> None:
+        state, text = login(device.plan, device.store, datetime.now(UTC))
+        try:
+            await self._write(device, process, text, command=False)
+            pending = ""
+            while state.mode != CLOSED:
+                data = await process.stdin.read(4096)
+                if not data:
+                    break
+                lines, pending = split_lines(pending, data)
+                for line in lines:
+                    state = await self._line(device, process, state, line)
+                    if state.mode == CLOSED:
+                        break
+        except (asyncssh.Error, ConnectionError, BrokenPipeError):
+            return
+        process.exit(0)
+
+    async def _line(self, device: Device, process: asyncssh.SSHServerProcess[str], state: CliState,
+                    line: str) -> CliState:
+        # The store is shared by all sessions of the device; take the latest before deciding.
+        state = replace(state, store=device.store)
+        new, text = handle(state, line, datetime.now(UTC))
+        device.store = new.store
+        if new.store.startup is not state.store.startup:
+            path = self.state_dir / f"{device.plan.name}.cfg"
+            path.write_text(render(device.plan, new.store.startup, new.store.updated_at))
+        await self._write(device, process, text, command=True)
+        return new
+
+    async def _write(self, device: Device, process: asyncssh.SSHServerProcess[str], text: str,
+                     command: bool) -> None:
+        faults = device.faults
+        if command and faults.garbage:
+            text = garble(text)
+        cut = split_for_drop(text) if command and faults.drop else None
+        chunks = (cut or text).split("\n")
+        if faults.delay_s:
+            for i, chunk in enumerate(chunks):
+                process.stdout.write(chunk + ("\r\n" if i < len(chunks) - 1 else ""))
+                await process.stdout.drain()
+                await asyncio.sleep(faults.delay_s)
+        else:
+            process.stdout.write("\r\n".join(chunks))
+            await process.stdout.drain()
+        if cut is not None:
+            process.channel.get_connection().abort()
+            raise ConnectionError("session dropped by fault")
+
+
+async def serve(devices: Iterable[DevicePlan], port: int, state_dir: Path, credentials: tuple[str, str],
+                host_addresses: Mapping[str, tuple[str, ...]] | None = None) -> Lab:
+    lab = Lab(devices, port, state_dir, credentials, host_addresses)
+    await lab.start()
+    return lab
+
+
+def pick(devices: Iterable[DevicePlan], names: list[str], per_platform: int) -> list[DevicePlan]:
+    chosen = [d for d in devices if d.platform in PLATFORMS]
+    if names:
+        return [d for d in chosen if d.name in names]
+    if per_platform:
+        counts: dict[str, int] = {}
+        picked = []
+        for d in chosen:
+            if d.address6 and not d.address:
+                picked.append(d)
+            elif counts.get(d.platform, 0) < per_platform:
+                counts[d.platform] = counts.get(d.platform, 0) + 1
+                picked.append(d)
+        return picked
+    return chosen
+
+
+async def _main(args: argparse.Namespace, password: str) -> None:
+    plan = generate_city(args.plan_seed, args.profile)
+    devices = pick(plan.devices, [n for n in args.devices.split(",") if n], args.per_platform)
+    if args.limit:
+        devices = devices[: args.limit]
+    state_dir = Path(args.state_dir)
+    lab = await serve(devices, args.port, state_dir, (args.username, password))
+    addresses = {name: list(d.addresses) for name, d in lab.devices.items()}
+    ready = {"pid": os.getpid(), "port": args.port, "devices": addresses}
+    (state_dir / READY_FILE).write_text(json.dumps(ready))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await lab.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m lab.ssh.server")
+    parser.add_argument("--plan-seed", type=int, default=2026)
+    parser.add_argument("--profile", default="small")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--state-dir", required=True)
+    parser.add_argument("--username", default="lab")
+    parser.add_argument("--password-file", required=True)
+    parser.add_argument("--devices", default="", help="comma-separated device names")
+    parser.add_argument("--per-platform", type=int, default=0, help="first N devices of each platform (+ IPv6 one)")
+    parser.add_argument("--limit", type=int, default=0, help="at most this many devices")
+    args = parser.parse_args(argv)
+    asyncio.run(_main(args, Path(args.password_file).read_text().strip()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Where a running lab keeps its files, and the small JSON records that say what is running."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from yiwang.config import default_inventory_dir
+
+
+class LabError(RuntimeError):
+    """Anything the lab cannot do, with a message meant for the operator's terminal."""
+
+
+@dataclass(frozen=True, slots=True)
+class LabPaths:
+    root: Path
+
+    @classmethod
+    def of(cls, state_dir: Path) -> LabPaths:
+        return cls(state_dir.resolve() / "lab")
+
+    @property
+    def record(self) -> Path:
+        return self.root / "lab.json"
+
+    @property
+    def faults(self) -> Path:
+        return self.root / "faults.json"
+
+    @property
+    def secret(self) -> Path:
+        return self.root / "community.secret"
+
+    @property
+    def inventory(self) -> Path:
+        """Where production reads its inventory when no configuration names one: the lab writes there, so
+        production code never has to know the lab exists."""
+        return default_inventory_dir(self.root.parent)
+
+    @property
+    def variation(self) -> Path:
+        return self.root / "variation"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def data(self, shard: str) -> Path:
+        return self.root / "data" / shard
+
+    def parked(self, shard: str) -> Path:
+        return self.root / "parked" / shard
+
+    def cache(self, shard: str) -> Path:
+        return self.root / "cache" / shard
+
+    def log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    @property
+    def tag(self) -> str:
+        """Short and stable per state dir: marks this lab's firewall rules so another lab's stay untouched."""
+        return hashlib.sha256(str(self.root).encode()).hexdigest()[:10]
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        # One lab command at a time per state dir: two `lab fault` calls must not both rewrite one data file.
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessRecord:
+    """A process the lab started; `create_time` guards against signalling a recycled pid."""
+
+    name: str
+    pid: int
+    create_time: float
+    endpoints: int
+    devices: int
+    log: str
+
+
+@dataclass(slots=True)
+class LabRecord:
+    profile: str
+    seed: int
+    rate_scale: float
+    port: int
+    started: float
+    devices: int
+    startup_seconds: float = 0.0
+    processes: list[ProcessRecord] = field(default_factory=list)
+
+    def save(self, path: Path) -> None:
+        write_json(path, asdict(self))
+
+    @classmethod
+    def load(cls, path: Path) -> LabRecord | None:
+        data = read_json(path)
+        if not isinstance(data, dict):
+            return None
+        try:
+            processes = [ProcessRecord(**p) for p in data.pop("processes", [])]
+            return cls(**data, processes=processes)
+        except TypeError as exc:
+            raise LabError(f"lab state file {path} is from another version ({exc}); stop its agents by pid from "
+                           f"{path.parent / 'run'} and remove {path}") from None
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise LabError(f"lab state file {path} is unreadable ({exc}); remove it or run `lab down`") from None
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)

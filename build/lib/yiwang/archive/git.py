@@ -1,0 +1,91 @@
+"""One git repository of device configs: `<device>.cfg` per device, one commit per real change.
+
+The git CLI with argument lists only (no shell); device names are checked before they become paths.
+Blocking; callers on the event loop use `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+DEVICE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+COMMIT = re.compile(r"^[0-9a-f]{4,64}$")
+AUTHOR = ("yiwang", "yiwang@localhost")
+
+
+class ArchiveError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    commit: str
+    time: datetime
+    message: str
+
+
+def config_file(device: str) -> str:
+    if not DEVICE_NAME.match(device) or device in (".", ".."):
+        raise ValueError(f"device name {device!r} is not safe as a file name")
+    return f"{device}.cfg"
+
+
+def _commit_id(commit: str) -> str:
+    if not COMMIT.match(commit):
+        raise ValueError(f"not a commit id: {commit!r}")
+    return commit
+
+
+class GitArchive:
+    def __init__(self, repo_dir: Path) -> None:
+        self.repo_dir = repo_dir
+        self._lock = threading.Lock()  # one index, so one writer at a time
+        repo_dir.mkdir(parents=True, exist_ok=True)
+        if not (repo_dir / ".git").exists():
+            self._git("init", "-q", "-b", "main")
+
+    def _git(self, *args: str, when: datetime | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.repo_dir),
+               "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "LC_ALL": "C",
+               "GIT_AUTHOR_NAME": AUTHOR[0], "GIT_AUTHOR_EMAIL": AUTHOR[1],
+               "GIT_COMMITTER_NAME": AUTHOR[0], "GIT_COMMITTER_EMAIL": AUTHOR[1]}
+        if when is not None:
+            env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = when.astimezone(UTC).isoformat()
+        done = subprocess.run(["git", "-C", str(self.repo_dir), *args], capture_output=True, text=True, env=env,
+                              check=False)
+        if check and done.returncode != 0:
+            raise ArchiveError(f"git {args[0]} failed ({done.returncode}): {done.stderr.strip()}")
+        return done
+
+    def store(self, device: str, text: str, when: datetime) -> str | None:
+        """Write and commit the config; the new commit id, or None when nothing changed."""
+        name = config_file(device)
+        with self._lock:
+            (self.repo_dir / name).write_text(text)
+            self._git("add", "--", name)
+            if self._git("diff", "--cached", "--quiet", "--", name, check=False).returncode == 0:
+                return None
+            stamp = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            self._git("commit", "-q", "-m", f"{device}: configuration at {stamp}", "--", name, when=when)
+            return self._git("rev-parse", "HEAD").stdout.strip()
+
+    def versions(self, device: str) -> list[Version]:
+        """Newest first."""
+        out = self._git("log", "--format=%H%x1f%at%x1f%s", "--", config_file(device)).stdout
+        versions = []
+        for line in out.splitlines():
+            commit, epoch, message = line.split("\x1f", 2)
+            versions.append(Version(commit, datetime.fromtimestamp(int(epoch), UTC), message))
+        return versions
+
+    def diff(self, device: str, a: str, b: str) -> str:
+        return self._git("diff", "--no-color", _commit_id(a), _commit_id(b), "--", config_file(device)).stdout
+
+    def show(self, device: str, commit: str) -> str:
+        return self._git("show", f"{_commit_id(commit)}:{config_file(device)}").stdout

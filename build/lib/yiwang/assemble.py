@@ -1,0 +1,263 @@
+"""Wire settings into running parts: inventory, targets, sinks, the monitor. Read once, passed down."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from alerts.notify.config import NotifyConfig, build_notifiers
+from alerts.rules import RuleError
+from collectors.base import CycleCollector
+from collectors.icmp import FpingCollector
+from collectors.snmp.collector import make_snmp_collector
+from collectors.ssh.collector import SshCollector
+from collectors.ssh.session import SessionSettings, SshRunner
+from collectors.traps import SecurityEvent, TrapListen, TrapReceiver, V3User, device_addresses
+from inventory.loader import InventoryProblem, load_inventory
+from inventory.model import Inventory, SecretRef
+from inventory.secrets import SecretError, resolve
+from yiwang.alerting import AlertStage
+from yiwang.archive.ages import BackupAges
+from yiwang.archive.service import ConfigArchive
+from yiwang.config import SecretSetting, Settings, default_inventory_dir
+from yiwang.latest import LatestStore
+from yiwang.notify import Dispatcher
+from yiwang.pipeline import Job, Monitor, Registered, Stage, default_workers
+from yiwang.polling import Concurrent, WorkerPool
+from yiwang.sinks.buffered import BufferedSink, BufferPolicy
+from yiwang.sinks.influx import InfluxSink, InfluxTarget
+from yiwang.stages import AlertsStage, LatestStage, PollHealth, SinkStage
+from yiwang.store import Store
+from yiwang.targets import Targets, build_targets
+
+log = logging.getLogger("yiwang.assemble")
+
+
+class SetupError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the API and the command line read: the monitor's results, never the monitor itself."""
+
+    inventory: Inventory
+    latest: LatestStore
+    health: PollHealth
+    alerts: AlertStage | None
+    archive: ConfigArchive | None
+
+    @property
+    def store(self) -> Store:
+        return self.health.store
+
+
+@dataclass(slots=True)
+class Assembly:
+    monitor: Monitor
+    services: Services
+    problems: list[str] = field(default_factory=list)
+    starting: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    closing: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)  # after the monitor
+
+    @property
+    def latest(self) -> LatestStore:
+        return self.services.latest
+
+    async def start(self) -> None:
+        for start in self.starting:
+            await start()
+
+    async def close(self) -> None:
+        await self.monitor.close()
+        for close in self.closing:
+            done = close()
+            if inspect.isawaitable(done):
+                await done
+        self.services.store.close()
+
+
+def _token(setting: SecretSetting | None, base: Path) -> str:
+    if setting is None:
+        return ""
+    try:
+        return resolve(setting.ref(), base=base)
+    except SecretError as exc:
+        raise SetupError(f"influx.token: {exc}") from None
+
+
+def _dispatcher(settings: Settings) -> Dispatcher | None:
+    if not settings.alerts.notifiers:
+        return None
+    entries = []
+    for entry in settings.alerts.notifiers:
+        password = entry.get("password")
+        if isinstance(password, dict):
+            try:
+                entry = {**entry, "password": str(resolve(SecretRef(**password), base=settings.state_dir))}
+            except (SecretError, TypeError) as exc:
+                raise SetupError(f"alerts.notifiers {entry.get('name')!r}: password: {exc}") from None
+        elif password is not None:
+            raise SetupError(f"alerts.notifiers {entry.get('name')!r}: password must be a reference, "
+                             "{env: NAME} or {file: PATH}")
+        entries.append(entry)
+    try:
+        config = NotifyConfig.model_validate({"outbox_dir": str(settings.state_dir / "outbox"), "notifiers": entries})
+    except ValidationError as exc:
+        raise SetupError(f"alerts.notifiers: {exc}") from None
+    return Dispatcher(build_notifiers(config), config.outbox_dir)
+
+
+def trap_receiver(settings: Settings, inventory: Inventory, store: Store) -> TrapReceiver | None:
+    traps = settings.traps
+    if not traps.enabled:
+        return None
+    try:
+        communities = [resolve(c.ref(), base=settings.state_dir) for c in traps.communities]
+        users = [V3User(u.name, resolve(u.auth_key.ref(), base=settings.state_dir),
+                        resolve(u.priv_key.ref(), base=settings.state_dir), u.engine_id) for u in traps.users]
+    except SecretError as exc:
+        raise SetupError(f"traps: {exc}") from None
+
+    def security_event(event: SecurityEvent) -> None:
+        log.warning("security event: %s from %s (%s)", event.kind, event.device, event.sender)
+        store.record_security_event(event.time_ns, event.kind, event.device, event.sender, event.security_name)
+
+    return TrapReceiver(TrapListen(traps.host, traps.port, tuple(communities), tuple(users)),
+                        device_addresses(inventory), security_event)
+
+
+def inventory_paths(settings: Settings) -> list[Path]:
+    if settings.inventory:
+        return settings.inventory
+    path = default_inventory_dir(settings.state_dir)
+    if not path.exists():
+        raise SetupError(f"no inventory configured and none at {path}; name inventory folders in the configuration "
+                         "file (inventory: [...]), or start the simulated city there with `yiwang lab up`")
+    return [path]
+
+
+def load(settings: Settings) -> tuple[Inventory, list[InventoryProblem]]:
+    result = load_inventory(inventory_paths(settings))
+    return result.inventory, result.problems
+
+
+@dataclass(slots=True)
+class Parts:
+    """What the collector builders share: read once, handed to each."""
+
+    settings: Settings
+    targets: Targets
+    workers: int
+    ssh_runner: SshRunner | None = None
+
+
+def _snmp(parts: Parts) -> Registered | None:
+    poll = parts.settings.poll
+    if not parts.targets.snmp:
+        return None
+    factory = functools.partial(make_snmp_collector, tuple(str(p) for p in parts.settings.profiles_dirs),
+                                poll.timeout_s, poll.retries)
+    collector: CycleCollector
+    if parts.workers > 1 and len(parts.targets.snmp) > parts.workers:
+        collector = WorkerPool(factory, parts.workers, poll.concurrency, "snmp")
+    else:
+        collector = Concurrent(factory(), poll.concurrency)
+    return Registered(collector, parts.targets.snmp, poll.interval_s)
+
+
+def _icmp(parts: Parts) -> Registered | None:
+    poll = parts.settings.poll
+    return Registered(FpingCollector(count=poll.icmp_count), parts.targets.icmp, poll.icmp_interval_s)
+
+
+def _ssh(parts: Parts) -> Registered | None:
+    ssh = parts.settings.ssh
+    if not ssh.enabled or parts.ssh_runner is None:
+        return None
+    # Facts start once the first SNMP cycle is in, so that a start does not put every kind of work on the cores
+    # at once.
+    return Registered(Concurrent(SshCollector(parts.ssh_runner), ssh.workers), parts.targets.ssh, ssh.interval_s,
+                      after="snmp")
+
+
+# Adding a collector: a builder here and its settings in yiwang.config.
+COLLECTORS: dict[str, Callable[[Parts], Registered | None]] = {"snmp": _snmp, "icmp": _icmp, "ssh": _ssh}
+# Alerts wait until these have each reported once, so a restart mid-incident sees the whole picture.
+ALERT_INPUTS = ("snmp", "icmp")
+
+
+def assemble(settings: Settings, workers: int | None = None, with_influx: bool = True) -> Assembly:
+    inv, inventory_problems = load(settings)
+    problems = [str(p) for p in inventory_problems]
+    targets = build_targets(inv, secrets_base=settings.state_dir)
+    problems.extend(targets.problems)
+    store = Store(settings.database)
+    latest = LatestStore()
+    sinks = [_influx(settings)] if with_influx and settings.influx is not None else []
+    parts = Parts(settings, targets, workers if workers is not None else (settings.poll.workers or default_workers()))
+    if targets.ssh and (settings.ssh.enabled or settings.archive.enabled):
+        parts.ssh_runner = SshRunner(SessionSettings(settings.state_dir / "ssh",
+                                                     read_timeout=settings.ssh.read_timeout_s),
+                                     max_workers=settings.ssh.workers)
+    registered = [r for build in COLLECTORS.values() if (r := build(parts)) is not None]
+    jobs: list[Job] = []
+    archive = None
+    if settings.archive.enabled and parts.ssh_runner is not None:
+        archive = ConfigArchive.open(inv, targets.ssh, settings.state_dir, settings.database, parts.ssh_runner)
+        registered.append(Registered(BackupAges(archive), targets.ssh, AGES_INTERVAL_S))
+        jobs.append(Job("backup", functools.partial(backup_job, archive), settings.archive.interval_s,
+                        after="ssh" if any(r.name == "ssh" for r in registered) else "snmp"))
+    polled = {r.name for r in registered}
+    health = PollHealth(store, {t.device: t.tags for t in targets.icmp}, polled - {"archive"})
+    stages: list[Stage] = [health, LatestStage(latest), SinkStage(sinks, latest)]
+    alerts = None
+    dispatcher = None
+    if settings.alerts.enabled:
+        try:
+            alerts = AlertStage.from_files(settings.alerts.rules, inv, store)
+        except RuleError as exc:
+            raise SetupError(f"alert rules: {exc}") from None
+        dispatcher = _dispatcher(settings)
+        if dispatcher is not None:
+            jobs.append(Job("notifications", dispatcher.flush, 1.0))  # retries between cycles
+        stages.append(AlertsStage(alerts, latest, dispatcher, [n for n in ALERT_INPUTS if n in polled]))
+    traps = trap_receiver(settings, inv, store)
+    monitor = Monitor(registered, stages, jobs, [traps] if traps is not None else [])
+    assembly = Assembly(monitor, Services(inv, latest, health, alerts, archive), problems)
+    if parts.ssh_runner is not None:
+        assembly.closing.append(parts.ssh_runner.close)
+    if dispatcher is not None:
+        # a second process on the same outbox is refused at start, not at the first alert
+        assembly.starting.append(dispatcher.open)
+        assembly.closing.append(dispatcher.close)
+    for sink in sinks:
+        assembly.starting.append(sink.start)
+        assembly.closing.append(sink.close)  # flushed, or spooled for the next start
+    return assembly
+
+
+AGES_INTERVAL_S = 60.0
+
+
+async def backup_job(archive: ConfigArchive) -> None:
+    results = await archive.backup()
+    ok = sum(r.ok for r in results)
+    log.info("configuration backup: %d devices, %d ok, %d failed", len(results), ok, len(results) - ok)
+    for failed in (r for r in results if not r.ok):
+        log.warning("backup of %s failed: %s: %s", failed.device, failed.reason, failed.error)
+
+
+def _influx(settings: Settings) -> BufferedSink:
+    influx = settings.influx
+    assert influx is not None
+    return BufferedSink(InfluxSink(InfluxTarget(influx.url, influx.org, influx.bucket),
+                                   _token(influx.token, settings.state_dir)),
+                        settings.state_dir / "spool" / "influx",
+                        BufferPolicy(max_spool_bytes=int(influx.spool_max_mb * 1024 * 1024)))

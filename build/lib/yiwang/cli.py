@@ -1,0 +1,445 @@
+"""The command line: `yiwang run`, `poll --once`, `inventory ...`, `alerts ...`, `config ...`.
+
+Command groups of optional extras (`yiwang lab ...`) come from the `yiwang.commands` entry points."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from datetime import datetime
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from yiwang.cli_common import ConfigOption, err, fail, out, settings_from
+from yiwang.config import Settings
+
+app = typer.Typer(help="yiwang (一网): operations for a city e-government extranet.", no_args_is_help=True)
+inventory_app = typer.Typer(help="Check, export and import the inventory.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Active alerts, history, acknowledgements, silences and rule export.",
+                         no_args_is_help=True)
+app.add_typer(inventory_app, name="inventory")
+app.add_typer(alerts_app, name="alerts")
+config_app = typer.Typer(help="The configuration archive: backups, versions, diffs and ages.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+@app.command()
+def run(config: ConfigOption = None,
+        workers: Annotated[int | None, typer.Option(help="poll processes (default: one per core)")] = None) -> None:
+    """Run the poll scheduler, the sinks and the HTTP API in one process."""
+    from yiwang.server import serve
+
+    settings = settings_from(config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # paramiko logs every SSH connection at INFO: thousands of lines a cycle for a city
+    logging.getLogger("paramiko").setLevel(logging.WARNING)
+    try:
+        asyncio.run(serve(settings, workers))
+    except RuntimeError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def poll(config: ConfigOption = None,
+         once: Annotated[bool, typer.Option("--once", help="one cycle, then exit")] = False,
+         as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+         collector: Annotated[str, typer.Option(help="snmp, icmp or all")] = "all",
+         workers: Annotated[int, typer.Option(help="poll processes")] = 1) -> None:
+    """Poll every device once and report what was collected and what failed."""
+    if not once:
+        raise fail("only --once is supported here; `yiwang run` polls continuously", 2)
+    if collector not in ("snmp", "icmp", "all"):
+        raise fail(f"--collector must be snmp, icmp or all, not {collector!r}", 2)
+    settings = settings_from(config)
+    reports = asyncio.run(_poll_once(settings, collector, workers, quiet=as_json))
+    if as_json:
+        out.print_json(json.dumps(reports))
+    else:
+        _print_reports(reports)
+    if any(r["failed"] == r["devices"] and r["devices"] for r in reports.values()):
+        raise typer.Exit(1)
+
+
+async def _poll_once(settings: Settings, collector: str, workers: int, quiet: bool) -> dict[str, Any]:
+    from yiwang.assemble import SetupError, assemble
+
+    try:
+        assembly = assemble(settings, workers=workers)
+    except SetupError as exc:
+        raise fail(str(exc)) from None
+    for problem in assembly.problems:
+        err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
+    await assembly.start()
+    monitor = assembly.monitor
+    reports: dict[str, Any] = {}
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, disable=quiet, transient=True) as progress:
+            for name in ("snmp", "icmp"):
+                if collector not in (name, "all") or name not in monitor.collectors:
+                    continue
+                task = progress.add_task(f"{name} poll", total=len(monitor.targets(name)))
+                report = await monitor.cycle(name, lambda _r, t=task: progress.advance(t))  # type: ignore[misc]
+                reports[name] = {
+                    "devices": report.devices, "ok": report.ok, "failed": report.failed,
+                    "varbinds": report.varbinds, "samples": report.samples,
+                    "duration_s": round(report.duration_s, 3),
+                    "failures": [{"device": f.device, "reason": f.reason, "error": f.error}
+                                 for f in report.failures],
+                }
+    finally:
+        await assembly.close()
+    return reports
+
+
+def _print_reports(reports: dict[str, Any]) -> None:
+    table = Table(title="poll cycle")
+    for column in ("collector", "devices", "ok", "failed", "varbinds", "samples", "seconds"):
+        table.add_column(column, justify="right" if column != "collector" else "left")
+    for name, r in reports.items():
+        table.add_row(name, str(r["devices"]), str(r["ok"]), str(r["failed"]), str(r["varbinds"]),
+                      str(r["samples"]), f"{r['duration_s']:.1f}")
+    out.print(table)
+    for name, r in reports.items():
+        for failure in r["failures"][:50]:
+            out.print(f"[red]{name}[/red] {escape(failure['device'])}: {escape(failure['reason'])}: "
+                      f"{escape(failure['error'])}")
+        if len(r["failures"]) > 50:
+            out.print(f"... and {len(r['failures']) - 50} more {name} failures (use --json for all)")
+
+
+@inventory_app.command("check")
+def inventory_check(config: ConfigOption = None,
+                    paths: Annotated[list[Path] | None, typer.Argument(help="inventory files or folders")] = None
+                    ) -> None:
+    """Load the inventory and report every broken entry by file, entry and field."""
+    from inventory.loader import load_inventory
+    from yiwang.assemble import SetupError, inventory_paths
+
+    settings = settings_from(config)
+    try:
+        result = load_inventory(paths or inventory_paths(settings))
+    except SetupError as exc:
+        raise fail(str(exc)) from None
+    inv = result.inventory
+    levels: dict[str, int] = {}
+    for area in inv.areas.values():
+        levels[area.level.label] = levels.get(area.level.label, 0) + 1
+    out.print(f"areas: {', '.join(f'{k} {v}' for k, v in levels.items())}; devices {len(inv.devices)}; "
+              f"links {len(inv.links)}; credentials {len(inv.credentials)}")
+    for problem in result.problems:
+        err.print(f"[red]problem:[/red] {escape(str(problem))}")
+    if result.problems:
+        raise typer.Exit(1)
+    out.print("[green]inventory is valid[/green]")
+
+
+@inventory_app.command("ansible")
+def inventory_ansible(config: ConfigOption = None,
+                      output: Annotated[Path | None, typer.Option("--out", help="file to write")] = None) -> None:
+    """Write the inventory as an Ansible YAML inventory (areas become nested groups)."""
+    from inventory.ansible import to_ansible
+    from yiwang.assemble import SetupError, load
+
+    try:
+        inv, problems = load(settings_from(config))
+    except SetupError as exc:
+        raise fail(str(exc)) from None
+    for problem in problems:
+        err.print(f"[yellow]left out:[/yellow] {escape(str(problem))}")
+    text = yaml.safe_dump(to_ansible(inv), sort_keys=True, allow_unicode=True)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"wrote {output}")
+
+
+@inventory_app.command("import-villages")
+def inventory_import(csv_file: Annotated[Path, typer.Argument(help="CSV with one village per row")],
+                     output: Annotated[Path, typer.Option("--out", help="inventory YAML to write")],
+                     config: ConfigOption = None) -> None:
+    """Bulk-import villages (area, access device and uplink) from a CSV file."""
+    from inventory.csv_import import import_villages
+    from yiwang.assemble import SetupError, load
+
+    try:
+        inv, _ = load(settings_from(config))
+        text = csv_file.read_text(encoding="utf-8-sig")
+    except SetupError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"{csv_file}: {exc.strerror}") from None
+    result = import_villages(text, str(csv_file), inv)
+    for problem in result.problems:
+        err.print(f"[red]problem:[/red] {escape(problem)}")
+    output.write_text(yaml.safe_dump(result.document(), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    out.print(f"imported {len(result.devices)} villages into {output}; {len(result.problems)} rows left out")
+    if result.problems:
+        raise typer.Exit(1)
+
+
+def _alert_stage(config: Path | None) -> Any:
+    from alerts.rules import RuleError
+    from yiwang.alerting import AlertStage
+    from yiwang.assemble import SetupError, load
+    from yiwang.store import Store
+
+    settings = settings_from(config)
+    try:
+        inv, _ = load(settings)
+        return AlertStage.from_files(settings.alerts.rules, inv, Store(settings.database))
+    except (SetupError, RuleError) as exc:
+        raise fail(str(exc)) from None
+
+
+def _duration(text: str) -> float:
+    from alerts.rules import seconds as parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise fail(f"{text!r}: {exc}", 2) from None
+
+
+def _instant(text: str | None) -> int:
+    if text is None:
+        return time.time_ns()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(f"{text!r} is not an ISO time such as 2026-12-01T22:00+08:00", 2) from None
+    if moment.tzinfo is None:
+        raise fail(f"{text!r} needs a time zone, e.g. +08:00", 2)
+    return int(moment.timestamp() * 1e9)
+
+
+@alerts_app.command("list")
+def alerts_list(config: ConfigOption = None,
+                as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+    """Pending and firing alerts, as the running monitor last saved them."""
+    active = _alert_stage(config).active()
+    if as_json:
+        out.print_json(json.dumps(active))
+        return
+    table = Table("fingerprint", "rule", "severity", "status", "summary")
+    for alert in active:
+        summary = str(alert["annotations"].get("summary", "")) if isinstance(alert["annotations"], dict) else ""
+        held = f" (in {alert['suppressed_by']})" if alert["suppressed_by"] else ""
+        table.add_row(str(alert["fingerprint"]), escape(str(alert["rule"])), str(alert["severity"]),
+                      f"{alert['status']}{held}", escape(summary))
+    out.print(table)
+
+
+@alerts_app.command("history")
+def alerts_history(config: ConfigOption = None, limit: int = 50) -> None:
+    """Alert transitions, newest first."""
+    stage = _alert_stage(config)
+    for item in stage.store.alert_history(limit):
+        sent = "sent" if item["notify"] else f"held ({item['held'] or 'not due'})"
+        stamp = datetime.fromtimestamp(item["at_ns"] / 1e9).astimezone().isoformat(timespec="seconds")
+        out.print(f"{stamp} {item['kind']:<9} {escape(item['rule'])} {sent}: "
+                  f"{escape(str(item['annotations'].get('summary', '')))}")
+
+
+@alerts_app.command("ack")
+def alerts_ack(fingerprint: str, by: Annotated[str, typer.Option(help="who has it in hand")],
+               comment: str = "", config: ConfigOption = None) -> None:
+    """Acknowledge a firing alert: it stays firing, repeats stop until it resolves."""
+    from yiwang.alerting import AlertError
+
+    try:
+        _alert_stage(config).acknowledge(fingerprint, by, comment, time.time_ns())
+    except AlertError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"acknowledged {fingerprint}")
+
+
+def _add_silence(config: Path | None, kind: str, starts_ns: int, ends_ns: int, area: str | None,
+                 device: str | None, rule: str | None, comment: str, by: str) -> None:
+    from yiwang.alerting import AlertError
+
+    try:
+        silence_id = _alert_stage(config).silence(starts_ns=starts_ns, ends_ns=ends_ns, area=area, device=device,
+                                                  rule=rule, comment=comment, created_by=by, kind=kind)
+    except AlertError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"{kind} {silence_id} until {datetime.fromtimestamp(ends_ns / 1e9).astimezone().isoformat()}")
+
+
+@alerts_app.command("silence")
+def alerts_silence(duration: Annotated[str, typer.Option("--for", help="how long, e.g. 30m, 2h")],
+                   area: str | None = None, device: str | None = None, rule: str | None = None,
+                   comment: str = "", by: str = "", config: ConfigOption = None) -> None:
+    """Silence alerts of an area (and everything beneath it), a device or a rule, from now."""
+    now = time.time_ns()
+    _add_silence(config, "silence", now, now + int(_duration(duration) * 1e9), area, device, rule, comment, by)
+
+
+@alerts_app.command("maintenance")
+def alerts_maintenance(start: Annotated[str, typer.Option(help="ISO time with zone")],
+                       end: Annotated[str, typer.Option(help="ISO time with zone")],
+                       area: str | None = None, device: str | None = None, rule: str | None = None,
+                       comment: str = "", by: str = "", config: ConfigOption = None) -> None:
+    """Plan a maintenance window: alerts inside it are evaluated but not sent."""
+    _add_silence(config, "maintenance", _instant(start), _instant(end), area, device, rule, comment, by)
+
+
+@alerts_app.command("silences")
+def alerts_silences(config: ConfigOption = None) -> None:
+    """Silences and maintenance windows that are not over."""
+    stage = _alert_stage(config)
+    for row in stage.store.silences(time.time_ns()):
+        ends = datetime.fromtimestamp(row["ends_ns"] / 1e9).astimezone().isoformat(timespec="minutes")
+        what = " ".join(f"{k}={row[k]}" for k in ("area", "device", "rule") if row[k])
+        out.print(f"{row['id']} {row['kind']} until {ends}: {escape(what)} {escape(row['comment'])}")
+
+
+@alerts_app.command("unsilence")
+def alerts_unsilence(silence_id: int, config: ConfigOption = None) -> None:
+    """End a silence or maintenance window now."""
+    if not _alert_stage(config).store.expire_silence(silence_id, time.time_ns()):
+        raise fail(f"no silence {silence_id}")
+    out.print(f"ended {silence_id}")
+
+
+@alerts_app.command("export")
+def alerts_export(out_dir: Annotated[Path, typer.Option("--out-dir", help="folder for the two files")],
+                  config: ConfigOption = None) -> None:
+    """The rules as a Prometheus rule file, and the topology as Alertmanager inhibit rules."""
+    from alerts.export import write_inhibit_rules, write_prometheus_rules
+
+    stage = _alert_stage(config)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_prometheus_rules(stage.rules, out_dir / "yiwang-rules.yml")
+    write_inhibit_rules(stage.topology.inventory, out_dir / "yiwang-inhibit.yml")
+    out.print(f"wrote {out_dir / 'yiwang-rules.yml'} and {out_dir / 'yiwang-inhibit.yml'}")
+
+
+def _archive(config: Path | None) -> Any:
+    from yiwang.archive.service import ConfigArchive
+    from yiwang.assemble import SetupError, load
+    from yiwang.targets import build_targets
+
+    settings = settings_from(config)
+    try:
+        inv, _ = load(settings)
+    except SetupError as exc:
+        raise fail(str(exc)) from None
+    targets = build_targets(inv, secrets_base=settings.state_dir)
+    for problem in targets.problems:
+        err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
+    return ConfigArchive.open(inv, targets.ssh, settings.state_dir, settings.database)
+
+
+@config_app.command("backup")
+def config_backup(device: str | None = None,
+                  area: Annotated[str | None, typer.Option(help="an area id: every device beneath it")] = None,
+                  config: ConfigOption = None) -> None:
+    """Back up running configurations now: one device, one area, or every device."""
+    from yiwang.archive.git import ArchiveError
+
+    archive = _archive(config)
+    try:
+        results = asyncio.run(archive.backup(device, area))
+    except ArchiveError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        archive.close()
+    changed = [r for r in results if r.commit]
+    failed = [r for r in results if not r.ok]
+    out.print(f"{len(results)} devices: {len(results) - len(failed)} backed up, {len(changed)} changed, "
+              f"{len(failed)} failed")
+    for r in changed:
+        out.print(f"changed {escape(r.device)} {r.commit}")
+    for r in failed:
+        out.print(f"[red]failed[/red] {escape(r.device)}: {escape(r.reason)}: {escape(r.error)}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@config_app.command("versions")
+def config_versions(device: str, config: ConfigOption = None) -> None:
+    """A device's configuration versions, newest first."""
+    from yiwang.archive.git import ArchiveError
+
+    archive = _archive(config)
+    try:
+        for version in archive.versions(device):
+            out.print(f"{version.commit} {version.time.isoformat()} {escape(version.message)}")
+    except ArchiveError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        archive.close()
+
+
+@config_app.command("diff")
+def config_diff(device: str, a: str, b: str, config: ConfigOption = None) -> None:
+    """The diff between two versions of a device's configuration."""
+    from yiwang.archive.git import ArchiveError
+
+    archive = _archive(config)
+    try:
+        sys.stdout.write(archive.diff(device, a, b))
+    except (ArchiveError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        archive.close()
+
+
+@config_app.command("status")
+def config_status(area: str | None = None, config: ConfigOption = None,
+                  as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+    """Age of the last good backup per device and per area."""
+    from yiwang.archive.git import ArchiveError
+
+    archive = _archive(config)
+    try:
+        status = archive.status(area)
+    except ArchiveError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        archive.close()
+    if as_json:
+        out.print_json(json.dumps(status))
+        return
+    table = Table("area", "level", "devices", "never", "failing", "oldest backup")
+    for row in status["areas"]:
+        table.add_row(escape(row["area"]), row["level"], str(row["devices"]), str(row["never"]), str(row["failing"]),
+                      f"{row['oldest_age_seconds'] / 3600:.1f} h")
+    out.print(table)
+
+
+def add_extra_commands(root: typer.Typer) -> None:
+    """Each `yiwang.commands` entry point is a Typer group. One whose extra is not installed still shows up,
+    and says in one line how to install it instead of failing with a traceback."""
+    for entry in sorted(entry_points(group="yiwang.commands"), key=lambda e: e.name):
+        try:
+            group = entry.load()
+        except ImportError as exc:
+            _missing_extra(root, entry.name, exc)
+        else:
+            root.add_typer(group, name=entry.name)
+
+
+def _missing_extra(root: typer.Typer, name: str, exc: ImportError) -> None:
+    hint = f"pip install 'yiwang[{name}]'"
+
+    @root.command(name, help=escape(f"(needs the optional extra: {hint})"),
+                  context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def missing(ctx: typer.Context) -> None:
+        err.print(escape(f"`yiwang {name}` needs the optional extra {name!r}, which is not installed "
+                         f"({exc}): {hint}"), soft_wrap=True)
+        raise typer.Exit(2)
+
+
+add_extra_commands(app)

@@ -1,0 +1,152 @@
+"""One configuration file, parsed and validated once at start into typed settings, then passed down."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from inventory.model import SecretRef
+
+
+class ConfigError(ValueError):
+    pass
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretSetting(Strict):
+    env: str | None = None
+    file: str | None = None
+
+    @model_validator(mode="after")
+    def one_source(self) -> SecretSetting:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of env or file")
+        return self
+
+    def ref(self) -> SecretRef:
+        return SecretRef(env=self.env, file=self.file)
+
+
+class ApiSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+
+class PollSettings(Strict):
+    interval_s: float = Field(60.0, gt=0)
+    timeout_s: float = Field(2.0, gt=0)
+    retries: int = Field(1, ge=0, le=10)
+    # One UDP socket dropped replies beyond ~50-100 concurrent walks in trials, so the default stays at 50 a worker.
+    concurrency: int = Field(50, ge=1, le=1000)
+    workers: int = Field(0, ge=0, le=64, description="poll processes; 0 = one per core")
+    icmp_interval_s: float = Field(30.0, gt=0)
+    icmp_count: int = Field(3, ge=1, le=20)
+
+
+class SshSettings(Strict):
+    enabled: bool = True
+    interval_s: float = Field(900.0, gt=0, description="facts over SSH: version, interfaces, optics, neighbours")
+    # Sessions are threads in the API's process; more of them would take the event loop's share of the GIL.
+    workers: int = Field(8, ge=1, le=256, description="netmiko sessions at once (threads)")
+    read_timeout_s: float = Field(10.0, gt=0)
+
+
+class ArchiveSettings(Strict):
+    enabled: bool = True
+    interval_s: float = Field(86400.0, gt=0, description="scheduled configuration backups")
+
+
+class InfluxSettings(Strict):
+    url: str
+    org: str = "yiwang"
+    bucket: str = "yiwang"
+    token: SecretSetting | None = None
+    spool_max_mb: float = Field(1024.0, gt=0)
+
+
+class AlertSettings(Strict):
+    enabled: bool = True
+    rules: list[Path] = Field(default_factory=list, description="rule files; empty = the shipped defaults")
+    # webhook / smtp / alertmanager entries, validated by alerts.notify.config; an SMTP password is a reference
+    notifiers: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class TrapUserSetting(Strict):
+    name: str
+    auth_key: SecretSetting
+    priv_key: SecretSetting
+    engine_id: str = Field("", description="the sender's snmpEngineID in hex")
+
+
+class TrapSettings(Strict):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(10162, ge=1, le=65535)
+    communities: list[SecretSetting] = Field(default_factory=list)
+    users: list[TrapUserSetting] = Field(default_factory=list)
+
+
+class Settings(Strict):
+    state_dir: Path = Field(default_factory=lambda: default_state_dir())
+    inventory: list[Path] = Field(default_factory=list,
+                                  description="inventory folders; empty = `inventory` in the state folder")
+    database_url: str | None = None
+    profiles_dirs: list[Path] = Field(default_factory=list)
+    api: ApiSettings = ApiSettings()
+    poll: PollSettings = PollSettings()
+    influx: InfluxSettings | None = None
+    alerts: AlertSettings = AlertSettings()
+    traps: TrapSettings = TrapSettings()
+    ssh: SshSettings = SshSettings()
+    archive: ArchiveSettings = ArchiveSettings()
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'yiwang.sqlite'}"
+
+    @property
+    def inventory_dirs(self) -> list[Path]:
+        return self.inventory or [default_inventory_dir(self.state_dir)]
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "yiwang"
+
+
+def default_inventory_dir(state_dir: Path) -> Path:
+    """Where the inventory is read when the configuration names none (and where `yiwang lab up` writes)."""
+    return state_dir / "inventory"
+
+
+def load_settings(path: Path | None) -> Settings:
+    """No file: the built-in default (the inventory in the state folder, SQLite there too, no external database)."""
+    if path is None:
+        return Settings()
+    try:
+        document: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    try:
+        settings = Settings.model_validate(document)
+    except ValidationError as exc:
+        lines = [f"{path}: {'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+    relative_to = path.parent
+    return settings.model_copy(update={
+        "inventory": [p if p.is_absolute() else relative_to / p for p in settings.inventory],
+        "profiles_dirs": [p if p.is_absolute() else relative_to / p for p in settings.profiles_dirs],
+        "alerts": settings.alerts.model_copy(update={
+            "rules": [p if p.is_absolute() else relative_to / p for p in settings.alerts.rules]}),
+    })

@@ -1,0 +1,234 @@
+"""The monitor as a pipeline: collectors registered by name produce PollResults, and every result goes through
+the same list of stages in order (poll health, latest store, sinks, alerts).
+
+Inputs are of three kinds and the monitor pulls from all of them: collectors run in cycles (SNMP, ICMP, SSH,
+backup ages), streams yield results when something happens (traps), and jobs run on a timer (backups,
+notification retries). A cycle ends with one more result, the cycle's own figures, and then every stage settles.
+The monitor knows no collector, sink or rule by name: adding a collector is one `Registered` entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from collectors.base import CycleCollector, PollResult, PollTarget
+from collectors.model import Sample
+
+log = logging.getLogger("yiwang.pipeline")
+
+
+@dataclass(slots=True)
+class Failure:
+    device: str
+    collector: str
+    reason: str
+    error: str
+
+
+@dataclass(slots=True)
+class CycleReport:
+    collector: str
+    devices: int = 0
+    ok: int = 0
+    varbinds: int = 0
+    samples: int = 0
+    duration_s: float = 0.0
+    cpu_s: float = 0.0  # this process's CPU during the cycle; worker processes report their own in samples
+    late_s: float = 0.0  # how long after it was due the cycle started
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+
+class Stage(Protocol):
+    """What happens to results. `take` sees each result as it arrives (and may complete its samples for the
+    stages after it); `settle` runs once the collector's cycle, or a stream's event, is over."""
+
+    def take(self, result: PollResult) -> None: ...
+
+    async def settle(self, report: CycleReport) -> None: ...
+
+
+class Stream(Protocol):
+    """An input that speaks when something happens (a trap receiver): results until the monitor stops."""
+
+    name: str
+
+    def results(self) -> AsyncIterator[PollResult]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    collector: CycleCollector
+    targets: Sequence[PollTarget]
+    interval_s: float
+    after: str | None = None  # the first cycle waits until this collector's first cycle is in
+
+    @property
+    def name(self) -> str:
+        return self.collector.name
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    name: str
+    run: Callable[[], Awaitable[object]]
+    interval_s: float
+    after: str | None = None
+
+
+ProgressHook = Callable[[PollResult], None]
+
+
+class Monitor:
+    def __init__(self, collectors: Sequence[Registered], stages: Sequence[Stage], jobs: Sequence[Job] = (),
+                 streams: Sequence[Stream] = ()) -> None:
+        self.collectors = {r.name: r for r in collectors}
+        if len(self.collectors) != len(collectors):
+            raise ValueError("two collectors registered under one name")
+        self.stages = list(stages)
+        self.jobs = list(jobs)
+        self.streams = list(streams)
+        self.last_reports: dict[str, CycleReport] = {}
+        self._done_once = {name: asyncio.Event() for name in [*self.collectors, *(j.name for j in self.jobs)]}
+
+    def targets(self, name: str) -> Sequence[PollTarget]:
+        return self.collectors[name].targets
+
+    async def cycle(self, name: str, progress: ProgressHook | None = None, late_s: float = 0.0) -> CycleReport:
+        registered = self.collectors[name]
+        report = CycleReport(name, late_s=late_s)
+        started = time.perf_counter()
+        cpu_started = _cpu_seconds()
+        seen: set[str] = set()
+        try:
+            async for result in registered.collector.collect(registered.targets):
+                seen.add(result.device)
+                self._take(result, report)
+                if progress is not None:
+                    progress(result)
+        except Exception as exc:  # noqa: BLE001 - the collector broke its contract: its devices fail, not the monitor
+            log.error("%s collector failed mid-cycle: %s: %s", name, type(exc).__name__, exc)
+            for target in registered.targets:
+                if target.device not in seen:
+                    self._take(PollResult(target.device, name, [], False, "internal",
+                                          f"{target.device}: collector {name} failed: {type(exc).__name__}: {exc}"),
+                               report)
+        report.duration_s = time.perf_counter() - started
+        report.cpu_s = _cpu_seconds() - cpu_started
+        self._take(_cycle_result(report), None)
+        await self._settle(report)
+        self.last_reports[name] = report
+        self._done_once[name].set()
+        return report
+
+    def _take(self, result: PollResult, report: CycleReport | None) -> None:
+        if report is not None:
+            report.devices += 1
+            report.varbinds += result.varbinds
+            report.samples += len(result.samples)
+            if result.ok:
+                report.ok += 1
+            else:
+                report.failures.append(Failure(result.device, result.collector, result.reason, result.error))
+        for stage in self.stages:
+            stage.take(result)
+
+    async def _settle(self, report: CycleReport) -> None:
+        for stage in self.stages:
+            try:
+                await stage.settle(report)
+            except Exception as exc:  # noqa: BLE001 - one stage failing must not stop monitoring; it is reported
+                log.error("%s after the %s cycle failed: %s: %s", type(stage).__name__, report.collector,
+                          type(exc).__name__, exc)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loops = [self._after(r.after, self._cycles(r, stop)) for r in self.collectors.values()]
+        loops += [self._after(j.after, self._jobs(j, stop)) for j in self.jobs]
+        loops += [self._listen(s, stop) for s in self.streams]
+        await asyncio.gather(*loops)
+
+    async def _after(self, name: str | None, work: Awaitable[None]) -> None:
+        if name is not None and name in self._done_once:
+            await self._done_once[name].wait()
+        await work
+
+    async def _cycles(self, registered: Registered, stop: asyncio.Event) -> None:
+        due = time.monotonic()
+        while not stop.is_set():
+            started = time.monotonic()
+            report = await self.cycle(registered.name, late_s=max(0.0, started - due))
+            log.info("%s cycle: %d devices, %d failed, %d varbinds in %.1f s, started %.1f s late",
+                     report.collector, report.devices, report.failed, report.varbinds, report.duration_s,
+                     report.late_s)
+            if report.duration_s > registered.interval_s:
+                log.warning("%s cycle took %.1f s, longer than its %.0f s interval", report.collector,
+                            report.duration_s, registered.interval_s)
+            due = started + registered.interval_s
+            await _sleep_until(due, stop)
+
+    async def _jobs(self, job: Job, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                await job.run()
+            except Exception as exc:  # noqa: BLE001 - a failing job is reported and tried again next time
+                log.error("%s failed: %s: %s", job.name, type(exc).__name__, exc)
+            self._done_once[job.name].set()
+            await _sleep_until(started + job.interval_s, stop)
+
+    async def _listen(self, stream: Stream, stop: asyncio.Event) -> None:
+        async def consume() -> None:
+            async for result in stream.results():
+                report = CycleReport(stream.name)
+                self._take(result, report)
+                await self._settle(report)
+
+        listening = asyncio.ensure_future(consume())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({listening, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not listening.done():
+            listening.cancel()  # the stream's generator closes its socket on the way out
+        await asyncio.gather(listening, return_exceptions=True)
+        if not listening.cancelled() and listening.exception() is not None:
+            raise RuntimeError(f"{stream.name}: {listening.exception()}")
+
+    async def close(self) -> None:
+        for registered in self.collectors.values():
+            try:
+                await registered.collector.close()
+            except Exception as exc:  # noqa: BLE001 - closing the others matters more
+                log.warning("closing collector %s: %s: %s", registered.name, type(exc).__name__, exc)
+
+
+async def _sleep_until(deadline: float, stop: asyncio.Event) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        pass
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def _cycle_result(report: CycleReport) -> PollResult:
+    """The cycle's own figures travel as one more result, so they reach the latest store and the sinks."""
+    sample = Sample("cycle", (("collector", report.collector),), {
+        "duration_seconds": report.duration_s, "devices": float(report.devices), "failed": float(report.failed),
+        "varbinds": float(report.varbinds), "late_seconds": report.late_s}, time.time_ns())
+    return PollResult("", f"cycle-{report.collector}", [sample], True)
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
