@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from alerts.notify.alertmanager import AlertmanagerNotifier
 from alerts.notify.base import Notifier
-from alerts.notify.smtp import SmtpNotifier
+from alerts.notify.smtp import SmtpNotifier, SmtpServer
 from alerts.notify.webhook import WebhookNotifier
 
 
@@ -59,9 +59,9 @@ def build_notifier(settings: WebhookSettings | SmtpSettings | AlertmanagerSettin
         return WebhookNotifier(settings.url, settings.timeout, name=settings.name)
     if isinstance(settings, SmtpSettings):
         password = settings.password.get_secret_value() if settings.password else None
-        return SmtpNotifier(settings.host, settings.port, settings.sender, settings.recipients,
-                            starttls=settings.starttls, username=settings.username, password=password,
-                            timeout=settings.timeout, name=settings.name)
+        server = SmtpServer(settings.host, settings.port, settings.starttls, settings.username, password,
+                            settings.timeout)
+        return SmtpNotifier(server, settings.sender, settings.recipients, settings.name)
     return AlertmanagerNotifier(settings.url, timeout=settings.timeout, firing_ttl_s=settings.firing_ttl_s,
                                 generator_url=settings.generator_url, name=settings.name)
 

@@ -6,6 +6,7 @@ import asyncio
 import smtplib
 import ssl
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from alerts.notify.base import delivery_key, header_text
@@ -34,21 +35,29 @@ def render_email(transition: Transition, sender: str, recipients: Sequence[str])
     return message
 
 
+@dataclass(frozen=True, slots=True)
+class SmtpServer:
+    host: str
+    port: int = 25
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 30.0
+
+
 class SmtpNotifier:
-    def __init__(self, host: str, port: int, sender: str, recipients: Sequence[str], *, starttls: bool = False,
-                 username: str | None = None, password: str | None = None, timeout: float = 30.0,
-                 name: str = "smtp") -> None:
+    def __init__(self, server: SmtpServer, sender: str, recipients: Sequence[str], name: str = "smtp") -> None:
         if not recipients:
             raise ValueError("SmtpNotifier needs at least one recipient")
         self.name = name
-        self.host = host
-        self.port = port
+        self.host = server.host
+        self.port = server.port
         self.sender = sender
         self.recipients = tuple(recipients)
-        self.starttls = starttls
-        self.username = username
-        self._password = password
-        self.timeout = timeout
+        self.starttls = server.starttls
+        self.username = server.username
+        self._password = server.password
+        self.timeout = server.timeout
 
     async def send(self, transition: Transition) -> None:
         message = render_email(transition, self.sender, self.recipients)

@@ -14,6 +14,7 @@ from aiosmtpd.controller import Controller
 from alerts.notify import AlertmanagerNotifier, SmtpNotifier, WebhookNotifier
 from alerts.notify.base import Notifier, label_name
 from alerts.notify.config import NotifyConfig, build_notifiers
+from alerts.notify.smtp import SmtpServer
 from alerts.state import Transition
 from lab.peers import alertmanager, free_port, recorder
 from yiwang.notify import Backoff, Dispatcher, FlushReport, decode_transition, encode_transition
@@ -72,7 +73,8 @@ async def test_smtp_plain_text_without_injected_headers(tmp_path: Path) -> None:
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        notifier = SmtpNotifier("127.0.0.1", port, "yiwang@example.org", ["noc@example.org"], password="hunter2")
+        notifier = SmtpNotifier(SmtpServer("127.0.0.1", port, password="hunter2"), "yiwang@example.org",
+                                ["noc@example.org"])
         assert "hunter2" not in repr(notifier)
         report = await deliver([notifier], tmp_path, [transition(**HOSTILE)])
     finally:
