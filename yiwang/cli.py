@@ -52,13 +52,12 @@ def run(config: ConfigOption = None,
 def poll(config: ConfigOption = None,
          once: Annotated[bool, typer.Option("--once", help="one cycle, then exit")] = False,
          as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-         collector: Annotated[str, typer.Option(help="snmp, icmp or all")] = "all",
+         collector: Annotated[str, typer.Option(help="a collector (snmp, icmp, ssh, ...) or all: snmp and icmp"
+                                                 )] = "all",
          workers: Annotated[int, typer.Option(help="poll processes")] = 1) -> None:
     """Poll every device once and report what was collected and what failed."""
     if not once:
         raise fail("only --once is supported here; `yiwang run` polls continuously", 2)
-    if collector not in ("snmp", "icmp", "all"):
-        raise fail(f"--collector must be snmp, icmp or all, not {collector!r}", 2)
     settings = settings_from(config)
     reports = asyncio.run(_poll_once(settings, collector, workers, quiet=as_json))
     if as_json:
@@ -67,6 +66,9 @@ def poll(config: ConfigOption = None,
         _print_reports(reports)
     if any(r["failed"] == r["devices"] and r["devices"] for r in reports.values()):
         raise typer.Exit(1)
+
+
+POLLS = ("snmp", "icmp")  # what `poll --once` runs by default: the polls, not the slow SSH facts
 
 
 async def _poll_once(settings: Settings, collector: str, workers: int, quiet: bool) -> dict[str, Any]:
@@ -81,12 +83,14 @@ async def _poll_once(settings: Settings, collector: str, workers: int, quiet: bo
     await assembly.start()
     monitor = assembly.monitor
     reports: dict[str, Any] = {}
+    names = [n for n in POLLS if n in monitor.collectors] if collector == "all" else [collector]
+    if collector != "all" and collector not in monitor.collectors:
+        await assembly.close()
+        raise fail(f"--collector must be all or one of {', '.join(monitor.collectors)}, not {collector!r}", 2)
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, disable=quiet, transient=True) as progress:
-            for name in ("snmp", "icmp"):
-                if collector not in (name, "all") or name not in monitor.collectors:
-                    continue
+            for name in names:
                 task = progress.add_task(f"{name} poll", total=len(monitor.targets(name)))
                 report = await monitor.cycle(name, lambda _r, t=task: progress.advance(t))  # type: ignore[misc]
                 reports[name] = {

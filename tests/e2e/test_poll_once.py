@@ -34,3 +34,14 @@ def test_inventory_check_and_ansible_export(lab_state: Path, tmp_path: Path) -> 
     assert HOSTILE_DEVICE in hosts.read_text()
     # the hostile sysName is data from the device, never part of the inventory export
     assert HOSTILE_SYS_NAME not in hosts.read_text()
+
+
+def test_poll_once_names_a_collector_or_says_which_there_are(lab_state: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "yiwang.yaml", lab_state, database_url=f"sqlite:///{tmp_path / 'y.sqlite'}")
+    done = subprocess.run([*YIWANG, "poll", "--once", "--json", "--collector", "icmp", "-c", str(config)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert list(json.loads(done.stdout)) == ["icmp"]
+    wrong = subprocess.run([*YIWANG, "poll", "--once", "--collector", "snmpp", "-c", str(config)],
+                           capture_output=True, text=True, timeout=300)
+    assert wrong.returncode == 2 and "snmp, icmp" in wrong.stderr and "'snmpp'" in wrong.stderr, wrong.stderr
