@@ -24,7 +24,7 @@ from yiwang.latest import LatestStore
 from yiwang.runtime import Monitor, SampleSink, default_workers
 from yiwang.sinks.buffered import BufferedSink
 from yiwang.sinks.influx import InfluxSink
-from yiwang.store import Store
+from yiwang.store import SchemaError, open_store
 from yiwang.targets import build_targets
 
 log = logging.getLogger("yiwang.assemble")
@@ -140,7 +140,10 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
         )
         sinks.append(buffered)
     poll = settings.poll
-    store = Store(settings.database)
+    try:
+        store = open_store(settings.database)
+    except SchemaError as exc:
+        raise SetupError(str(exc)) from None
     alerts = None
     if settings.alerts.enabled:
         try:
@@ -157,7 +160,7 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
         if settings.ssh.enabled:
             ssh_collector = SshCollector(runner)
         if settings.archive.enabled:
-            archive = ConfigArchive.open(inv, targets.ssh, settings.state_dir, settings.database, runner)
+            archive = ConfigArchive.open(inv, targets.ssh, settings.state_dir, store.archive, runner)
     monitor = Monitor(inv, targets.snmp, targets.icmp, latest, sinks, store, alerts=alerts, dispatcher=dispatcher,
                       ssh_targets=targets.ssh, ssh=ssh_collector, archive=archive,
                       concurrency=poll.concurrency,
