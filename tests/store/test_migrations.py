@@ -3,6 +3,7 @@ schema was versioned (upgraded through the real command line, rows kept), and on
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 import subprocess
@@ -20,6 +21,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from tests.store import legacy_6524104 as legacy
+from tests.store.postgres import Cluster
 from yiwang.migrations import config, head, upgrade
 from yiwang.schema import SchemaError, metadata
 from yiwang.store import Store, open_store
@@ -247,3 +249,28 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_processes_starting_at_once_on_postgresql_upgrade_once(postgres: Cluster) -> None:
+    url = postgres.new_database()
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(4), context.Queue()
+    processes = [context.Process(target=_upgrade_after, args=(url, start, results)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    befores = sorted(str(results.get(timeout=120)) for _ in processes)
+    for process in processes:
+        process.join(timeout=30)
+    assert befores == sorted(["None"] + [head()] * 3)  # one migrated, the others found it done
+    assert revision(url) == head() and differences(url) == []
+
+
+def _upgrade_after(url: str, start: Any, results: Any) -> None:
+    engine = sa.create_engine(url)
+    try:
+        start.wait(timeout=60)
+        results.put(upgrade(engine).before)
+    except Exception as exc:  # noqa: BLE001 - the test reads it
+        results.put(repr(exc))
+    finally:
+        engine.dispose()
