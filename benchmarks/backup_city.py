@@ -24,7 +24,7 @@ from lab.city import generate_city
 from tests.lab_ssh.labproc import RunningSSHLab, running_lab
 from yiwang.archive.backup import backup
 from yiwang.archive.git import GitArchive
-from yiwang.archive.index import ArchiveIndex
+from yiwang.store import open_store
 
 
 def plain_netmiko(lab: RunningSSHLab, devices: list[tuple[str, str, str]], workers: int) -> tuple[float, int]:
@@ -47,7 +47,7 @@ def plain_netmiko(lab: RunningSSHLab, devices: list[tuple[str, str, str]], worke
 
 async def archive_run(lab: RunningSSHLab, targets: list[PollTarget], workers: int, tmp: Path) -> tuple[float, int]:
     runner = SshRunner(SessionSettings(tmp / f"state-{len(targets)}"), max_workers=workers)
-    archive, index = GitArchive(tmp / f"repo-{len(targets)}"), ArchiveIndex(f"sqlite:///{tmp}/a-{len(targets)}.db")
+    archive, index = GitArchive(tmp / f"repo-{len(targets)}"), open_store(f"sqlite:///{tmp}/a-{len(targets)}.db").archive
     start = time.perf_counter()
     results = await backup(targets, runner, archive, index)
     wall = time.perf_counter() - start

@@ -33,6 +33,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from yiwang.runtime import Monitor  # noqa: E402
+
 from collectors.base import PollTarget  # noqa: E402
 from collectors.snmp.profile import load_profiles  # noqa: E402
 from collectors.snmp.rates import CounterMemory  # noqa: E402
@@ -44,8 +46,7 @@ from lab import lab_down, lab_inventory_dir, lab_up  # noqa: E402
 from lab.agents import start_snmpd_agents, stop_snmpd_agents  # noqa: E402
 from lab.city import CityPlan, generate_city  # noqa: E402
 from yiwang.latest import LatestStore  # noqa: E402
-from yiwang.runtime import Monitor  # noqa: E402
-from yiwang.store import Store  # noqa: E402
+from yiwang.store import open_store  # noqa: E402
 from yiwang.targets import build_targets  # noqa: E402
 
 PROFILES = ("system", "if-mib")
@@ -109,7 +110,7 @@ class RssPeak:
 async def poll_with_yiwang(inv: Inventory, targets: list[PollTarget], workers: int, concurrency: int,
                            work: Path) -> dict[str, float]:
     latest = LatestStore()
-    monitor = Monitor(inv, targets, [], latest, [], Store(f"sqlite:///{work / 'bench.sqlite'}"),
+    monitor = Monitor(inv, targets, [], latest, [], open_store(f"sqlite:///{work / 'bench.sqlite'}"),
                       concurrency=concurrency, workers=workers, timeout=5.0, retries=2)
     try:
         cycles = []

@@ -33,7 +33,7 @@ from yiwang.polling import Concurrent, WorkerPool
 from yiwang.sinks.buffered import BufferedSink, BufferPolicy
 from yiwang.sinks.influx import InfluxSink, InfluxTarget
 from yiwang.stages import AlertsStage, LatestStage, PollHealth, SinkStage
-from yiwang.store import Store
+from yiwang.store import SchemaError, Store, open_store
 from yiwang.targets import Targets, build_targets
 
 log = logging.getLogger("yiwang.assemble")
@@ -198,7 +198,10 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
     problems = [str(p) for p in inventory_problems]
     targets = build_targets(inv, secrets_base=settings.state_dir)
     problems.extend(targets.problems)
-    store = Store(settings.database)
+    try:
+        store = open_store(settings.database)  # brings the schema up to date first
+    except SchemaError as exc:
+        raise SetupError(str(exc)) from None
     latest = LatestStore()
     sinks = [_influx(settings)] if with_influx and settings.influx is not None else []
     parts = Parts(settings, targets, workers if workers is not None else (settings.poll.workers or default_workers()))
@@ -210,7 +213,7 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
     jobs: list[Job] = []
     archive = None
     if settings.archive.enabled and parts.ssh_runner is not None:
-        archive = ConfigArchive.open(inv, targets.ssh, settings.state_dir, settings.database, parts.ssh_runner)
+        archive = ConfigArchive.open(inv, targets.ssh, settings.state_dir, store.archive, parts.ssh_runner)
         registered.append(Registered(BackupAges(archive), targets.ssh, AGES_INTERVAL_S))
         jobs.append(Job("backup", functools.partial(backup_job, archive), settings.archive.interval_s,
                         after="ssh" if any(r.name == "ssh" for r in registered) else "snmp"))

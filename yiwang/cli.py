@@ -196,13 +196,13 @@ def _alert_stage(config: Path | None) -> Any:
     from alerts.rules import RuleError
     from yiwang.alerting import AlertStage
     from yiwang.assemble import SetupError, load
-    from yiwang.store import Store
+    from yiwang.store import SchemaError, open_store
 
     settings = settings_from(config)
     try:
         inv, _ = load(settings)
-        return AlertStage.from_files(settings.alerts.rules, inv, Store(settings.database))
-    except (SetupError, RuleError) as exc:
+        return AlertStage.from_files(settings.alerts.rules, inv, open_store(settings.database))
+    except (SetupError, RuleError, SchemaError) as exc:
         raise fail(str(exc)) from None
 
 
@@ -332,17 +332,19 @@ def alerts_export(out_dir: Annotated[Path, typer.Option("--out-dir", help="folde
 def _archive(config: Path | None) -> Any:
     from yiwang.archive.service import ConfigArchive
     from yiwang.assemble import SetupError, load
+    from yiwang.store import SchemaError, open_store
     from yiwang.targets import build_targets
 
     settings = settings_from(config)
     try:
         inv, _ = load(settings)
-    except SetupError as exc:
+        store = open_store(settings.database)
+    except (SetupError, SchemaError) as exc:
         raise fail(str(exc)) from None
     targets = build_targets(inv, secrets_base=settings.state_dir)
     for problem in targets.problems:
         err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
-    return ConfigArchive.open(inv, targets.ssh, settings.state_dir, settings.database)
+    return ConfigArchive.open(inv, targets.ssh, settings.state_dir, store.archive)
 
 
 @config_app.command("backup")
@@ -444,6 +446,29 @@ def _missing_extra(root: typer.Typer, name: str, exc: ImportError) -> None:
         err.print(escape(f"`yiwang {name}` needs the optional extra {name!r}, which is not installed "
                          f"({exc}): {hint}"), soft_wrap=True)
         raise typer.Exit(2)
+
+
+db_app = typer.Typer(help="The SQL database's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Bring the database's schema to this version's (`yiwang run` does it too, at start)."""
+    from yiwang.migrations import SchemaError, upgrade
+    from yiwang.store import Store
+
+    try:
+        store = Store(settings_from(config).database)
+        try:
+            done = upgrade(store.engine)
+        finally:
+            store.close()
+    except SchemaError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"database {escape(store.engine.url.render_as_string(hide_password=True))}")
+    out.print(f"before: {done.before or ('unversioned' if done.unversioned else 'empty')}")
+    out.print(f"after: {done.after}")
 
 
 add_extra_commands(app)

@@ -1,7 +1,9 @@
-"""The SQL store for state that is not inventory: poll health now; alerts, config versions and runs later.
+"""The SQL store for state that is not inventory: poll health, alert state and history, silences, acknowledgements,
+security events and (through `Store.archive`) the configuration archive's index; one engine per database.
 
-SQLAlchemy Core, so SQLite (the embedded default) and PostgreSQL (production) share one schema.
-Calls are synchronous and short; async callers wrap them in `asyncio.to_thread`.
+The tables are in `yiwang.schema`, created and changed by the migrations in `yiwang.migrations`: open the store with
+`open_store(url)`, which brings the schema up to date first. Calls are synchronous and short; async callers wrap them
+in `asyncio.to_thread`.
 """
 
 from __future__ import annotations
@@ -13,102 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    DateTime,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    bindparam,
-    create_engine,
-    select,
-)
+from sqlalchemy import bindparam, create_engine, make_url, select
 from sqlalchemy.engine import Engine
 
-metadata = MetaData()
+from yiwang.archive.index import ArchiveIndex
+from yiwang.schema import SchemaError, acks, alert_history, alert_state, poll_health, security_events, silences
 
-poll_health = Table(
-    "poll_health",
-    metadata,
-    Column("device", String(200), primary_key=True),
-    Column("collector", String(32), primary_key=True),
-    Column("ok", Boolean, nullable=False),
-    Column("reason", String(64), nullable=False),
-    Column("error", Text, nullable=False, default=""),
-    Column("duration_s", Float, nullable=False),
-    Column("varbinds", Integer, nullable=False),
-    Column("polled_at", DateTime(timezone=True), nullable=False),
-    Column("last_ok_at", DateTime(timezone=True)),
-    Column("consecutive_failures", Integer, nullable=False, default=0),
-)
-
-
-# The alert engine's whole state as one JSON document: small (one record per alert), written once a cycle,
-# and read once at start, so a restart mid-incident neither re-sends nor forgets.
-alert_state = Table(
-    "alert_state",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("state", Text, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-
-alert_history = Table(
-    "alert_history",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False, index=True),
-    Column("fingerprint", String(32), nullable=False, index=True),
-    Column("rule", String(200), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("severity", String(16), nullable=False),
-    Column("notify", Boolean, nullable=False),
-    Column("held", String(32), nullable=False),
-    Column("detail", Text, nullable=False),  # the whole transition as JSON
-)
-
-
-# Silences and maintenance windows (a maintenance window is a silence planned ahead) and acknowledgements:
-# written by the API or the CLI, read by the alert stage every cycle.
-silences = Table(
-    "silences",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", String(16), nullable=False),  # silence | maintenance
-    Column("starts_ns", BigInteger, nullable=False),
-    Column("ends_ns", BigInteger, nullable=False, index=True),
-    Column("area", String(200)),
-    Column("device", String(200)),
-    Column("rule", String(200)),
-    Column("comment", Text, nullable=False, default=""),
-    Column("created_by", String(200), nullable=False, default=""),
-)
-
-acks = Table(
-    "acks",
-    metadata,
-    Column("fingerprint", String(32), primary_key=True),
-    Column("at_ns", BigInteger, primary_key=True),
-    Column("by", String(200), nullable=False, default=""),
-    Column("comment", Text, nullable=False, default=""),
-)
-
-
-security_events = Table(
-    "security_events",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False, index=True),
-    Column("kind", String(64), nullable=False),
-    Column("device", String(200), nullable=False),
-    Column("source", String(200), nullable=False),
-    Column("detail", Text, nullable=False, default=""),
-)
+__all__ = ["HealthRecord", "SchemaError", "Store", "open_store"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,11 +39,21 @@ class HealthRecord:
 
 
 class Store:
+    """Over a database whose schema is current: use `open_store`, unless the schema was brought up to date already."""
+
     def __init__(self, url: str) -> None:
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(url, future=True)
-        metadata.create_all(self.engine)
+        parsed = make_url(url)
+        if parsed.drivername == "postgresql":  # SQLAlchemy's default driver is psycopg2; yiwang's is psycopg 3
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine: Engine = create_engine(parsed)
+        except ImportError as exc:
+            raise SchemaError(f"{parsed.render_as_string(hide_password=True)} needs the module {exc.name!r}"
+                              + (": pip install 'yiwang[postgres]'" if parsed.get_backend_name() == "postgresql"
+                                 else "")) from None
+        self.archive = ArchiveIndex(self.engine)
 
     def record_health(self, results: Iterable[tuple[str, str, bool, str, str, float, int]]) -> None:
         """(device, collector, ok, reason, error, duration_s, varbinds) for one cycle, in one transaction."""
@@ -236,3 +159,18 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def open_store(url: str) -> Store:
+    """The store at `url`, its schema first brought up to this code's: what `yiwang run` and the commands open.
+
+    Raises SchemaError (a RuntimeError) when the database is newer than this code or cannot be reached."""
+    from yiwang.migrations import upgrade  # alembic costs 0.2 s to import: only where a store is opened
+
+    store = Store(url)
+    try:
+        upgrade(store.engine)
+    except BaseException:
+        store.close()
+        raise
+    return store

@@ -14,7 +14,7 @@ from collectors.model import Sample, make_tags
 from yiwang.latest import LatestStore
 from yiwang.pipeline import CycleReport, Job, Monitor, Registered
 from yiwang.stages import LatestStage, PollHealth, SinkStage
-from yiwang.store import Store
+from yiwang.store import Store, open_store
 
 TARGETS = [PollTarget(name, "127.0.0.1", make_tags(device=name, county="Huangzhou")) for name in ("a", "b", "c")]
 
@@ -76,7 +76,7 @@ def interface(device: str, index: str, name: str, status: float) -> Sample:
 
 @pytest.fixture()
 def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'y.sqlite'}")
+    return open_store(f"sqlite:///{tmp_path / 'y.sqlite'}")
 
 
 async def test_every_result_goes_through_the_stages_in_order(store: Store) -> None:

@@ -10,7 +10,7 @@ import pytest
 from collectors.base import PollTarget
 from yiwang.archive.backup import age_samples
 from yiwang.archive.git import GitArchive
-from yiwang.archive.index import ArchiveIndex
+from yiwang.store import open_store
 
 T1 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 T2 = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
@@ -53,7 +53,7 @@ def test_unsafe_device_names_are_refused(tmp_path: Path, name: str) -> None:
 
 
 def test_failure_never_overwrites_last_good(tmp_path: Path) -> None:
-    index = ArchiveIndex(f"sqlite:///{tmp_path / 'a.db'}")
+    index = open_store(f"sqlite:///{tmp_path / 'a.db'}").archive
     index.record_ok("r1", 100.0, "abc123")
     index.record_ok("r1", 200.0, None)
     index.record_failure("r1", 300.0, "dropped", "r1: session closed")
@@ -66,7 +66,7 @@ def test_failure_never_overwrites_last_good(tmp_path: Path) -> None:
 
 
 def test_age_samples(tmp_path: Path) -> None:
-    index = ArchiveIndex(f"sqlite:///{tmp_path / 'a.db'}")
+    index = open_store(f"sqlite:///{tmp_path / 'a.db'}").archive
     index.record_ok("r1", 100.0, "abc")
     index.record_failure("r2", 100.0, "auth", "denied")
     targets = [PollTarget(n, "h", (("device", n), ("district", "huangzhou"))) for n in ("r1", "r2", "r3")]

@@ -19,7 +19,7 @@ from tests.lab_ssh.labproc import RunningSSHLab, running_lab
 from tests.lab_ssh.measure_netmiko import ENTER, LEAVE, TUNED_CONNECT
 from yiwang.archive.backup import backup
 from yiwang.archive.git import GitArchive
-from yiwang.archive.index import ArchiveIndex
+from yiwang.store import open_store
 
 pytestmark = pytest.mark.integration
 PLATFORMS = {"huawei_vrp", "hp_comware", "ruijie_os", "cisco_ios"}
@@ -91,7 +91,7 @@ def changed_lines(diff: str) -> list[str]:
 
 async def test_backup_change_diff_and_no_change(lab: RunningSSHLab, plan: CityPlan, runner: SshRunner,
                                                 tmp_path: Path) -> None:
-    archive, index = GitArchive(tmp_path / "repo"), ArchiveIndex(f"sqlite:///{tmp_path / 'archive.db'}")
+    archive, index = GitArchive(tmp_path / "repo"), open_store(f"sqlite:///{tmp_path / 'archive.db'}").archive
     polled = targets(lab, plan)
     first = await backup(polled, runner, archive, index)
     assert all(r.ok and r.commit for r in first), first
@@ -140,7 +140,7 @@ async def test_garbage_output_still_parses(lab: RunningSSHLab, plan: CityPlan, r
 async def test_changed_host_key_is_refused_and_last_good_kept(lab: RunningSSHLab, plan: CityPlan,
                                                               runner: SshRunner, tmp_path: Path,
                                                               clean_faults: None) -> None:
-    archive, index = GitArchive(tmp_path / "repo"), ArchiveIndex(f"sqlite:///{tmp_path / 'archive.db'}")
+    archive, index = GitArchive(tmp_path / "repo"), open_store(f"sqlite:///{tmp_path / 'archive.db'}").archive
     polled = targets(lab, plan)
     victim = polled[2].device
     assert all(r.ok for r in await backup(polled, runner, archive, index))

@@ -1,30 +1,15 @@
-"""SQL index of the archive: backup status per device and the versions committed. SQLAlchemy Core, own MetaData."""
+"""SQL index of the archive: backup status per device and the versions committed (tables in `yiwang.schema`).
+
+The store opens it over its own engine: `Store.archive`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Connection, Engine, Float, Integer, MetaData, String, Table, Text, create_engine, select
+from sqlalchemy import Connection, Engine, select
 
-metadata = MetaData()
-
-backup_status = Table(
-    "archive_backup_status", metadata,
-    Column("device", String(128), primary_key=True),
-    Column("last_ok_at", Float, nullable=True),  # epoch seconds of the last successful backup
-    Column("last_attempt_at", Float, nullable=False),
-    Column("last_reason", String(32), nullable=False),  # ok | auth | timeout | dropped | hostkey-changed | ...
-    Column("last_error", Text, nullable=False, default=""),
-    Column("last_commit", String(64), nullable=True),  # the newest archived version; never cleared by a failure
-)
-
-config_versions = Table(
-    "archive_config_versions", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("device", String(128), nullable=False, index=True),
-    Column("commit", String(64), nullable=False),
-    Column("time", Float, nullable=False),
-)
+from yiwang.schema import archive_backup_status as backup_status
+from yiwang.schema import archive_config_versions as config_versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +23,8 @@ class BackupStatus:
 
 
 class ArchiveIndex:
-    def __init__(self, url: str) -> None:
-        self.engine: Engine = create_engine(url)
-        metadata.create_all(self.engine)
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def record_ok(self, device: str, at: float, commit: str | None) -> None:
         """A successful backup; `commit` is None when the config did not change."""

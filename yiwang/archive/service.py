@@ -27,11 +27,10 @@ class ConfigArchive:
     index: ArchiveIndex
 
     @classmethod
-    def open(cls, inventory: Inventory, targets: Sequence[PollTarget], state_dir: Path, database_url: str,
+    def open(cls, inventory: Inventory, targets: Sequence[PollTarget], state_dir: Path, index: ArchiveIndex,
              runner: SshRunner | None = None) -> ConfigArchive:
         runner = runner or SshRunner(SessionSettings(state_dir / "ssh"), max_workers=16)
-        return cls(inventory, {t.device: t for t in targets}, runner, GitArchive(state_dir / "configs"),
-                   ArchiveIndex(database_url))
+        return cls(inventory, {t.device: t for t in targets}, runner, GitArchive(state_dir / "configs"), index)
 
     def select(self, device: str | None = None, area: str | None = None) -> list[PollTarget]:
         if device is not None:

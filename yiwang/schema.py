@@ -1,0 +1,122 @@
+"""Every table yiwang keeps in SQL, under one MetaData: the store's and the configuration archive's.
+
+SQLAlchemy Core, so SQLite (the embedded default) and PostgreSQL (production) share one schema. The database gets
+these tables from the migrations in `yiwang.migrations`, never from `create_all`: a change here needs a migration
+(that package's docstring says how), and a test fails until the two agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Float, Integer, MetaData, String, Table, Text
+
+# Names for the constraints tables may gain later, so that a migration can name them on every dialect (SQLite's
+# batch mode needs names to drop or alter one). Indexes keep SQLAlchemy's default, which the first schema used.
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+})
+
+poll_health = Table(
+    "poll_health",
+    metadata,
+    Column("device", String(200), primary_key=True),
+    Column("collector", String(32), primary_key=True),
+    Column("ok", Boolean, nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("error", Text, nullable=False, default=""),
+    Column("duration_s", Float, nullable=False),
+    Column("varbinds", Integer, nullable=False),
+    Column("polled_at", DateTime(timezone=True), nullable=False),
+    Column("last_ok_at", DateTime(timezone=True)),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+)
+
+
+# The alert engine's whole state as one JSON document: small (one record per alert), written once a cycle,
+# and read once at start, so a restart mid-incident neither re-sends nor forgets.
+alert_state = Table(
+    "alert_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+alert_history = Table(
+    "alert_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("fingerprint", String(32), nullable=False, index=True),
+    Column("rule", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("notify", Boolean, nullable=False),
+    Column("held", String(32), nullable=False),
+    Column("detail", Text, nullable=False),  # the whole transition as JSON
+)
+
+
+# Silences and maintenance windows (a maintenance window is a silence planned ahead) and acknowledgements:
+# written by the API or the CLI, read by the alert stage every cycle.
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # silence | maintenance
+    Column("starts_ns", BigInteger, nullable=False),
+    Column("ends_ns", BigInteger, nullable=False, index=True),
+    Column("area", String(200)),
+    Column("device", String(200)),
+    Column("rule", String(200)),
+    Column("comment", Text, nullable=False, default=""),
+    Column("created_by", String(200), nullable=False, default=""),
+)
+
+acks = Table(
+    "acks",
+    metadata,
+    Column("fingerprint", String(32), primary_key=True),
+    Column("at_ns", BigInteger, primary_key=True),
+    Column("by", String(200), nullable=False, default=""),
+    Column("comment", Text, nullable=False, default=""),
+)
+
+
+security_events = Table(
+    "security_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("kind", String(64), nullable=False),
+    Column("device", String(200), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+)
+
+
+# The configuration archive's index: backup status per device and the versions committed to git.
+archive_backup_status = Table(
+    "archive_backup_status", metadata,
+    Column("device", String(128), primary_key=True),
+    Column("last_ok_at", Float, nullable=True),  # epoch seconds of the last successful backup
+    Column("last_attempt_at", Float, nullable=False),
+    Column("last_reason", String(32), nullable=False),  # ok | auth | timeout | dropped | hostkey-changed | ...
+    Column("last_error", Text, nullable=False, default=""),
+    Column("last_commit", String(64), nullable=True),  # the newest archived version; never cleared by a failure
+)
+
+archive_config_versions = Table(
+    "archive_config_versions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device", String(128), nullable=False, index=True),
+    Column("commit", String(64), nullable=False),
+    Column("time", Float, nullable=False),
+)
+
+
+class SchemaError(RuntimeError):
+    """The database cannot be given this code's schema: it is newer than the code, cannot be reached, or its driver
+    is not installed."""
