@@ -41,7 +41,14 @@ if str(ROOT) not in sys.path:
 from collectors.base import PollTarget  # noqa: E402
 from collectors.snmp.collector import make_snmp_collector  # noqa: E402
 from collectors.snmp.session import V2cCredentials  # noqa: E402
-from lab.agents import plan_shards, start_responder, stop_process, wait_for_shards, write_data_files  # noqa: E402
+from lab.agents import (  # noqa: E402
+    RESPONDERS,
+    plan_shards,
+    start_responder,
+    stop_process,
+    wait_for_shards,
+    write_data_files,
+)
 from lab.city import CityPlan, DevicePlan, generate_city  # noqa: E402
 from lab.platforms import SNMP_PROFILES  # noqa: E402
 from lab.probe import SYS_NAME, Target, sweep  # noqa: E402
@@ -250,7 +257,7 @@ def run_snmpsim(plan: CityPlan, work: Path, port: int) -> tuple[float, list[Cycl
                 process.kill()
 
 
-def run_responder(plan: CityPlan, work: Path, port: int, count: int | None) -> tuple[float, list[Cycle], int]:
+def run_responder(plan: CityPlan, work: Path, port: int, count: int) -> tuple[float, list[Cycle], int]:
     paths = LabPaths(work / "responder")
     secret = secrets.token_hex(8)
     write_atomic(paths.secret, secret, mode=0o600)
@@ -280,7 +287,7 @@ def main() -> None:
     parser.add_argument("--profile", default="small", choices=("small", "city"))
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--port", type=int, default=0, help="agents' UDP port; random in 20000-29999 by default")
-    parser.add_argument("--responders", type=int, default=None, help="responder processes (default: as `lab up`)")
+    parser.add_argument("--responders", type=int, default=RESPONDERS, help="responder processes (default: as `lab up`)")
     parser.add_argument("--skip-snmpsim", action="store_true")
     args = parser.parse_args()
     port = args.port or random.randint(20000, 29999)

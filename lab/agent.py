@@ -12,14 +12,16 @@ from __future__ import annotations
 import hmac
 from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 
 from collectors.snmp import ber
-from lab.mib import Mib, key_of
+from lab.mib import Cell, Mib, key_of
 
 # The largest UDP payload over IPv4; net-snmp's agent cuts bulk answers to its maximum message size likewise.
 MAX_MESSAGE = 65507
 
 TOO_BIG, NO_SUCH_NAME, NO_ACCESS = 1, 2, 6
+_MIN_VARBIND = 7  # SEQUENCE, OID and value headers and a one-octet OID
 
 
 @dataclass(slots=True)
@@ -172,24 +174,24 @@ class Agent:
         if not repeaters or not repetitions:
             return 0, 0, parts
         starts = [bisect_right(keys, key_of(raw)) for raw, _, _ in repeaters]
-        # Past the end, a repeater repeats endOfMibView under the last name it reached.
-        ends = [exception(oids[-1] if start < n else raw, ber.END_OF_MIB_VIEW)
-                for start, (raw, _, _) in zip(starts, repeaters, strict=True)]
-        first = min(starts)
-        for row in range(repetitions):
-            for start, end in zip(starts, ends, strict=True):
-                i = start + row
-                if i < n:
-                    cell = cells[i]
-                    part = cell if cell.__class__ is bytes else cell.encode(now)  # type: ignore[union-attr]
-                else:
-                    part = end
-                size += len(part)
-                if size > budget:
-                    return (0, 0, parts) if parts else (TOO_BIG, 0, [])
-                parts.append(part)
-            if first + row >= n:
-                break
+        # Rows up to the first in which every repeater has reached the end (that row included), and no more than
+        # could fit, so that a request with thousands of repeaters costs no more than one full answer.
+        rows = min(repetitions, max(n - min(starts), 0) + 1, (budget - size) // (_MIN_VARBIND * len(starts)) + 1)
+        columns = []
+        for start, (raw, _, _) in zip(starts, repeaters, strict=True):
+            column: list[bytes | Cell] = list(cells[start : start + rows])
+            if len(column) < rows:
+                # Past the end, a repeater repeats endOfMibView under the last name it reached.
+                column += [exception(oids[-1] if start < n else raw, ber.END_OF_MIB_VIEW)] * (rows - len(column))
+            columns.append(column)
+        body = [cell if cell.__class__ is bytes else cell.encode(now)  # type: ignore[union-attr]
+                for row in zip(*columns, strict=True) for cell in row]
+        if size + sum(map(len, body)) > budget:
+            fits = bisect_right(list(accumulate(map(len, body), initial=size)), budget) - 1
+            if not parts and not fits:
+                return TOO_BIG, 0, []
+            body = body[:fits]
+        parts += body
         return 0, 0, parts
 
 

@@ -57,15 +57,21 @@ def _content(tag: int, value: int) -> bytes:
 
 
 class RampCell:
-    __slots__ = ("base", "modulus", "oid_tlv", "rate", "t0", "tag")
+    __slots__ = ("base", "heads", "modulus", "rate", "t0", "tag")
 
-    def __init__(self, oid_tlv: bytes, tag: int, base: int, rate: float, t0: float, modulus: int) -> None:
-        self.oid_tlv, self.tag, self.base, self.rate, self.t0, self.modulus = oid_tlv, tag, base, rate, t0, modulus
+    def __init__(self, heads: tuple[bytes, ...], tag: int, base: int, rate: float, t0: float, modulus: int) -> None:
+        self.heads, self.tag, self.base, self.rate, self.t0, self.modulus = heads, tag, base, rate, t0, modulus
 
     def encode(self, now: float) -> bytes:
         value = self.base + int(self.rate * (now - self.t0)) if now > self.t0 else self.base
         value %= self.modulus
-        return varbind(self.oid_tlv, self.tag, value.to_bytes(value.bit_length() // 8 + 1, "big"))
+        content = value.to_bytes((value.bit_length() >> 3) + 1, "big")
+        return self.heads[len(content)] + content
+
+
+def heads(oid_tlv: bytes, tag: int) -> tuple[bytes, ...]:
+    """VarBind bytes up to the value's content, by content length (0 to 9 octets: a Counter64 and its zero)."""
+    return tuple(varbind(oid_tlv, tag, bytes(n))[:-n or None] for n in range(10))
 
 
 class NumericCell:
@@ -154,6 +160,7 @@ class Interner:
         self._oids: dict[str, tuple[Key, bytes, bytes]] = {}
         self._shapes: dict[tuple[Key, ...], Shape] = {}
         self._static: dict[bytes, bytes] = {}
+        self._heads: dict[tuple[bytes, int], tuple[bytes, ...]] = {}
         self.lines: dict[str, tuple[Key, bytes, bytes | Cell, int]] = {}
 
     def oid(self, text: str) -> tuple[Key, bytes, bytes]:
@@ -167,6 +174,12 @@ class Interner:
         got = self._shapes.get(keys)
         if got is None:
             got = self._shapes[keys] = Shape(keys, oids, frozenset(k[:-1] for k in keys))
+        return got
+
+    def heads(self, oid_tlv: bytes, tag: int) -> tuple[bytes, ...]:
+        got = self._heads.get((oid_tlv, tag))
+        if got is None:
+            got = self._heads[oid_tlv, tag] = heads(oid_tlv, tag)
         return got
 
     def static(self, encoded: bytes) -> bytes:
@@ -211,7 +224,7 @@ def _cell(oid_tlv: bytes, tag_text: str, value: str, interner: Interner) -> tupl
         if tag not in _UNSIGNED:
             raise ValueError(f"ramp needs a counter, gauge or timeticks type, not {tag_text!r}")
         ramp = parse_spec(value)
-        return RampCell(oid_tlv, tag, ramp.base, ramp.rate, ramp.t0, MODULUS[base]), tag
+        return RampCell(interner.heads(oid_tlv, tag), tag, ramp.base, ramp.rate, ramp.t0, MODULUS[base]), tag
     if module == "numeric":
         if tag not in (ber.INTEGER, *_UNSIGNED):
             raise ValueError(f"numeric needs a number type, not {tag_text!r}")

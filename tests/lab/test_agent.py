@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 
 import pytest
 
@@ -247,3 +248,14 @@ def test_devices_of_one_model_share_their_layout(small: CityPlan) -> None:
 def test_data_it_cannot_serve_is_refused_with_the_line(line: str, message: str) -> None:
     with pytest.raises(ValueError, match=f"line 2: .*{message}"):
         parse_snmprec(f"1.3.6.1.2.1.1.1.0|4|ok\n{line}\n", Interner(T0))
+
+
+def test_a_bulk_of_thousands_of_repeaters_costs_no_more_than_one_full_answer(small: CityPlan) -> None:
+    mib = parse_snmprec(render_snmprec(small.device("hg-core-01"), T0), Interner(T0))
+    request = ber.encode_getbulk(COMMUNITY, 1, 0, 2**31 - 1, ["1.3"] * 3000)
+    started = time.perf_counter()
+    answer = Agent(COMMUNITY).answer(mib, request, T0)
+    assert time.perf_counter() - started < 0.5
+    assert answer is not None and 60_000 < len(answer) <= 65507
+    first = ber.decode_response(answer).varbinds[:3000]
+    assert len({oid for oid, _, _ in first}) == 1  # row one: every repeater's successor of 1.3
