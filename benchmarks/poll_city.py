@@ -1,7 +1,7 @@
 """Poll the full reference city; Debian's prometheus-snmp-exporter polls the same agents for the same OIDs.
 
-Agents: Debian snmpd listening on every device's loopback address (snmpsim would be the bottleneck at this rate),
-its CPU reported separately. yiwang runs its real Monitor: worker processes on both cores, the v2c codec, the
+Agents: Debian snmpd listening on every device's loopback address (a C agent, as a peer would be polled), its CPU
+reported separately. yiwang runs its real Monitor: worker processes on both cores, the v2c codec, the
 profiles' columns only, samples into the latest store. Two cycles: the first discovers (names, aliases), the second
 is the steady state that is reported. Then /metrics is rendered for the whole city with samples built by the same
 profile code from the city plan's interfaces, and for one county shard.
@@ -235,15 +235,15 @@ def city_metrics(plan: CityPlan, inv: Inventory, county: str) -> dict[str, float
 
 
 def realistic_tables(seed: int, workers: int, concurrency: int, work: Path) -> dict[str, float]:
-    """The small lab on snmpsim: real interface counts (8 per village, 30+ per township) and per-device
-    communities. snmpsim is slow, so the cycle time here is the agents'; the CPU per varbind is each poller's."""
+    """The small lab on its own responder: real interface counts (8 per village, 30+ per township); the CPU
+    per varbind is each poller's."""
     state = work / "lab"
     lab_up(state, "small", seed, port=random.randint(20000, 29999))
     try:
         inv = load_inventory([lab_inventory_dir(state)]).inventory
         # the exporter module holds system + if-mib, so yiwang polls exactly those here too
         targets = [dataclasses.replace(t, profiles=PROFILES) for t in build_targets(inv, secrets_base=state).snmp]
-        print(f"realistic tables: {len(targets)} snmpsim devices of the small lab", flush=True)
+        print(f"realistic tables: {len(targets)} devices of the small lab", flush=True)
         ours = asyncio.run(poll_with_yiwang(inv, targets, workers, concurrency, work))
         modules = {t.device: (t.credential.community, 25) for t in targets}  # type: ignore[attr-defined]
         pairs = [(t.host, t.device) for t in targets]
@@ -264,7 +264,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--agents", type=int, default=1, help="snmpd processes")
     parser.add_argument("--port", type=int, default=1161, help="agents' UDP port (161 may be the lab's)")
-    parser.add_argument("--skip-realistic", action="store_true", help="skip the snmpsim comparison")
+    parser.add_argument("--skip-realistic", action="store_true", help="skip the comparison on the small lab")
     args = parser.parse_args()
 
     plan = generate_city(args.seed, args.profile)

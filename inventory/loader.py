@@ -197,7 +197,7 @@ def _parse_credential(entry: Any) -> Credential:
         raise EntryError("kind", f"{kind!r} is not one of {sorted(SECRET_FIELDS)}")
     secret_fields = SECRET_FIELDS[kind]
     option_fields = ("user", "auth_protocol", "priv_protocol", "context")
-    _only(entry, ("name", "kind", "per_device", *secret_fields, *option_fields))
+    _only(entry, ("name", "kind", *secret_fields, *option_fields))
     secrets = {f: _parse_secret(entry[f], f) for f in secret_fields if f in entry}
     if kind == "snmp_v2c" and "community" not in secrets:
         raise EntryError("community", "is required")
@@ -205,7 +205,7 @@ def _parse_credential(entry: Any) -> Credential:
         for required in ("user",):
             _text(entry, required)
     options = {f: str(entry[f]) for f in option_fields if f in entry}
-    return Credential(str(_text(entry, "name")), kind, secrets, options, bool(entry.get("per_device", False)))
+    return Credential(str(_text(entry, "name")), kind, secrets, options)
 
 
 DEVICE_FIELDS = ("name", "platform", "role", "area", "address", "address6", "snmp", "ssh", "site", "cabinet")

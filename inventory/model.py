@@ -105,8 +105,6 @@ class Credential:
     secrets: Mapping[str, SecretRef] = field(default_factory=dict)
     # Plain settings that are not secret (user name, protocols, context).
     options: Mapping[str, str] = field(default_factory=dict)
-    # The community is "<secret>-<device name>": per-device communities, as the lab's simulator needs.
-    per_device: bool = False
 
 
 def check_address(text: str, version: int) -> str:

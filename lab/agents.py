@@ -1,4 +1,4 @@
-"""Real SNMP agents for the lab: snmpsim responders (one per shard) and, for benchmarks, Debian snmpd.
+"""Real SNMP agents for the lab: the lab's own responders (lab.responder) and, for benchmarks, Debian snmpd.
 
 Agents run as detached processes that outlive the CLI call; what was started is recorded (pid and start time)
 so that only those processes are ever signalled.
@@ -6,9 +6,7 @@ so that only those processes are ever signalled.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,9 +21,12 @@ import psutil
 from lab.city import CityPlan, DevicePlan
 from lab.probe import SYS_NAME, Target, sweep
 from lab.snmprec import render_snmprec
-from lab.state import LabError, LabPaths, ProcessRecord, write_atomic
+from lab.state import LabError, LabPaths, ProcessRecord, write_atomic, write_manifest
 
-CORE_SHARD = "core"
+# One responder process serves the whole city: measured on 2 cores (benchmarks/lab_responder.py), it spends ~4 µs
+# of CPU per varbind, ~2 s per full-city cycle, and two processes were neither up sooner nor polled faster, only
+# larger (200 MB against 156 MB).
+RESPONDERS = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,77 +35,43 @@ class Shard:
     devices: tuple[DevicePlan, ...]
 
 
-def shard_of(device: DevicePlan) -> str:
-    """One responder per county, one for province, city core and data centre.
-
-    Measured on 2 cores for the city (4,387 devices): 11 per-county shards are up in ~20 s and take ~700 MB;
-    2 shards take ~28 s and ~360 MB. Endpoints are nearly free (1,100 in one process cost nothing measurable);
-    the cost is per data file, so smaller shards start in parallel while the next shard's files are written."""
-    parts = device.area.split(".")
-    return parts[2] if len(parts) > 2 else CORE_SHARD
-
-
-def plan_shards(plan: CityPlan) -> list[Shard]:
-    groups: dict[str, list[DevicePlan]] = {}
-    for device in plan.devices:
-        groups.setdefault(shard_of(device), []).append(device)
-    return [Shard(name, tuple(devices)) for name, devices in groups.items()]
+def plan_shards(plan: CityPlan, count: int = RESPONDERS) -> list[Shard]:
+    """Contiguous slices of the plan: a responder reads its files while the next slice is written."""
+    devices = plan.devices
+    if count <= 1:
+        return [Shard("snmp", tuple(devices))]
+    size = -(-len(devices) // count)
+    return [Shard(f"snmp-{n + 1}", tuple(devices[n * size:(n + 1) * size])) for n in range(count)
+            if devices[n * size:(n + 1) * size]]
 
 
-def community(secret: str, device: str) -> str:
-    # Same rule as a per_device credential in the inventory: "<secret>-<device name>".
-    return f"{secret}-{device}"
-
-
-def data_file(paths: LabPaths, secret: str, device: DevicePlan) -> Path:
-    """Where the device's data lives now: in the shard's data dir, or parked by an 'unreachable' fault."""
-    name = f"{community(secret, device.name)}.snmprec"
-    live = paths.data(shard_of(device)) / name
-    parked = paths.parked(shard_of(device)) / name
+def data_file(paths: LabPaths, device: DevicePlan) -> Path:
+    """Where the device's data lives now: in the data folder, or parked by an 'unreachable' fault."""
+    name = f"{device.name}.snmprec"
+    live = paths.data / name
+    parked = paths.parked / name
     return parked if parked.exists() and not live.exists() else live
 
 
-def write_data_files(paths: LabPaths, shard: Shard, secret: str, started: float) -> None:
-    directory = paths.data(shard.name)
-    directory.mkdir(parents=True, exist_ok=True)
-    for device in shard.devices:
-        text = render_snmprec(device, started)
-        (directory / f"{community(secret, device.name)}.snmprec").write_text(text, encoding="utf-8")
+def write_data_files(paths: LabPaths, devices: Iterable[DevicePlan], started: float) -> None:
+    paths.data.mkdir(parents=True, exist_ok=True)
+    for device in devices:
+        (paths.data / f"{device.name}.snmprec").write_text(render_snmprec(device, started), encoding="utf-8")
 
 
-def install_variation_modules(paths: LabPaths) -> None:
-    """Only the modules the data uses: snmpsim's own directory also holds redis/sql modules that fail to load."""
-    paths.variation.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(Path(__file__).with_name("ramp.py"), paths.variation / "ramp.py")
-    spec = importlib.util.find_spec("snmpsim")
-    if spec is None or not spec.submodule_search_locations:
-        raise LabError("snmpsim is not installed in this environment")
-    numeric = Path(next(iter(spec.submodule_search_locations))) / "variation" / "numeric.py"
-    shutil.copyfile(numeric, paths.variation / "numeric.py")
-
-
-def responder_command() -> list[str]:
-    # snmpsim-command-responder's main(), with a faster index store and more open files (see responder.py).
-    return [sys.executable, str(Path(__file__).with_name("responder.py"))]
+def responder_command(data_dir: Path, manifest: Path, port: int, community_file: Path) -> list[str]:
+    return [sys.executable, "-m", "lab.responder", "--data-dir", str(data_dir), "--manifest", str(manifest),
+            "--port", str(port), "--community-file", str(community_file)]
 
 
 def start_responder(paths: LabPaths, shard: Shard, port: int) -> ProcessRecord:
+    """One process answering for every device of the shard, each at its own address."""
     log = paths.log(shard.name)
     log.parent.mkdir(parents=True, exist_ok=True)
-    paths.cache(shard.name).mkdir(parents=True, exist_ok=True)
-    args = [
-        *responder_command(),
-        f"--data-dir={paths.data(shard.name)}",
-        f"--cache-dir={paths.cache(shard.name)}",
-        f"--variation-modules-dir={paths.variation}",
-        f"--logging-method=file:{log}",
-        # The default level logs every request, which costs more CPU than answering it.
-        "--log-level=error",
-    ]
-    endpoints = [f"--agent-udpv4-endpoint={d.address}:{port}" for d in shard.devices if d.address]
-    endpoints += [f"--agent-udpv6-endpoint=[{d.address6}]:{port}" for d in shard.devices if d.address6]
-    env = {**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}
-    return _spawn(shard.name, args + endpoints, env, log, endpoints=len(endpoints), devices=len(shard.devices))
+    manifest = paths.root / "run" / f"{shard.name}.agents"
+    write_manifest(manifest, [(d.host, d.name) for d in shard.devices])
+    args = responder_command(paths.data, manifest, port, paths.secret)
+    return _spawn(shard.name, args, dict(os.environ), log, endpoints=len(shard.devices), devices=len(shard.devices))
 
 
 def _spawn(name: str, args: list[str], env: dict[str, str], log: Path, endpoints: int, devices: int,
@@ -152,8 +119,7 @@ def log_tail(record: ProcessRecord, lines: int = 8) -> str:
 
 
 def endpoints_in_use(hosts: Iterable[str], port: int) -> list[str]:
-    """Endpoints some other socket already holds. Checked up front because pysnmp binds in a background task
-    and drops the error: a responder whose bind failed keeps running, deaf on that address."""
+    """Endpoints some other socket already holds: checked up front, to name the likely cause (another lab)."""
     busy = []
     for host in hosts:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -173,7 +139,7 @@ def wait_for_shards(records: Sequence[ProcessRecord], probes: dict[str, Target],
     while waiting:
         for name in list(waiting):
             if not is_running(by_name[name]):
-                raise LabError(f"snmpsim shard {name!r} exited during start-up; last log lines:\n"
+                raise LabError(f"responder {name!r} exited during start-up; last log lines:\n"
                                f"{log_tail(by_name[name])}")
         names = list(waiting)
         answers = sweep([waiting[n] for n in names], [SYS_NAME], timeout=0.5, retries=0)
@@ -181,15 +147,15 @@ def wait_for_shards(records: Sequence[ProcessRecord], probes: dict[str, Target],
             if answer is not None:
                 del waiting[name]
         if waiting and time.monotonic() > deadline:
-            raise LabError(f"snmpsim shards {sorted(waiting)} did not answer within {timeout:.0f} s; see "
+            raise LabError(f"responders {sorted(waiting)} did not answer within {timeout:.0f} s; see "
                            f"{', '.join(by_name[n].log for n in sorted(waiting))}")
         if waiting:
             time.sleep(0.3)
 
 
-def check_devices(devices: Sequence[DevicePlan], secret: str, port: int) -> list[str]:
+def check_devices(devices: Sequence[DevicePlan], community: str, port: int) -> list[str]:
     """Devices that do not answer at their own address with their own sysName."""
-    targets = [Target(d.host, port, community(secret, d.name)) for d in devices]
+    targets = [Target(d.host, port, community) for d in devices]
     answers = sweep(targets, [SYS_NAME], timeout=1.0, retries=2)
     wrong = []
     for device, answer in zip(devices, answers, strict=True):
@@ -198,7 +164,7 @@ def check_devices(devices: Sequence[DevicePlan], secret: str, port: int) -> list
     return wrong
 
 
-# --- Debian snmpd, for throughput benchmarks where snmpsim itself would be the bottleneck -------------------
+# --- Debian snmpd, for benchmarks that compare pollers on a C agent -------------------------------------------
 
 
 @dataclass(slots=True)

@@ -17,9 +17,7 @@ from lab import firewall
 from lab.agents import (
     _spawn,
     check_devices,
-    community,
     endpoints_in_use,
-    install_variation_modules,
     is_running,
     log_tail,
     plan_shards,
@@ -117,7 +115,6 @@ def _start(paths: LabPaths, plan: CityPlan, record: LabRecord) -> None:
     ssh_secret = paths.root / SSH_LOGIN_FILE
     write_atomic(ssh_secret, secrets.token_hex(12), mode=0o600)
     write_inventory(plan, paths.inventory, paths.secret, record.port, ssh_secret)
-    install_variation_modules(paths)
     busy = endpoints_in_use((d.host for d in plan.devices), record.port)
     if busy:
         raise LabError(f"{len(busy)} lab endpoints are already in use, e.g. {', '.join(busy[:3])}; is another lab "
@@ -125,44 +122,49 @@ def _start(paths: LabPaths, plan: CityPlan, record: LabRecord) -> None:
     shards = plan_shards(plan)
     # Saved before the first process starts, so `lab down` can always find what a failed start left behind.
     record.save(paths.record)
+    # The SSH devices start first: their keys and listeners take seconds of CPU, spent while the SNMP data is written.
+    ssh = _spawn_ssh(paths, plan, record, ssh_secret)
+    record.processes.append(ssh)
+    record.save(paths.record)
     for shard in shards:
-        # Each responder indexes its files while the next shard's files are being written.
-        write_data_files(paths, shard, secret, record.started)
+        # Each responder reads its files while the next shard's files are being written.
+        write_data_files(paths, shard.devices, record.started)
         process = start_responder(paths, shard, record.port)
         record.processes.append(process)
         record.save(paths.record)
         write_atomic(paths.root / "run" / f"{process.name}.pid", f"{process.pid}\n")
-    probes = {s.name: Target(s.devices[-1].host, record.port, community(secret, s.devices[-1].name))
-              for s in shards}
-    wait_for_shards(record.processes, probes, START_TIMEOUT)
+    # One community for every device: the responder tells devices apart by the address a request arrives on.
+    probes = {s.name: Target(s.devices[-1].host, record.port, secret) for s in shards}
+    wait_for_shards([p for p in record.processes if p is not ssh], probes, START_TIMEOUT)
     silent = check_devices(plan.devices, secret, record.port)
     if silent:
         raise LabError(f"{len(silent)} of {len(plan.devices)} devices did not answer with their sysName after "
                        f"start-up, e.g. {', '.join(silent[:5])}; see the logs in {paths.logs}")
-    record.processes.append(_start_ssh(paths, plan, record, ssh_secret))
-    record.save(paths.record)
+    _wait_ssh(paths, ssh)
 
 
-def _start_ssh(paths: LabPaths, plan: CityPlan, record: LabRecord, password_file: Path) -> ProcessRecord:
+def _spawn_ssh(paths: LabPaths, plan: CityPlan, record: LabRecord, password_file: Path) -> ProcessRecord:
     """The vendor CLIs: one asyncssh process, every network device on TCP `record.port` at its own address."""
     state = paths.root / "ssh"
     state.mkdir(parents=True, exist_ok=True)
-    ready = state / SSH_READY
-    ready.unlink(missing_ok=True)
+    paths.logs.mkdir(parents=True, exist_ok=True)
+    (state / SSH_READY).unlink(missing_ok=True)
     devices = sum(1 for d in plan.devices if d.platform != "linux")
     args = [sys.executable, "-m", "lab.ssh.server", "--plan-seed", str(record.seed), "--profile", record.profile,
             "--port", str(record.port), "--state-dir", str(state), "--username", SSH_USER,
             "--password-file", str(password_file)]
-    process = _spawn("ssh", args, dict(os.environ), paths.logs / "ssh.log", devices, devices)
+    return _spawn("ssh", args, dict(os.environ), paths.logs / "ssh.log", devices, devices)
+
+
+def _wait_ssh(paths: LabPaths, process: ProcessRecord) -> None:
+    ready = paths.root / "ssh" / SSH_READY
     deadline = time.monotonic() + START_TIMEOUT
     while not ready.exists():
         if not is_running(process):
             raise LabError(f"the lab's SSH devices did not start: {log_tail(process)}")
         if time.monotonic() > deadline:
-            stop_process(process)
             raise LabError(f"the lab's SSH devices were not listening after {START_TIMEOUT:.0f} s")
         time.sleep(0.1)
-    return process
 
 
 def lab_down(state_dir: Path) -> LabStatus:
@@ -185,7 +187,7 @@ def _teardown(paths: LabPaths, record: LabRecord | None) -> None:
 
 
 def _clean(paths: LabPaths) -> None:
-    for name in ("data", "parked", "cache", "run", "variation"):
+    for name in ("data", "parked", "run"):
         shutil.rmtree(paths.root / name, ignore_errors=True)
     remove_inventory(paths.inventory)
     shutil.rmtree(paths.root / "ssh", ignore_errors=True)
@@ -205,7 +207,7 @@ def lab_fault(state_dir: Path, kind: str, target: str, interface: str | None = N
     paths = LabPaths.of(state_dir)
     with paths.locked():
         record, plan, secret = _running(paths)
-        fault = apply_fault(paths, plan, record, secret, kind, target, interface)
+        fault = apply_fault(paths, plan, record, kind, target, interface)
     if trap_to and fault.kind == "link-down" and fault.interface:
         send_link_trap(trap_to, secret, plan.device(fault.target), fault.interface, down=True)
     return fault
@@ -216,7 +218,7 @@ def lab_clear(state_dir: Path, fault_id: str | None = None, trap_to: str | None 
     paths = LabPaths.of(state_dir)
     with paths.locked():
         record, plan, secret = _running(paths)
-        cleared = clear_faults(paths, plan, record, secret, fault_id)
+        cleared = clear_faults(paths, plan, record, fault_id)
     for fault in cleared:
         if trap_to and fault.kind == "link-down" and fault.interface:
             send_link_trap(trap_to, secret, plan.device(fault.target), fault.interface, down=False)

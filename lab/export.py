@@ -45,7 +45,7 @@ def inventory_documents(plan: CityPlan, secret_file: Path, port: int = 161,
         devices.append(entry)
     links = [{"area": link.area, "local": str(link.local), "remote": str(link.remote), "carrier": link.carrier,
               "bandwidth_mbps": int(link.bandwidth_mbps)} for link in plan.links]
-    credentials: list[dict[str, Any]] = [{"name": CREDENTIAL, "kind": "snmp_v2c", "per_device": True,
+    credentials: list[dict[str, Any]] = [{"name": CREDENTIAL, "kind": "snmp_v2c",
                                           "community": {"file": str(secret_file)}}]
     if ssh_secret_file is not None:
         credentials.append({"name": SSH_CREDENTIAL, "kind": "ssh", "user": SSH_USER,

@@ -1,14 +1,13 @@
 """Faults applied to a running lab, recorded in the state dir, and reverted.
 
-Interface faults (link-down, saturate, errors) rewrite the device's data file: snmpsim rereads a data file
-whose mtime (whole seconds) changed, and the `ramp` counters restart from their current value, so nothing
-jumps. `unreachable` drops the device's traffic in the lab's iptables chain (SNMP and ICMP time out); without
-iptables the data file is parked instead, which silences SNMP but leaves ping answering.
+Interface faults (link-down, saturate, errors) rewrite the device's data file, which its responder reads again
+within a second (lab.responder), and the `ramp` counters restart from their current value, so nothing jumps.
+`unreachable` drops the device's traffic in the lab's iptables chain (SNMP and ICMP time out); without iptables
+the data file is parked instead, which silences SNMP but leaves ping answering.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Iterable, Sequence
@@ -104,7 +103,7 @@ def resolve_target(plan: CityPlan, kind: str, target: str, interface: str | None
     return [device]
 
 
-def apply_fault(paths: LabPaths, plan: CityPlan, record: LabRecord, secret: str, kind: str, target: str,
+def apply_fault(paths: LabPaths, plan: CityPlan, record: LabRecord, kind: str, target: str,
                 interface: str | None = None) -> Fault:
     devices = resolve_target(plan, kind, target, interface)
     faults, next_id = load_faults(paths)
@@ -117,18 +116,17 @@ def apply_fault(paths: LabPaths, plan: CityPlan, record: LabRecord, secret: str,
             fault = Fault(fault_id, kind, target, None, time.time(), names, "iptables")
         else:
             for device in devices:
-                _park(paths, secret, device)
+                _park(paths, device)
             fault = Fault(fault_id, kind, target, None, time.time(), names, "parked",
                           f"iptables unavailable ({why}): SNMP silenced by parking data files; ICMP still answers")
     else:
         fault = Fault(fault_id, kind, target, interface, time.time(), names, "snmprec")
-        _rewrite(paths, record, secret, devices[0], [*faults, fault])
+        _rewrite(paths, record, devices[0], [*faults, fault])
     save_faults(paths, [*faults, fault], next_id + 1)
     return fault
 
 
-def clear_faults(paths: LabPaths, plan: CityPlan, record: LabRecord, secret: str,
-                 fault_id: str | None = None) -> list[Fault]:
+def clear_faults(paths: LabPaths, plan: CityPlan, record: LabRecord, fault_id: str | None = None) -> list[Fault]:
     faults, next_id = load_faults(paths)
     if fault_id is not None and fault_id not in {f.id for f in faults}:
         active = ", ".join(f.id for f in faults) or "none"
@@ -144,35 +142,32 @@ def clear_faults(paths: LabPaths, plan: CityPlan, record: LabRecord, secret: str
             still_parked = {n for f in remaining if f.method == "parked" for n in f.devices}
             for name in fault.devices:
                 if name not in still_parked:
-                    _unpark(paths, secret, by_name[name])
+                    _unpark(paths, by_name[name])
         else:
-            _rewrite(paths, record, secret, by_name[fault.devices[0]], remaining)
+            _rewrite(paths, record, by_name[fault.devices[0]], remaining)
         # Saved after each revert, so a failure half-way leaves a record that matches what is applied.
         save_faults(paths, remaining, next_id)
     return cleared
 
 
-def _rewrite(paths: LabPaths, record: LabRecord, secret: str, device: DevicePlan, faults: Sequence[Fault]) -> None:
-    path = data_file(paths, secret, device)
-    old = path.stat()
+def _rewrite(paths: LabPaths, record: LabRecord, device: DevicePlan, faults: Sequence[Fault]) -> None:
+    path = data_file(paths, device)
     now = time.time()
     text = render_snmprec(effective(device, faults), record.started, read_ramps(path.read_text("utf-8")), now)
-    write_atomic(path, text)
-    # snmpsim compares mtimes in whole seconds: two rewrites within one second must still look different.
-    mtime = max(now, float(int(old.st_mtime) + 1))
-    os.utime(path, (mtime, mtime))
+    # One rename into the folder: the responder sees the folder change and the file's new inode.
+    write_atomic(path, text, tmp_dir=paths.root / "run")
 
 
-def _park(paths: LabPaths, secret: str, device: DevicePlan) -> None:
-    live = data_file(paths, secret, device)
-    parked = paths.parked(live.parent.name) / live.name
-    if live.parent != parked.parent:
+def _park(paths: LabPaths, device: DevicePlan) -> None:
+    live = data_file(paths, device)
+    parked = paths.parked / live.name
+    if live != parked:
         parked.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(live, parked)
 
 
-def _unpark(paths: LabPaths, secret: str, device: DevicePlan) -> None:
-    current = data_file(paths, secret, device)
-    live = paths.data(current.parent.name) / current.name
+def _unpark(paths: LabPaths, device: DevicePlan) -> None:
+    current = data_file(paths, device)
+    live = paths.data / current.name
     if current != live:
         shutil.move(current, live)

@@ -1,100 +1,198 @@
-"""snmpsim's command responder, started with two settings its command line does not offer.
+"""The lab's SNMP agents: one process answers for many devices, each at its own address, from their data files.
 
-Run as a script (`python lab/responder.py <snmpsim options>`); it imports only snmpsim and the standard library.
+Run as `python -m lab.responder --data-dir DIR --manifest FILE --port N --community-file FILE`. The manifest lists
+`address<TAB>device` lines; a device's data is `DIR/<device>.snmprec`. One UDP socket per address: the address a
+request arrived on selects the device, so one community serves them all.
 
-1. The per-file OID index. snmpsim keeps it in whatever `dbm` Python has; a Python built without gdbm falls back
-   to `dbm.dumb`, which opens two files per key written and evaluates a text index on every open. Measured on
-   the city: ~80% of start-up CPU and 550 MB of index files. Here the index is a dict saved with marshal.
-2. How many data files stay open. snmpsim closes all but the 31 most recently used, so a poller that walks
-   600 devices per responder reopens (and re-reads the index of) nearly every file on every request: measured
-   1,050 varbinds/s instead of 2,550. The limit is raised as far as the open-file limit allows.
+The data folder is watched: a fault rewrites, parks or restores a device's file, always by one rename into or out
+of the folder, which changes the folder's mtime. Before answering, the responder compares that mtime (one stat,
+~1 µs, per wake-up) and reads again the files of its devices whose inode changed, so a fault is in effect from the
+next request on. A device whose file is absent is silent, like an unreachable one.
 """
 
 from __future__ import annotations
 
-import marshal
+import argparse
+import asyncio
 import os
 import resource
+import signal
+import socket
 import sys
-from typing import Any
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-FORMAT = "yiwang-marshal"
-MAGIC = b"YWIX1\n"
+from lab.agent import MAX_MESSAGE, Agent
+from lab.mib import Interner, Mib, parse_snmprec
+from lab.state import read_manifest
+
+BURST = 64  # datagrams read from one socket per wake-up, so one busy device cannot starve the others
+STATS_EVERY = 60.0
+RECENT_NS = 1_000_000_000
 
 
-class MarshalIndex:
-    """The slice of the dbm interface snmpsim's RecordIndex uses: open, setitem, getitem, close."""
+@dataclass(slots=True, eq=False)
+class Device:
+    name: str
+    address: str
+    file: str
+    mib: Mib | None = None
+    inode: int = 0
 
-    def __init__(self, path: str, flag: str) -> None:
-        self.path = path
-        self.writable = any(f in flag for f in "nwc")
-        self.data: dict[bytes, bytes] = {} if "n" in flag else _load(path)
 
-    def __setitem__(self, key: str | bytes, value: str | bytes) -> None:
-        self.data[_bytes(key)] = _bytes(value)
+class Responder:
+    def __init__(self, agent: Agent, data_dir: Path, devices: Sequence[Device], interner: Interner) -> None:
+        self.agent = agent
+        self.data_dir = data_dir
+        self.devices = list(devices)
+        self.interner = interner
+        self.sockets: list[socket.socket] = []
+        self.send_errors = 0
+        self._dir_mtime = -1
+        self._recent = False
 
-    def __getitem__(self, key: str | bytes) -> bytes:
-        return self.data[_bytes(key)]
+    def load(self) -> None:
+        """Reads every device whose file is new or changed; called at start and when the folder changes."""
+        try:
+            inodes = {entry.name: entry.inode() for entry in os.scandir(self.data_dir)}
+        except OSError:
+            inodes = {}
+        for device in self.devices:
+            inode = inodes.get(device.file)
+            if inode is None:
+                device.mib, device.inode = None, 0
+            elif inode != device.inode:
+                self._read(device)
+
+    def _read(self, device: Device) -> None:
+        try:
+            with open(self.data_dir / device.file, encoding="utf-8") as handle:
+                inode = os.fstat(handle.fileno()).st_ino
+                text = handle.read()
+        except FileNotFoundError:
+            device.mib, device.inode = None, 0
+            return
+        try:
+            device.mib = parse_snmprec(text, self.interner)
+        except ValueError as exc:
+            # The old data stays served; the same file is not tried again until it changes.
+            log(f"{device.file}: not loaded: {exc}")
+        device.inode = inode
+
+    def check(self, again_if_recent: bool = False) -> None:
+        try:
+            mtime = os.stat(self.data_dir).st_mtime_ns
+        except OSError:
+            mtime = -1
+        # A second change within the same timestamp tick leaves the mtime as it was: the timer looks again for a
+        # while after each change (`again_if_recent`), so such a change is seen within `--reload-interval`.
+        if mtime != self._dir_mtime or (again_if_recent and self._recent):
+            self._dir_mtime = mtime
+            self._recent = time.time_ns() - mtime < RECENT_NS
+            self.load()
+
+    def bind(self, loop: asyncio.AbstractEventLoop, port: int) -> None:
+        for device in self.devices:
+            family = socket.AF_INET6 if ":" in device.address else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            self.sockets.append(sock)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.setblocking(False)
+            try:
+                sock.bind((device.address, port))
+            except OSError as exc:
+                raise OSError(f"cannot bind {device.address} port {port} for {device.name}: {exc.strerror}") from None
+            loop.add_reader(sock.fileno(), self._readable, sock, device)
+
+    def _readable(self, sock: socket.socket, device: Device) -> None:
+        self.check()
+        answer = self.agent.answer
+        for _ in range(BURST):
+            try:
+                data, peer = sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            response = answer(device.mib, data, time.time())
+            if response is not None:
+                try:
+                    sock.sendto(response, peer)
+                except OSError:
+                    self.send_errors += 1  # a full buffer or a firewall: the client retries, as with any agent
 
     def close(self) -> None:
-        if self.writable:
-            tmp = f"{self.path}.tmp"
-            with open(tmp, "wb") as handle:
-                handle.write(MAGIC + marshal.dumps(self.data))
-            os.replace(tmp, self.path)
-            self.writable = False
+        for sock in self.sockets:
+            sock.close()
 
 
-def _bytes(value: str | bytes) -> bytes:
-    return value.encode("iso-8859-1") if isinstance(value, str) else value
+def log(message: str) -> None:
+    sys.stdout.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+    sys.stdout.flush()
 
 
-def _load(path: str) -> dict[bytes, bytes]:
-    with open(path, "rb") as handle:
-        blob = handle.read()
-    if not blob.startswith(MAGIC):
-        raise OSError(f"{path} is not a {FORMAT} index")
-    # Written by this module into the lab's own cache dir, never taken from elsewhere.
-    data: dict[bytes, bytes] = marshal.loads(blob[len(MAGIC):])  # noqa: S302
-    return data
-
-
-class MarshalDbm:
-    """Stands in for both the `dbm` and the `whichdb` module that snmpsim's database module imported."""
-
-    @staticmethod
-    def open(path: str, flag: str = "r", mode: int = 0o666) -> MarshalIndex:
-        return MarshalIndex(path, flag)
-
-    @staticmethod
-    def whichdb(path: str) -> str | None:
-        try:
-            with open(path, "rb") as handle:
-                return FORMAT if handle.read(len(MAGIC)) == MAGIC else ""
-        except OSError:
-            return None
-
-
-def open_files_budget() -> int:
+def raise_open_files(needed: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard > soft:
-        target = 65536 if hard == resource.RLIM_INFINITY else hard
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        soft = target
-    # Each open data file holds one descriptor; leave room for one socket per endpoint and the rest.
-    endpoints = sum(1 for arg in sys.argv if arg.startswith("--agent-udpv"))
-    return max(31, soft - endpoints - 256)
+    if soft >= needed:
+        return
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise OSError(f"{needed} sockets need more open files than the hard limit of {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
-def main() -> Any:
-    from snmpsim import datafile
-    from snmpsim.commands import responder
-    from snmpsim.record.search import database
+async def serve(responder: Responder, port: int, reload_interval: float) -> None:
+    loop = asyncio.get_running_loop()
+    stopped = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopped.set)
+    responder.bind(loop, port)
+    log(f"ready: {sum(d.mib is not None for d in responder.devices)} devices on {len(responder.sockets)} "
+        f"addresses, port {port}")
+    last_stats, last_line = time.monotonic(), ""
+    try:
+        while not stopped.is_set():
+            try:
+                await asyncio.wait_for(stopped.wait(), reload_interval)
+            except TimeoutError:
+                pass
+            responder.check(again_if_recent=True)
+            if time.monotonic() - last_stats > STATS_EVERY:
+                last_stats = time.monotonic()
+                line = responder.agent.stats.line()
+                if line != last_line:
+                    log(f"stats: {line} send_errors={responder.send_errors}")
+                    last_line = line
+    finally:
+        log(f"stopping: {responder.agent.stats.line()} send_errors={responder.send_errors}")
+        responder.close()
 
-    database.dbm = MarshalDbm  # type: ignore[attr-defined]
-    database.whichdb = MarshalDbm  # type: ignore[attr-defined]
-    datafile.DataFile.max_queue_entries = open_files_budget()
-    return responder.main()
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--manifest", type=Path, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--community-file", type=Path, required=True, help="the community; never on the command line")
+    parser.add_argument("--max-message-size", type=int, default=MAX_MESSAGE)
+    parser.add_argument("--reload-interval", type=float, default=0.25)
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    community = args.community_file.read_text(encoding="utf-8").strip().encode("utf-8")
+    devices = [Device(name, address, f"{name}.snmprec") for address, name in read_manifest(args.manifest)]
+    responder = Responder(Agent(community, args.max_message_size), args.data_dir, devices, Interner(time.time()))
+    try:
+        raise_open_files(len(devices) + 256)
+        responder.check()
+        log(f"loaded {sum(d.mib is not None for d in devices)} of {len(devices)} devices in "
+            f"{time.monotonic() - started:.1f} s")
+        asyncio.run(serve(responder, args.port, args.reload_interval))
+    except OSError as exc:
+        log(f"error: {exc}")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""A device plan as an snmpsim `.snmprec` data file: `OID|TAG|VALUE` lines sorted by OID.
+"""A device plan as a `.snmprec` data file (snmpsim's format, which lab.mib reads): `OID|TAG|VALUE` lines sorted
+by OID.
 
 Pure: the text depends only on the plan, the lab's start time and, when a file is rewritten for a fault, the
 counters of the previous file (so that every counter carries on from where it was).
@@ -6,6 +7,7 @@ counters of the previous file (so that every counter carries on from where it wa
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Iterator, Mapping
 
@@ -46,8 +48,14 @@ def render_snmprec(device: DevicePlan, started: float, previous: Mapping[str, Ra
         raise ValueError("continuing counters needs the time of the rewrite")
     counters = _Counters(started, previous or {}, now if now is not None else started)
     records = [*_system(device, started), *_interfaces(device, counters), *_resources(device, started)]
-    records.sort(key=lambda r: tuple(int(part) for part in r[0].split(".")))
+    records.sort(key=lambda r: _oid_order(r[0]))
     return "".join(f"{oid}|{tag}|{value}\n" for oid, tag, value in records)
+
+
+@functools.lru_cache(maxsize=65536)
+def _oid_order(oid: str) -> tuple[int, ...]:
+    # Devices share their OIDs: a city has ~1,200 distinct ones among ~950,000 records.
+    return tuple(int(part) for part in oid.split("."))
 
 
 def read_ramps(text: str) -> dict[str, Ramp]:
@@ -60,10 +68,10 @@ def read_ramps(text: str) -> dict[str, Ramp]:
 
 
 def octets(value: str) -> tuple[str, str]:
-    """Tag suffix and value for an OctetString: plain when snmpsim reads it back unchanged, else hex.
+    """Tag suffix and value for an OctetString: plain when every reader gets it back unchanged, else hex.
 
-    snmpsim strips each line and reads it as latin-1, so anything outside printable ASCII, or with
-    whitespace at either end, goes as `4x` hex of its UTF-8 bytes."""
+    snmpsim (which serves the same files in benchmarks) strips each line and reads it as latin-1, so anything
+    outside printable ASCII, or with whitespace at either end, goes as `4x` hex of its UTF-8 bytes."""
     plain = all(" " <= c <= "~" for c in value) and value == value.strip()
     return (OCTETS, value) if plain else (OCTETS + "x", value.encode("utf-8").hex())
 

@@ -7,7 +7,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,21 +46,18 @@ class LabPaths:
         return default_inventory_dir(self.root.parent)
 
     @property
-    def variation(self) -> Path:
-        return self.root / "variation"
-
-    @property
     def logs(self) -> Path:
         return self.root / "logs"
 
-    def data(self, shard: str) -> Path:
-        return self.root / "data" / shard
+    @property
+    def data(self) -> Path:
+        """The devices' data files, `<device>.snmprec`, which the responders watch."""
+        return self.root / "data"
 
-    def parked(self, shard: str) -> Path:
-        return self.root / "parked" / shard
-
-    def cache(self, shard: str) -> Path:
-        return self.root / "cache" / shard
+    @property
+    def parked(self) -> Path:
+        """Data files moved out of the responders' sight by an 'unreachable' fault without iptables."""
+        return self.root / "parked"
 
     def log(self, name: str) -> Path:
         return self.logs / f"{name}.log"
@@ -134,10 +131,27 @@ def write_json(path: Path, data: Any) -> None:
     write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
+def write_atomic(path: Path, text: str, mode: int = 0o644, tmp_dir: Path | None = None) -> None:
+    """`tmp_dir` (on the same file system) keeps the temporary file out of a watched folder, so that the
+    folder changes once, by the final rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = (tmp_dir or path.parent) / f".{path.name}.tmp"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.replace(tmp, path)
+
+
+def read_manifest(path: Path) -> list[tuple[str, str]]:
+    """A responder's devices: `address<TAB>device` lines."""
+    pairs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            address, device = line.split("\t")
+            pairs.append((address, device))
+    return pairs
+
+
+def write_manifest(path: Path, pairs: Sequence[tuple[str, str]]) -> None:
+    write_atomic(path, "".join(f"{address}\t{device}\n" for address, device in pairs))

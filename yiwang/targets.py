@@ -25,10 +25,9 @@ def device_tags(inv: Inventory, device: Device) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(tags.items()))
 
 
-def snmp_credential(credential: Credential, secrets: dict[str, str], device: str) -> V2cCredentials | V3Credentials:
+def snmp_credential(credential: Credential, secrets: dict[str, str]) -> V2cCredentials | V3Credentials:
     if credential.kind == "snmp_v2c":
-        community = secrets["community"]
-        return V2cCredentials(f"{community}-{device}" if credential.per_device else community)
+        return V2cCredentials(secrets["community"])
     options = credential.options
     return V3Credentials(
         user=options["user"],
@@ -79,5 +78,5 @@ def build_targets(inv: Inventory, secrets_base: Path | None = None) -> Targets:
             continue
         out.snmp.append(PollTarget(device.name, device.host, tags, port=device.snmp.port, host6=device.address6,
                                    profiles=device.snmp.profiles,
-                                   credential=snmp_credential(credential, secrets, device.name)))
+                                   credential=snmp_credential(credential, secrets)))
     return out

@@ -33,6 +33,7 @@ END_OF_MIB_VIEW = 0x82
 GET_REQUEST = 0xA0
 GET_NEXT_REQUEST = 0xA1
 RESPONSE = 0xA2
+SET_REQUEST = 0xA3
 GET_BULK_REQUEST = 0xA5
 REPORT = 0xA8
 
@@ -58,7 +59,7 @@ TAG_NAMES = {
     GET_REQUEST: "GetRequest-PDU",
     GET_NEXT_REQUEST: "GetNextRequest-PDU",
     RESPONSE: "Response-PDU",
-    0xA3: "SetRequest-PDU",
+    SET_REQUEST: "SetRequest-PDU",
     0xA4: "Trap-PDU (v1)",
     GET_BULK_REQUEST: "GetBulkRequest-PDU",
     0xA6: "InformRequest-PDU",
@@ -309,15 +310,29 @@ def encode_response(
     error_status: int = 0,
     error_index: int = 0,
     pdu_type: int = RESPONSE,
+    version: int = VERSION_2C,
 ) -> bytes:
     """The agent side, for fake agents, benchmarks and cross-checks against pyasn1."""
-    parts = []
-    for oid, tag, value in varbinds:
-        raw = oid if isinstance(oid, bytes) else encode_oid(oid)
-        parts.append(_tlv(SEQUENCE, _tlv(OBJECT_IDENTIFIER, raw) + encode_value(tag, value)))
+    parts = [encode_varbind(oid, tag, value) for oid, tag, value in varbinds]
     return encode_message(
-        community, pdu_type, request_id, error_status, error_index, _tlv(SEQUENCE, b"".join(parts))
+        community, pdu_type, request_id, error_status, error_index, encode_varbind_list(parts), version
     )
+
+
+def encode_varbind(oid: str | bytes, tag: int, value: Value) -> bytes:
+    """One VarBind SEQUENCE; ``oid`` is dotted text or raw encoded content bytes."""
+    raw = oid if isinstance(oid, bytes) else encode_oid(oid)
+    return _tlv(SEQUENCE, _tlv(OBJECT_IDENTIFIER, raw) + encode_value(tag, value))
+
+
+def encode_varbind_list(varbinds: Sequence[bytes]) -> bytes:
+    """The VarBindList SEQUENCE around already encoded varbinds (see ``encode_varbind``)."""
+    return _tlv(SEQUENCE, b"".join(varbinds))
+
+
+def encode_tlv(tag: int, content: bytes) -> bytes:
+    """Tag, definite length and content: for agents that pre-encode parts of their answers."""
+    return _tlv(tag, content)
 
 
 # ---------------------------------------------------------------- decoding
@@ -375,10 +390,11 @@ def decode_response(data: bytes, version: int = VERSION_2C) -> Response:
     return decode_message(data, version, (RESPONSE, REPORT))
 
 
-def decode_request(data: bytes, version: int = VERSION_2C) -> Response:
-    """The agent side, for fake agents in tests. For GetBulk, error_status/error_index hold
-    non-repeaters/max-repetitions, as on the wire."""
-    return decode_message(data, version, (GET_REQUEST, GET_NEXT_REQUEST, GET_BULK_REQUEST))
+def decode_request(data: bytes, version: int = VERSION_2C,
+                   pdu_types: tuple[int, ...] = (GET_REQUEST, GET_NEXT_REQUEST, GET_BULK_REQUEST)) -> Response:
+    """The agent side. For GetBulk, error_status/error_index hold non-repeaters/max-repetitions, as on the
+    wire. Values are decoded too (a request carries NULLs, a SetRequest real values)."""
+    return decode_message(data, version, pdu_types)
 
 
 def decode_message(data: bytes, version: int, pdu_types: tuple[int, ...]) -> Response:

@@ -1,4 +1,4 @@
-"""The small lab (one county on snmpsim) shared by the end-to-end tests, and yiwang configured to monitor it."""
+"""The small lab (one county, on the lab's responder) shared by the end-to-end tests, and yiwang set up to poll it."""
 
 from __future__ import annotations
 

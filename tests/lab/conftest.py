@@ -33,8 +33,10 @@ class RunningLab:
     secret: str
     plan: CityPlan
 
-    def community(self, device: str) -> str:
-        return f"{self.secret}-{device}"
+    @property
+    def community(self) -> str:
+        """One community for every device: the responder tells them apart by address."""
+        return self.secret
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ def test_loads_with_zero_problems(profile: str, city: CityPlan, small: CityPlan,
     assert len(inv.areas) == len(plan.areas)
     assert len(inv.links) == len(plan.links)
     credential = inv.credentials[CREDENTIAL]
-    assert credential.kind == "snmp_v2c" and credential.per_device
+    assert credential.kind == "snmp_v2c" and credential.options == {}
     assert credential.secrets == {"community": SecretRef(file=str(secret))}
     core = inv.devices["hg-core-01"]
     assert core.snmp is not None and core.snmp.port == 20161
@@ -41,6 +41,6 @@ def test_the_community_is_only_a_file_reference(small: CityPlan, tmp_path: Path)
     secret = tmp_path / "community.secret"
     documents = inventory_documents(small, secret)
     assert documents["credentials.yaml"]["credentials"] == [
-        {"name": CREDENTIAL, "kind": "snmp_v2c", "per_device": True, "community": {"file": str(secret)}}]
+        {"name": CREDENTIAL, "kind": "snmp_v2c", "community": {"file": str(secret)}}]
     assert all(d["snmp"]["credential"] == CREDENTIAL for d in documents["devices.yaml"]["devices"])
     assert yaml.safe_load(yaml.safe_dump(documents)) == documents

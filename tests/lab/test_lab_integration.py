@@ -1,4 +1,4 @@
-"""The small lab for real: snmpsim processes on 127.16.0.0/12 and [::1], checked with net-snmp's own tools."""
+"""The small lab for real: its responder on 127.16.0.0/12 and [::1], checked with net-snmp's own tools."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def agent(lab: RunningLab, device: str) -> str:
 
 def snmpget(lab: RunningLab, device: str, *oids: str, options: tuple[str, ...] = ()) -> list[str]:
     """Values, one per OID; raises TimeoutError when the agent does not answer."""
-    done = subprocess.run(["snmpget", "-v2c", "-c", lab.community(device), "-t", "1", "-r", "0", "-On", "-Oqv",
+    done = subprocess.run(["snmpget", "-v2c", "-c", lab.community, "-t", "1", "-r", "0", "-On", "-Oqv",
                            *options, agent(lab, device), *oids], capture_output=True, text=True, check=False)
     if "Timeout" in done.stderr:
         raise TimeoutError(done.stderr.strip())
@@ -76,7 +76,7 @@ def test_hostile_strings_come_back_byte_exact(running_lab: RunningLab) -> None:
 
 def test_walks_and_vendor_tables(running_lab: RunningLab) -> None:
     device = "hg-huangzhou-t01-v003"
-    walk = subprocess.run(["snmpbulkwalk", "-v2c", "-c", running_lab.community(device), "-Oqv", "-t", "1",
+    walk = subprocess.run(["snmpbulkwalk", "-v2c", "-c", running_lab.community, "-Oqv", "-t", "1",
                            agent(running_lab, device), "1.3.6.1.2.1.31.1.1.1.1"], capture_output=True, text=True,
                           check=True)
     assert [line.strip('"') for line in walk.stdout.splitlines()] == [
