@@ -118,6 +118,7 @@ class WorkerPool:
         self._count = max(1, workers)
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[tuple[Any, Connection]] = []
+        self._one_cycle = asyncio.Lock()  # a worker's pipe carries one cycle at a time; a second caller waits
         self.last_stats: list[WorkerStats] = []
 
     def start(self) -> None:
@@ -125,6 +126,11 @@ class WorkerPool:
             self._workers = [self._spawn() for _ in range(self._count)]
 
     async def collect(self, targets: Sequence[PollTarget]) -> AsyncIterator[PollResult]:
+        async with self._one_cycle:
+            async for result in self._cycle(targets):
+                yield result
+
+    async def _cycle(self, targets: Sequence[PollTarget]) -> AsyncIterator[PollResult]:
         self.start()
         shards: list[list[PollTarget]] = [[] for _ in range(self._count)]
         for target in targets:
