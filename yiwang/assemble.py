@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,8 +12,6 @@ from pydantic import ValidationError
 from alerts.notify.config import NotifyConfig, build_notifiers
 from alerts.notify.dispatch import Dispatcher
 from alerts.rules import RuleError
-from collectors.ssh.collector import SshCollector
-from collectors.ssh.session import SessionSettings, SshRunner
 from collectors.traps import SecurityEvent, TrapReceiver, V3User, device_addresses
 from inventory.loader import InventoryProblem, load_inventory
 from inventory.model import Inventory, SecretRef
@@ -24,6 +23,7 @@ from yiwang.latest import LatestStore
 from yiwang.runtime import Monitor, SampleSink, default_workers
 from yiwang.sinks.buffered import BufferedSink
 from yiwang.sinks.influx import InfluxSink
+from yiwang.ssh_workers import SshWork, ssh_work
 from yiwang.store import Store
 from yiwang.targets import build_targets
 
@@ -40,7 +40,7 @@ class Assembly:
     latest: LatestStore
     buffered: BufferedSink | None
     problems: list[str] = field(default_factory=list)
-    ssh_runner: SshRunner | None = None
+    ssh: SshWork | None = None
 
     async def start(self) -> None:
         if self.buffered is not None:
@@ -48,8 +48,8 @@ class Assembly:
 
     async def close(self) -> None:
         await self.monitor.close()
-        if self.ssh_runner is not None:
-            self.ssh_runner.close()
+        if self.ssh is not None:
+            await asyncio.to_thread(self.ssh.close)
         if self.buffered is not None:
             await self.buffered.close()
         self.monitor.store.close()
@@ -148,20 +148,17 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
         except RuleError as exc:
             raise SetupError(f"alert rules: {exc}") from None
     dispatcher = _dispatcher(settings) if alerts is not None else None
-    runner = None
-    ssh_collector = None
+    work = None
     archive = None
     if targets.ssh and (settings.ssh.enabled or settings.archive.enabled):
-        runner = SshRunner(SessionSettings(settings.state_dir / "ssh", read_timeout=settings.ssh.read_timeout_s),
-                           max_workers=settings.ssh.workers)
-        if settings.ssh.enabled:
-            ssh_collector = SshCollector(runner)
+        work = ssh_work(settings.ssh, settings.state_dir)
         if settings.archive.enabled:
-            archive = ConfigArchive.open(inv, targets.ssh, settings.state_dir, settings.database, runner)
+            archive = ConfigArchive.open(inv, targets.ssh, settings.state_dir, settings.database, work.configs)
     monitor = Monitor(inv, targets.snmp, targets.icmp, latest, sinks, store, alerts=alerts, dispatcher=dispatcher,
-                      ssh_targets=targets.ssh, ssh=ssh_collector, archive=archive,
+                      ssh_targets=targets.ssh, ssh=work.facts if work and settings.ssh.enabled else None,
+                      archive=archive,
                       concurrency=poll.concurrency,
                       workers=workers if workers is not None else (poll.workers or default_workers()),
                       timeout=poll.timeout_s, retries=poll.retries, icmp_count=poll.icmp_count,
                       profile_dirs=tuple(str(p) for p in settings.profiles_dirs))
-    return Assembly(monitor, latest, buffered, problems, runner)
+    return Assembly(monitor, latest, buffered, problems, work)

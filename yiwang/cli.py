@@ -339,7 +339,7 @@ def _archive(config: Path | None) -> Any:
     targets = build_targets(inv, secrets_base=settings.state_dir)
     for problem in targets.problems:
         err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
-    return ConfigArchive.open(inv, targets.ssh, settings.state_dir, settings.database)
+    return ConfigArchive.open(inv, targets.ssh, settings.state_dir, settings.database, ssh=settings.ssh)
 
 
 @config_app.command("backup")

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from collectors.base import Collector, PollResult, PollTarget
+from collectors.base import Collector, CycleCollector, PollResult, PollTarget
 from collectors.icmp import FpingCollector
 from collectors.model import Sample
 from collectors.snmp.collector import make_snmp_collector
@@ -83,7 +83,7 @@ class Monitor:
                  workers: int = 0, timeout: float = 2.0, retries: int = 1, icmp_count: int = 3,
                  profile_dirs: tuple[str, ...] = (), alerts: AlertStage | None = None,
                  dispatcher: DispatchView | None = None, ssh_targets: Sequence[PollTarget] = (),
-                 ssh: Collector | None = None, archive: ConfigArchive | None = None) -> None:
+                 ssh: CycleCollector | None = None, archive: ConfigArchive | None = None) -> None:
         self.inventory = inventory
         self.snmp_targets = snmp_targets
         self.icmp_targets = icmp_targets
@@ -121,8 +121,8 @@ class Monitor:
     async def poll_ssh(self, progress: ProgressHook | None = None) -> CycleReport:
         if self._ssh is None:
             return CycleReport("ssh")
-        # netmiko runs in the collector's own bounded thread pool, so SNMP cycles are never held up by it
-        return await self._cycle("ssh", poll_targets(self._ssh, self.ssh_targets, self.concurrency), progress)
+        # netmiko runs in SSH worker processes (or the collector's own thread pool: ssh.processes 0)
+        return await self._cycle("ssh", self._ssh.collect(self.ssh_targets), progress)
 
     async def backup_configs(self) -> list[Any]:
         if self.archive is None:
