@@ -41,7 +41,9 @@ LATE_S = 2.0
 API_EVERY_S = 0.5
 API_TIMEOUT_S = 30.0
 STAMP = r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \S+ \S+: "
-CYCLE = re.compile(STAMP + r"(\w+) cycle: (\d+) devices, (\d+) failed, \d+ varbinds in ([\d.]+) s")
+# "started L s late" is logged by the pipeline Monitor; without it lateness is computed from the cycle starts.
+CYCLE = re.compile(STAMP + r"(\w+) cycle: (\d+) devices, (\d+) failed, \d+ varbinds in ([\d.]+) s"
+                           r"(?:, started ([\d.]+) s late)?")
 BACKUP = re.compile(STAMP + r"configuration backup: (\d+) devices, (\d+) ok, (\d+) failed")
 
 
@@ -52,6 +54,7 @@ class Cycle:
     end: float
     devices: int
     failed: int
+    late: float | None = None  # as logged
 
 
 @dataclass
@@ -76,19 +79,20 @@ def read_log(text: str, run: Run) -> None:
     for line in text.splitlines():
         if found := CYCLE.match(line):
             end, duration = _epoch(found[1]), float(found[5])
-            run.cycles.append(Cycle(found[2], end - duration, end, int(found[3]), int(found[4])))
+            late = float(found[6]) if found[6] is not None else None
+            run.cycles.append(Cycle(found[2], end - duration, end, int(found[3]), int(found[4]), late))
         elif found := BACKUP.match(line):
             run.backup = (_epoch(found[1]), int(found[2]), int(found[4]))
 
 
 def late_icmp_starts(run: Run, window: tuple[float, float]) -> list[float]:
     """Lateness of every ICMP cycle that was due inside the window."""
-    starts = [c.start for c in run.of("icmp")]
+    cycles = run.of("icmp")
     lateness = []
-    for before, after in zip(starts, starts[1:], strict=False):
-        due = before + ICMP_INTERVAL_S
+    for before, after in zip(cycles, cycles[1:], strict=False):
+        due = before.start + ICMP_INTERVAL_S
         if window[0] <= due <= window[1]:
-            lateness.append(after - due)
+            lateness.append(after.late if after.late is not None else after.start - due)
     return lateness
 
 
@@ -234,6 +238,7 @@ def main() -> None:
     parser.add_argument("--ssh-devices", type=int, default=0, help="0: every network device of the city")
     parser.add_argument("--workers", type=int, default=8, help="SSH sessions at once (ssh.workers)")
     parser.add_argument("--timeout", type=float, default=7200, help="seconds to wait for each run's backup")
+    parser.add_argument("--designs", default="threads,processes", help="which of threads,processes to run")
     parser.add_argument("--keep", type=Path, help="an empty folder to work in and keep (logs, configs)")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -250,6 +255,8 @@ def main() -> None:
                 inventory = inventory_with_ssh_on(inventory, work / "inventory", args.ssh_devices)
             lines = []
             for design, processes in (("threads", 0), ("processes", 1)):
+                if design not in args.designs.split(","):
+                    continue
                 run = one_run(design, {"processes": processes, "workers": args.workers}, inventory, work, args.timeout)
                 lines.append(report(run))
                 print(f"{design}: {lines[-1]}", flush=True)
