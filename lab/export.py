@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from lab.platforms import SNMP_PROFILES
+from collectors.platforms import PLATFORMS
 
 if TYPE_CHECKING:
     from lab.city import CityPlan
@@ -35,8 +35,9 @@ def inventory_documents(plan: CityPlan, secret_file: Path, port: int = 161,
             entry["address"] = d.address
         if d.address6:
             entry["address6"] = d.address6
-        entry["snmp"] = {"credential": CREDENTIAL, "profiles": list(SNMP_PROFILES[d.platform]), "port": port}
-        if ssh_secret_file is not None and d.platform != "linux":
+        platform = PLATFORMS[d.platform]
+        entry["snmp"] = {"credential": CREDENTIAL, "profiles": list(platform.snmp_profiles), "port": port}
+        if ssh_secret_file is not None and platform.cli is not None:
             entry["ssh"] = {"credential": SSH_CREDENTIAL, "port": port}
         if d.site:
             entry["site"] = d.site

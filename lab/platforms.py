@@ -1,8 +1,12 @@
-"""What each simulated platform looks like on the wire: models, sysDescr, sysObjectID and port names."""
+"""What each simulated model looks like on the wire: sysDescr and sysObjectID, and its ports' names.
+
+What is true of a whole platform (CLI, port naming, SNMP profiles) is in `collectors.platforms`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from collectors.platforms import PLATFORMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,35 +65,18 @@ ROLE_MODELS: dict[str, dict[str, str]] = {
     "server": {"linux": "linux"},
 }
 
-SNMP_PROFILES: dict[str, tuple[str, ...]] = {
-    "huawei_vrp": ("system", "if-mib", "huawei-entity"),
-    "hp_comware": ("system", "if-mib", "h3c-entity"),
-    "ruijie_os": ("system", "if-mib"),
-    "cisco_ios": ("system", "if-mib"),
-    "linux": ("system", "if-mib", "host-resources"),
-}
-
 PORTS_PER_SLOT = 48
 
 
 def port_name(platform: str, speed_mbps: int, number: int) -> str:
     """The `number`-th port (1-based) of a speed class, named the way the vendor's CLI names it."""
+    known = PLATFORMS.get(platform)
+    if known is None:
+        raise ValueError(f"unknown platform {platform!r}")
     slot, port = divmod(number - 1, PORTS_PER_SLOT)
-    port += 1
-    ten = speed_mbps >= 10000
-    if platform == "huawei_vrp":
-        return f"{'XGigabitEthernet' if ten else 'GigabitEthernet'}{slot}/0/{port}"
-    if platform == "hp_comware":
-        return f"{'Ten-GigabitEthernet' if ten else 'GigabitEthernet'}{slot + 1}/0/{port}"
-    if platform == "ruijie_os":
-        return f"{'TenGigabitEthernet' if ten else 'GigabitEthernet'} {slot}/{port}"
-    if platform == "cisco_ios":
-        return f"{'TenGigabitEthernet' if ten else 'GigabitEthernet'}{slot}/{port}"
-    if platform == "linux":
-        return f"eth{number - 1}"
-    raise ValueError(f"unknown platform {platform!r}")
+    return known.port_names[speed_mbps >= 10000].format(slot=slot + known.first_slot, port=port + 1,
+                                                        index=number - 1)
 
 
 def first_if_index(platform: str) -> int:
-    # Huawei numbers its physical ports after InLoopBack0, NULL0 and friends.
-    return 6 if platform == "huawei_vrp" else 1
+    return PLATFORMS[platform].first_if_index

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import logging
@@ -16,8 +17,6 @@ from alerts.rules import RuleError
 from collectors.base import CycleCollector
 from collectors.icmp import FpingCollector
 from collectors.snmp.collector import make_snmp_collector
-from collectors.ssh.collector import SshCollector
-from collectors.ssh.session import SessionSettings, SshRunner
 from collectors.traps import SecurityEvent, TrapListen, TrapReceiver, V3User, device_addresses
 from inventory.loader import InventoryProblem, load_inventory
 from inventory.model import Inventory, SecretRef
@@ -32,6 +31,7 @@ from yiwang.pipeline import Job, Monitor, Registered, Stage, default_workers
 from yiwang.polling import Concurrent, WorkerPool
 from yiwang.sinks.buffered import BufferedSink, BufferPolicy
 from yiwang.sinks.influx import InfluxSink, InfluxTarget
+from yiwang.ssh_workers import SshWork, ssh_work
 from yiwang.stages import AlertsStage, LatestStage, PollHealth, SinkStage
 from yiwang.store import SchemaError, Store, open_store
 from yiwang.targets import Targets, build_targets
@@ -155,7 +155,7 @@ class Parts:
     settings: Settings
     targets: Targets
     workers: int
-    ssh_runner: SshRunner | None = None
+    ssh: SshWork | None = None
 
 
 def _snmp(parts: Parts) -> Registered | None:
@@ -179,12 +179,11 @@ def _icmp(parts: Parts) -> Registered | None:
 
 def _ssh(parts: Parts) -> Registered | None:
     ssh = parts.settings.ssh
-    if not ssh.enabled or parts.ssh_runner is None:
+    if not ssh.enabled or parts.ssh is None:
         return None
     # Facts start once the first SNMP cycle is in, so that a start does not put every kind of work on the cores
     # at once.
-    return Registered(Concurrent(SshCollector(parts.ssh_runner), ssh.workers), parts.targets.ssh, ssh.interval_s,
-                      after="snmp")
+    return Registered(parts.ssh.facts, parts.targets.ssh, ssh.interval_s, after="snmp")
 
 
 # Adding a collector: a builder here and its settings in yiwang.config.
@@ -206,14 +205,12 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
     sinks = [_influx(settings)] if with_influx and settings.influx is not None else []
     parts = Parts(settings, targets, workers if workers is not None else (settings.poll.workers or default_workers()))
     if targets.ssh and (settings.ssh.enabled or settings.archive.enabled):
-        parts.ssh_runner = SshRunner(SessionSettings(settings.state_dir / "ssh",
-                                                     read_timeout=settings.ssh.read_timeout_s),
-                                     max_workers=settings.ssh.workers)
+        parts.ssh = ssh_work(settings.ssh, settings.state_dir)  # netmiko in worker processes of its own
     registered = [r for build in COLLECTORS.values() if (r := build(parts)) is not None]
     jobs: list[Job] = []
     archive = None
-    if settings.archive.enabled and parts.ssh_runner is not None:
-        archive = ConfigArchive.open(inv, targets.ssh, settings.state_dir, store.archive, parts.ssh_runner)
+    if settings.archive.enabled and parts.ssh is not None:
+        archive = ConfigArchive.open(inv, targets.ssh, settings.state_dir, store.archive, parts.ssh.configs)
         registered.append(Registered(BackupAges(archive), targets.ssh, AGES_INTERVAL_S))
         jobs.append(Job("backup", functools.partial(backup_job, archive), settings.archive.interval_s,
                         after="ssh" if any(r.name == "ssh" for r in registered) else "snmp"))
@@ -234,8 +231,8 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
     traps = trap_receiver(settings, inv, store)
     monitor = Monitor(registered, stages, jobs, [traps] if traps is not None else [])
     assembly = Assembly(monitor, Services(inv, latest, health, alerts, archive), problems)
-    if parts.ssh_runner is not None:
-        assembly.closing.append(parts.ssh_runner.close)
+    if parts.ssh is not None:
+        assembly.closing.append(functools.partial(asyncio.to_thread, parts.ssh.close))
     if dispatcher is not None:
         # a second process on the same outbox is refused at start, not at the first alert
         assembly.starting.append(dispatcher.open)

@@ -344,7 +344,7 @@ def _archive(config: Path | None) -> Any:
     targets = build_targets(inv, secrets_base=settings.state_dir)
     for problem in targets.problems:
         err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
-    return ConfigArchive.open(inv, targets.ssh, settings.state_dir, store.archive)
+    return ConfigArchive.open(inv, targets.ssh, settings.state_dir, store.archive, ssh=settings.ssh)
 
 
 @config_app.command("backup")

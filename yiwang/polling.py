@@ -12,6 +12,7 @@ import os
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -118,6 +119,10 @@ class WorkerPool:
         self._count = max(1, workers)
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[tuple[Any, Connection]] = []
+        self._one_cycle = asyncio.Lock()  # a worker's pipe carries one cycle at a time; a second caller waits
+        # Each worker's results are read by a thread for the whole cycle: threads of its own, so that pools running
+        # at once never take all of the loop's default executor (asyncio.to_thread) for the length of a cycle.
+        self._readers = ThreadPoolExecutor(max_workers=self._count, thread_name_prefix=f"{name}-results")
         self.last_stats: list[WorkerStats] = []
 
     def start(self) -> None:
@@ -125,6 +130,11 @@ class WorkerPool:
             self._workers = [self._spawn() for _ in range(self._count)]
 
     async def collect(self, targets: Sequence[PollTarget]) -> AsyncIterator[PollResult]:
+        async with self._one_cycle:
+            async for result in self._cycle(targets):
+                yield result
+
+    async def _cycle(self, targets: Sequence[PollTarget]) -> AsyncIterator[PollResult]:
         self.start()
         shards: list[list[PollTarget]] = [[] for _ in range(self._count)]
         for target in targets:
@@ -147,7 +157,7 @@ class WorkerPool:
                 if kind == "done":
                     return
 
-        pumps = [loop.run_in_executor(None, pump, i, conn) for i, (_, conn) in enumerate(self._workers)]
+        pumps = [loop.run_in_executor(self._readers, pump, i, conn) for i, (_, conn) in enumerate(self._workers)]
         pending = set(range(len(self._workers)))
         seen: set[str] = set()
         stats: list[WorkerStats] = []

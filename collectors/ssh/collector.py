@@ -6,15 +6,15 @@ import time
 
 from collectors.base import PollResult, PollTarget
 from collectors.model import now_ns
-from collectors.ssh.commands import COMMANDS, KINDS
+from collectors.platforms import KINDS, SSH_PLATFORMS, cli_of
 from collectors.ssh.parse import ParseError, parse_all, to_samples
-from collectors.ssh.session import DEVICE_NAME, Endpoint, SshError, SshLogin, SshRunner
+from collectors.ssh.session import DEVICE_NAME, Endpoint, SessionSettings, SshError, SshLogin, SshRunner
 
 
 def endpoint_of(target: PollTarget, use_ipv6: bool = False) -> Endpoint:
     """The SSH endpoint of a target: platform from its `platform` tag, login from its credential."""
     platform = dict(target.tags).get("platform", "")
-    if platform not in COMMANDS:
+    if platform not in SSH_PLATFORMS:
         raise SshError("invalid-target", f"{target.device}: no SSH platform tag (got {platform!r})")
     if not isinstance(target.credential, SshLogin):
         raise SshError("invalid-target", f"{target.device}: no SSH login in the target")
@@ -35,7 +35,8 @@ class SshCollector:
         start = time.perf_counter()
         try:
             endpoint = endpoint_of(target, self.use_ipv6)
-            outputs = await self.runner.run(endpoint, [COMMANDS[endpoint.platform][k] for k in KINDS])
+            show = cli_of(endpoint.platform).show
+            outputs = await self.runner.run(endpoint, [show[k] for k in KINDS])
             report = parse_all(endpoint.platform, dict(zip(KINDS, outputs, strict=True)))
             samples = to_samples(report, target.tags, now_ns())
         except SshError as exc:
@@ -46,3 +47,9 @@ class SshCollector:
 
     def _failed(self, target: PollTarget, reason: str, error: str, start: float) -> PollResult:
         return PollResult(target.device, self.name, [], False, reason, error, time.perf_counter() - start)
+
+
+def make_ssh_collector(settings: SessionSettings, sessions: int, use_ipv6: bool = False) -> SshCollector:
+    """A collector with its own pool of `sessions` netmiko threads; picklable (with functools.partial) as the
+    factory of a worker process."""
+    return SshCollector(SshRunner(settings, max_workers=sessions), use_ipv6)

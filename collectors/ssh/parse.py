@@ -14,7 +14,7 @@ from typing import Any
 from ntc_templates.parse import parse_output
 
 from collectors.model import Sample, Tags
-from collectors.ssh.commands import COMMANDS
+from collectors.platforms import cli_of
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[=>]")
 PAGER = re.compile(r"-{2,}\s*More\s*-{2,}|<--- More --->|--More--", re.IGNORECASE)
@@ -78,10 +78,11 @@ def uptime_seconds(text: str) -> float:
     return float(sum(int(n) * UNITS[unit] for n, unit in pairs))
 
 
-def _ntc(platform: str, kind: str, text: str, template_platform: str | None = None) -> list[dict[str, Any]]:
-    command = COMMANDS[platform][kind]
+def _ntc(platform: str, kind: str, text: str) -> list[dict[str, Any]]:
+    cli = cli_of(platform)
+    command = cli.show[kind]
     try:
-        rows = parse_output(platform=template_platform or platform, command=command, data=text)
+        rows = parse_output(platform=cli.templates, command=command, data=text)
     except Exception as exc:  # ntc-templates raises its own ParsingException, textfsm its TextFSMError
         raise ParseError(f"{platform} {command!r}: {exc}") from exc
     return list(rows)
@@ -147,7 +148,7 @@ def _comware_interfaces(text: str) -> list[Interface]:
 
 def _ios_interfaces(text: str) -> list[Interface]:
     return [Interface(r["interface"], r["status"] == "up" and r["proto"] == "up")
-            for r in _ntc("cisco_ios", "interfaces", text, "cisco_ios")]
+            for r in _ntc("cisco_ios", "interfaces", text)]
 
 
 def _vrp_like_ipv6_up(text: str) -> list[str]:
@@ -156,15 +157,15 @@ def _vrp_like_ipv6_up(text: str) -> list[str]:
 
 
 def _ios_ipv6_up(text: str) -> list[str]:
-    rows = _ntc("cisco_ios", "ipv6_interfaces", text, "cisco_ios")
+    rows = _ntc("cisco_ios", "ipv6_interfaces", text)
     return [r["interface"] for r in rows
             if r["admin"] == "up" and r["protocol"] == "up" and any(a != "unassigned" for a in r["ipv6_address"])]
 
 
 # --- neighbours -------------------------------------------------------------------------------------------------
 
-def _rows(platform: str, kind: str, template_platform: str | None = None) -> Callable[[str], int]:
-    return lambda text: len(_ntc(platform, kind, text, template_platform))
+def _rows(platform: str, kind: str) -> Callable[[str], int]:
+    return lambda text: len(_ntc(platform, kind, text))
 
 
 def _comware_nd(text: str) -> int:
@@ -209,7 +210,7 @@ PARSERS: dict[str, dict[str, Callable[[str], Any]]] = {
                   "arp": _rows("cisco_ios", "arp"), "nd": _rows("cisco_ios", "nd"), "transceiver": _ios_optics},
 }
 PARSERS["ruijie_os"] = {**PARSERS["cisco_ios"], "version": _rgos_version,
-                        "arp": _rows("ruijie_os", "arp", "cisco_ios"), "nd": _rows("ruijie_os", "nd", "cisco_ios")}
+                        "arp": _rows("ruijie_os", "arp"), "nd": _rows("ruijie_os", "nd")}
 
 
 def parse(platform: str, kind: str, text: str) -> Any:

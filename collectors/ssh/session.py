@@ -1,6 +1,8 @@
 """The thin I/O shell around netmiko: one session, some commands, every failure turned into SshError(reason).
 
-Blocking; `SshRunner.run` puts it on a bounded thread pool so the asyncio loop never waits on a socket.
+Blocking; `SshRunner.run` puts it on a bounded thread pool so the asyncio loop never waits on a socket. netmiko is
+CPU-hungry (paramiko's crypto and its prompt polling hold the GIL), so the service runs the runner in worker
+processes (`yiwang.ssh_workers`), never beside the API's event loop.
 Host keys are trusted on first use and pinned per device in `<state_dir>/known_hosts/<device>`.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import os
 import re
 import socket
 import threading
@@ -21,8 +24,9 @@ from typing import Any
 import paramiko
 from netmiko import ConnectHandler, NetmikoAuthenticationException, NetmikoTimeoutException, ReadTimeout
 
+from collectors.platforms import cli_of
+
 DEVICE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
-LOGOUT = {"huawei_vrp": "quit", "hp_comware": "quit", "cisco_ios": "exit", "ruijie_os": "exit"}
 REASONS = ("auth", "timeout", "dropped", "hostkey-changed", "parse", "unreachable", "invalid-target")
 
 
@@ -78,7 +82,7 @@ def _pin(path: Path, endpoint: Endpoint, key: paramiko.PKey) -> None:
     host = endpoint.host if endpoint.port == 22 else f"[{endpoint.host}]:{endpoint.port}"
     keys.add(host, key.get_name(), key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{threading.get_ident()}")
+    tmp = path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")  # facts and backups may pin at once
     keys.save(str(tmp))
     tmp.replace(path)
 
@@ -87,7 +91,7 @@ def _connect(endpoint: Endpoint, settings: SessionSettings) -> Any:
     pinned = known_hosts_path(settings.state_dir, endpoint.device)
     try:
         conn: Any = ConnectHandler(
-            device_type=endpoint.platform, host=endpoint.host, port=endpoint.port,
+            device_type=cli_of(endpoint.platform).netmiko_type, host=endpoint.host, port=endpoint.port,
             username=endpoint.login.username, password=endpoint.login.password,
             secret=endpoint.login.secret or endpoint.login.password,
             conn_timeout=settings.conn_timeout, auth_timeout=settings.conn_timeout,
@@ -128,7 +132,7 @@ def fetch(endpoint: Endpoint, commands: Sequence[str], settings: SessionSettings
     """Run `commands` in one session; raises SshError only."""
     conn = _connect(endpoint, settings)
     try:
-        if endpoint.platform == "cisco_ios":
+        if cli_of(endpoint.platform).enable:
             conn.enable()
         out = []
         for command in commands:
@@ -149,16 +153,16 @@ def _close(endpoint: Endpoint, conn: Any) -> None:
     # netmiko's disconnect() first probes for config mode and waits ~2 s on VRP and RGOS; a read-only session
     # has nothing to leave, so say goodbye and close the transport.
     try:
-        conn.write_channel(LOGOUT.get(endpoint.platform, "exit") + conn.RETURN)
+        conn.write_channel(cli_of(endpoint.platform).logout + conn.RETURN)
         conn.paramiko_cleanup()
     except Exception:  # noqa: S110 - the session may already be gone; closing is best effort
         pass
 
 
 class SshRunner:
-    """A bounded pool of netmiko sessions shared by the collector and the config backup."""
+    """A bounded pool of netmiko sessions (threads of this process)."""
 
-    def __init__(self, settings: SessionSettings, max_workers: int = 16) -> None:
+    def __init__(self, settings: SessionSettings, max_workers: int = 8) -> None:
         self.settings = settings
         self.max_workers = max_workers
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ssh")

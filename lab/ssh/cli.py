@@ -9,43 +9,23 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from collectors.platforms import cli_of
 from lab.city import DevicePlan
 from lab.ssh.config import VRP_LIKE, apply_global, apply_interface, body_of, hostname
 from lab.ssh.show import SHOWS, Renderer
-from lab.ssh.state import Store
+from lab.ssh.state import DeviceMemory
 
 CLOSED = "closed"
-EXEC_OK = {
-    "huawei_vrp": {"screen-length 0 temporary": "Info: The configuration takes effect on the current user terminal "
-                   "interface only.\n"},
-    "hp_comware": {"screen-length disable": ""},
-    "cisco_ios": {"terminal length 0": "", "terminal width 511": "", "terminal width 256": ""},
-    "ruijie_os": {"terminal length 0": "", "terminal width 256": "", "terminal width 511": ""},
-}
-ERRORS = {
-    "huawei_vrp": "Error: Unrecognized command found at '^' position.\n",
-    "hp_comware": " % Unrecognized command found at '^' position.\n",
-    "cisco_ios": "% Invalid input detected at '^' marker.\n\n",
-    "ruijie_os": "% Invalid input detected at '^' marker.\n\n",
-}
-SAVE_QUESTION = {
-    "huawei_vrp": "Warning: The current configuration will be written to the device. Continue? [Y/N]:",
-    "hp_comware": "The current configuration will be written to the device. Are you sure? [Y/N]:",
-}
-SAVE_DONE = {
-    "huawei_vrp": "Now saving the current configuration to the slot 0.\nInfo: Save the configuration successfully.\n",
-    "hp_comware": "Validating file. Please wait...\n"
-                  "Saved the current configuration to mainboard device successfully.\n",
-    "cisco_ios": "Building configuration...\n[OK]\n",
-    "ruijie_os": "Building configuration...\n[OK]\n",
-}
+# What the lab answers to the pager commands netmiko types (collectors.platforms has the commands themselves).
+PAGER_REPLY = {"screen-length 0 temporary": "Info: The configuration takes effect on the current user terminal "
+                                            "interface only.\n"}
 PASSWORD_CHANGE = "The password needs to be changed. Change now? [Y/N]:"  # noqa: S105
 
 
 @dataclass(frozen=True, slots=True)
 class CliState:
     plan: DevicePlan
-    store: Store
+    memory: DeviceMemory
     mode: str = "user"  # user | enable | config | interface | closed
     context: str = ""  # the "interface X" section being edited
     pending: str = ""  # a question awaiting its answer: "password-change" | "save"
@@ -56,7 +36,7 @@ class CliState:
 
 
 def prompt(state: CliState) -> str:
-    name = hostname(state.platform, state.store.running)
+    name = hostname(state.platform, state.memory.running)
     if state.platform in VRP_LIKE:
         if state.mode == "config":
             return f"[{name}]"
@@ -66,8 +46,8 @@ def prompt(state: CliState) -> str:
     return name + {"user": ">", "enable": "#", "config": "(config)#", "interface": "(config-if)#"}[state.mode]
 
 
-def login(plan: DevicePlan, store: Store, now: datetime) -> tuple[CliState, str]:
-    state = CliState(plan, store)
+def login(plan: DevicePlan, memory: DeviceMemory, now: datetime) -> tuple[CliState, str]:
+    state = CliState(plan, memory)
     if plan.platform == "huawei_vrp":
         banner = ("\nInfo: The max number of VTY users is 10, and the number\n"
                   "      of current VTY users on line is 1.\n"
@@ -105,8 +85,8 @@ def handle(state: CliState, line: str, now: datetime) -> tuple[CliState, str]:
         new, body = _configure(state, line)
     else:
         new, body = _exec(state, line, now)
-    if new.store.running != state.store.running:
-        new = replace(new, store=replace(new.store, updated_at=now))
+    if new.memory.running != state.memory.running:
+        new = replace(new, memory=replace(new.memory, updated_at=now))
     if new.mode == CLOSED or new.pending:
         return new, echo + body
     return new, echo + body + prompt(new)
@@ -122,20 +102,20 @@ def _answer(state: CliState, line: str) -> tuple[CliState, str]:
 
 
 def _save(state: CliState) -> tuple[CliState, str]:
-    store = replace(state.store, startup=state.store.running)
-    return replace(state, store=store), SAVE_DONE[state.platform]
+    memory = replace(state.memory, startup=state.memory.running)
+    return replace(state, memory=memory), cli_of(state.platform).save_done
 
 
 def _show(state: CliState, line: str, now: datetime) -> str | None:
-    uptime = state.plan.uptime_s + int((now - state.store.started_at).total_seconds())
+    uptime = state.plan.uptime_s + int((now - state.memory.started_at).total_seconds())
     words = line.split(None, 3)
     if state.platform in ("cisco_ios", "ruijie_os") and words[:3] == ["show", "running-config", "interface"]:
         head = "interface " + (words[3] if len(words) > 3 else "")
-        found = [h for h, _ in state.store.running if h == head]
-        block = "".join(f"{h}\n" + "".join(f" {b}\n" for b in body_of(state.store.running, h)) for h in found)
+        found = [h for h, _ in state.memory.running if h == head]
+        block = "".join(f"{h}\n" + "".join(f" {b}\n" for b in body_of(state.memory.running, h)) for h in found)
         return f"Building configuration...\n\nCurrent configuration : {len(block)} bytes\n!\n{block}!\n"
     key = lookup(SHOWS[state.platform], line)
-    return None if key is None else SHOWS[state.platform][key](state.plan, state.store, uptime)
+    return None if key is None else SHOWS[state.platform][key](state.plan, state.memory, uptime)
 
 
 def _exec(state: CliState, line: str, now: datetime) -> tuple[CliState, str]:
@@ -143,15 +123,17 @@ def _exec(state: CliState, line: str, now: datetime) -> tuple[CliState, str]:
     shown = _show(state, line, now)
     if shown is not None:
         return state, shown
-    if lookup(EXEC_OK[platform], line) is not None:
-        return state, EXEC_OK[platform][lookup(EXEC_OK[platform], line) or line]
+    cli = cli_of(platform)
+    pager = lookup(dict.fromkeys(cli.pager_off, ""), line)
+    if pager is not None:
+        return state, PAGER_REPLY.get(pager, "")
     vrp = platform in VRP_LIKE
-    if vrp and lookup({"system-view": ""}, line):
-        return replace(state, mode="config"), "Enter system view, return user view with Ctrl+Z.\n"
-    if vrp and line in ("save", "save force"):
-        if line == "save force" and platform == "hp_comware":
-            return _save(state)
-        return replace(state, pending="save"), SAVE_QUESTION[platform]
+    if (vrp or state.mode == "enable") and lookup({cli.config_enter: ""}, line):
+        return replace(state, mode="config"), ("Enter system view, return user view with Ctrl+Z.\n" if vrp else
+                                               "Enter configuration commands, one per line.  End with CNTL/Z.\n")
+    question = cli.save.get(line)
+    if question is not None and (vrp or state.mode == "enable"):
+        return (replace(state, pending="save"), question) if question else _save(state)
     if line in ("quit", "exit", "logout"):
         return replace(state, mode=CLOSED), ""
     if not vrp:
@@ -159,40 +141,36 @@ def _exec(state: CliState, line: str, now: datetime) -> tuple[CliState, str]:
             return replace(state, mode="enable"), ""
         if line == "disable":
             return replace(state, mode="user"), ""
-        if state.mode == "enable" and lookup({"configure terminal": ""}, line):
-            return replace(state, mode="config"), "Enter configuration commands, one per line.  End with CNTL/Z.\n"
-        if state.mode == "enable" and line in ("write", "write mem", "write memory"):
-            return _save(state)
     return state, _error(state, line)
 
 
 def _error(state: CliState, line: str) -> str:
-    return " " * (len(prompt(state)) + len(line.split()[0])) + "^\n" + ERRORS[state.platform]
+    return " " * (len(prompt(state)) + len(line.split()[0])) + "^\n" + cli_of(state.platform).unknown_command
 
 
 def _configure(state: CliState, line: str) -> tuple[CliState, str]:
     vrp = state.platform in VRP_LIKE
-    if vrp and line in ("save", "save force"):
-        return _exec(state, line, state.store.updated_at)
+    if vrp and line in cli_of(state.platform).save:
+        return _exec(state, line, state.memory.updated_at)
     if vrp and line.startswith(("display ", "dis ")):
         return _exec_show(state, line)
     if not vrp and line.startswith("do "):
         return _exec_show(state, line[3:])
-    if line in (("return",) if vrp else ("end",)):
+    if line == cli_of(state.platform).config_leave:
         return replace(state, mode="user" if vrp else "enable", context=""), ""
     if line == ("quit" if vrp else "exit"):
         if state.mode == "interface":
             return replace(state, mode="config", context=""), ""
         return replace(state, mode="user" if vrp else "enable"), ""
-    store = state.store
+    memory = state.memory
     if state.mode == "interface" and not line.startswith("interface "):
-        changed = apply_interface(state.platform, store.running, state.context, line)
-        return replace(state, store=replace(store, running=changed)), ""
-    changed, context = apply_global(state.platform, store.running, line)
+        changed = apply_interface(state.platform, memory.running, state.context, line)
+        return replace(state, memory=replace(memory, running=changed)), ""
+    changed, context = apply_global(state.platform, memory.running, line)
     mode = "interface" if context else "config"
-    return replace(state, store=replace(store, running=changed), mode=mode, context=context), ""
+    return replace(state, memory=replace(memory, running=changed), mode=mode, context=context), ""
 
 
 def _exec_show(state: CliState, line: str) -> tuple[CliState, str]:
-    shown = _show(state, line, state.store.updated_at)
+    shown = _show(state, line, state.memory.updated_at)
     return state, shown if shown is not None else _error(state, line)

@@ -5,19 +5,19 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from collectors.platforms import PLATFORMS, SSH_PLATFORMS, cli_of
 from lab.city import DevicePlan
 
 # (head, body lines); a global one-liner is a section with an empty body.
 Section = tuple[str, tuple[str, ...]]
 Config = tuple[Section, ...]
 
-VRP_LIKE = ("huawei_vrp", "hp_comware")
-NAME_KEY = {"huawei_vrp": "sysname", "hp_comware": "sysname", "cisco_ios": "hostname", "ruijie_os": "hostname"}
-DEFAULT_NAME = {"huawei_vrp": "HUAWEI", "hp_comware": "H3C", "cisco_ios": "Router", "ruijie_os": "Ruijie"}
+VRP_LIKE = tuple(name for name in SSH_PLATFORMS if cli_of(name).family == "vrp")
+CONFIG_ENDS = tuple({p.cli.config_end for p in PLATFORMS.values() if p.cli})
 
 
 def negation(platform: str) -> str:
-    return "undo" if platform in VRP_LIKE else "no"
+    return cli_of(platform).negation
 
 
 def clean(text: str) -> str:
@@ -27,7 +27,7 @@ def clean(text: str) -> str:
 
 def initial_config(plan: DevicePlan) -> Config:
     name = re.sub(r"\s+", "_", clean(plan.sys_name))[:64] or plan.name
-    sections: list[Section] = [(f"{NAME_KEY[plan.platform]} {name}", ())]
+    sections: list[Section] = [(f"{cli_of(plan.platform).name_key} {name}", ())]
     for iface in plan.interfaces:
         if iface.if_type == 24:
             continue
@@ -41,11 +41,12 @@ def initial_config(plan: DevicePlan) -> Config:
 
 
 def hostname(platform: str, config: Config) -> str:
-    key = NAME_KEY[platform] + " "
+    cli = cli_of(platform)
+    key = cli.name_key + " "
     for head, _ in config:
         if head.startswith(key):
             return head[len(key):]
-    return DEFAULT_NAME[platform]
+    return cli.default_name
 
 
 def body_of(config: Config, head: str) -> tuple[str, ...]:
@@ -73,7 +74,7 @@ def apply_global(platform: str, config: Config, line: str) -> tuple[Config, str]
         if rest.startswith("interface "):
             return tuple((h, () if h == rest else b) for h, b in config), ""
         return tuple(s for s in config if not _covers(rest, s[0])), ""
-    key = NAME_KEY[platform] + " "
+    key = cli_of(platform).name_key + " "
     if line.startswith(key):
         kept = [s for s in config if not s[0].startswith(key)]
         return ((line, ()), *kept), ""
@@ -122,7 +123,7 @@ def render(plan: DevicePlan, config: Config, updated_at: datetime) -> str:
         lines.append(sep)
         for head, body in config:
             lines += [head, *(" " + b for b in body), sep]
-        lines.append("return")
+        lines.append(cli_of(plan.platform).config_end)
     else:
         sep = "!"
         lines = [sep, f"! Last configuration change at {stamp}", sep, f"version {software_version(plan)}"]
@@ -130,7 +131,7 @@ def render(plan: DevicePlan, config: Config, updated_at: datetime) -> str:
             lines += [head, *(" " + b for b in body)]
             if body or head.startswith("interface "):
                 lines.append(sep)
-        lines += [sep, "end"]
+        lines += [sep, cli_of(plan.platform).config_end]
         text = "\n".join(lines) + "\n"
         lines = ["Building configuration...", "", f"Current configuration : {len(text)} bytes", *lines]
     return "\n".join(lines) + "\n"
@@ -144,7 +145,7 @@ def parse(text: str) -> Config:
         if raw.startswith(" ") and sections:
             sections[-1][1].append(line.strip())
             continue
-        if not line or line[0] in "!#" or line in ("return", "end") or line.startswith(
+        if not line or line[0] in "!#" or line in CONFIG_ENDS or line.startswith(
                 ("Building configuration", "Current configuration", "version ")):
             continue
         sections.append((line, []))

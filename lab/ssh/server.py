@@ -21,13 +21,13 @@ from pathlib import Path
 
 import asyncssh
 
+from collectors.platforms import SSH_PLATFORMS
 from lab.city import DevicePlan, generate_city
 from lab.ssh.cli import CLOSED, CliState, handle, login
 from lab.ssh.config import initial_config, parse, render
 from lab.ssh.faults import Faults, garble, read_faults, split_for_drop
-from lab.ssh.state import Store
+from lab.ssh.state import DeviceMemory
 
-PLATFORMS = ("huawei_vrp", "hp_comware", "ruijie_os", "cisco_ios")
 READY_FILE = "ready.json"
 
 
@@ -35,7 +35,7 @@ READY_FILE = "ready.json"
 class Device:
     plan: DevicePlan
     addresses: tuple[str, ...]
-    store: Store
+    memory: DeviceMemory
     key: asyncssh.SSHKey
     faults: Faults = Faults()
     listeners: list[asyncssh.SSHAcceptor] = field(default_factory=list)
@@ -78,7 +78,8 @@ class Lab:
             addresses = (host_addresses or {}).get(plan.name) or tuple(a for a in (plan.address, plan.address6) if a)
             cfg = state_dir / f"{plan.name}.cfg"
             config = parse(cfg.read_text()) if cfg.exists() else initial_config(plan)
-            self.devices[plan.name] = Device(plan, addresses, Store(config, config, now, now), self._key(plan.name))
+            memory = DeviceMemory(config, config, now, now)
+            self.devices[plan.name] = Device(plan, addresses, memory, self._key(plan.name))
         self._poller: asyncio.Task[None] | None = None
 
     def _key(self, name: str, rotate: bool = False) -> asyncssh.SSHKey:
@@ -137,7 +138,7 @@ class Lab:
         device.listeners.clear()
 
     async def _session(self, device: Device, process: asyncssh.SSHServerProcess[str]) -> None:
-        state, text = login(device.plan, device.store, datetime.now(UTC))
+        state, text = login(device.plan, device.memory, datetime.now(UTC))
         try:
             await self._write(device, process, text, command=False)
             pending = ""
@@ -156,13 +157,13 @@ class Lab:
 
     async def _line(self, device: Device, process: asyncssh.SSHServerProcess[str], state: CliState,
                     line: str) -> CliState:
-        # The store is shared by all sessions of the device; take the latest before deciding.
-        state = replace(state, store=device.store)
+        # The memory is shared by all sessions of the device; take the latest before deciding.
+        state = replace(state, memory=device.memory)
         new, text = handle(state, line, datetime.now(UTC))
-        device.store = new.store
-        if new.store.startup is not state.store.startup:
+        device.memory = new.memory
+        if new.memory.startup is not state.memory.startup:
             path = self.state_dir / f"{device.plan.name}.cfg"
-            path.write_text(render(device.plan, new.store.startup, new.store.updated_at))
+            path.write_text(render(device.plan, new.memory.startup, new.memory.updated_at))
         await self._write(device, process, text, command=True)
         return new
 
@@ -194,7 +195,7 @@ async def serve(devices: Iterable[DevicePlan], port: int, state_dir: Path, crede
 
 
 def pick(devices: Iterable[DevicePlan], names: list[str], per_platform: int) -> list[DevicePlan]:
-    chosen = [d for d in devices if d.platform in PLATFORMS]
+    chosen = [d for d in devices if d.platform in SSH_PLATFORMS]
     if names:
         return [d for d in chosen if d.name in names]
     if per_platform:

@@ -6,11 +6,12 @@ import hashlib
 import ipaddress
 from collections.abc import Callable
 
+from collectors.platforms import cli_of
 from lab.city import DevicePlan, InterfacePlan
 from lab.ssh.config import Config, body_of, hostname, render, software_version
-from lab.ssh.state import Store
+from lab.ssh.state import DeviceMemory
 
-Renderer = Callable[[DevicePlan, Store, int], str]
+Renderer = Callable[[DevicePlan, DeviceMemory, int], str]
 
 
 def _digest(text: str, n: int) -> str:
@@ -86,7 +87,7 @@ def _dotted(mac12: str, sep: str) -> str:
 
 # --- Huawei VRP -------------------------------------------------------------------------------------------------
 
-def vrp_version(plan: DevicePlan, store: Store, uptime: int) -> str:
+def vrp_version(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
     vrp = plan.sys_descr.split("Version ", 1)[1].split(" ", 1)[0]
     product = plan.sys_descr.split("(", 2)[-1].split(")", 1)[0]
     return (f"Huawei Versatile Routing Platform Software\nVRP (R) software, Version {vrp} ({product})\n"
@@ -95,33 +96,33 @@ def vrp_version(plan: DevicePlan, store: Store, uptime: int) -> str:
             f"MPU 1(Master) : uptime is {_uptime(uptime, False)}\n  Board serial number : {serial(plan)}\n")
 
 
-def vrp_interface_brief(plan: DevicePlan, store: Store, uptime: int) -> str:
+def vrp_interface_brief(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
     out = ["PHY: Physical", "*down: administratively down", "(l): loopback", "(s): spoofing",
            "(b): BFD down", "(e): ETHOAM down", "(d): Dampening Suppressed",
            "InUti/OutUti: input utility/output utility",
            "Interface                   PHY   Protocol  InUti OutUti   inErrors  outErrors"]
     for iface in plan.interfaces:
-        phy = "*down" if _shut(store.running, iface) else "up" if iface.oper_up else "down"
+        phy = "*down" if _shut(memory.running, iface) else "up" if iface.oper_up else "down"
         proto = "up" if phy == "up" else "down"
         uti = f"{min(99.0, iface.rates.get('in_octets', 0) * 800 / max(iface.speed_mbps, 1) / 1e6):.2f}%"
         out.append(f"{iface.name:<27} {phy:<5} {proto:<9} {uti:>6} {uti:>6} {0:>10} {0:>10}")
     return "\n".join(out) + "\n"
 
 
-def vrp_ipv6_brief(plan: DevicePlan, store: Store, uptime: int) -> str:
+def vrp_ipv6_brief(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
     out = ["*down: administratively down", "(l): loopback", "(s): spoofing",
            "Interface                         Physical              Protocol"]
     for iface in _ports(plan):
-        addrs = _v6(store.running, iface)
+        addrs = _v6(memory.running, iface)
         if addrs:
-            state = "up" if _up(store.running, iface) else "down"
+            state = "up" if _up(memory.running, iface) else "down"
             out.append(f"{iface.name:<33} {state:<21} {state}")
             out += [f"[IPv6 Address] {a.upper()}" for a in addrs]
     return "\n".join(out) + "\n"
 
 
-def vrp_arp(plan: DevicePlan, store: Store, uptime: int) -> str:
-    rows = _neighbours(plan, store.running)
+def vrp_arp(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
+    rows = _neighbours(plan, memory.running)
     out = ["IP ADDRESS      MAC ADDRESS     EXPIRE(M) TYPE        INTERFACE      VPN-INSTANCE",
            "                                          VLAN/CEVLAN PVC",
            "------------------------------------------------------------------------------"]
@@ -131,9 +132,9 @@ def vrp_arp(plan: DevicePlan, store: Store, uptime: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def vrp_ipv6_neighbors(plan: DevicePlan, store: Store, uptime: int) -> str:
+def vrp_ipv6_neighbors(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
     out = []
-    rows = [r for r in _neighbours(plan, store.running) if _v6(store.running, r[0])]
+    rows = [r for r in _neighbours(plan, memory.running) if _v6(memory.running, r[0])]
     for iface, _, mac in rows:
         out += ["-" * 80, f"IPv6 Address : {link_local('02:' + ':'.join(mac[i:i + 2] for i in range(2, 12, 2)))}",
                 f"Link-layer   : {_dotted(mac, '-')}                     State : STALE",
@@ -147,7 +148,7 @@ def _dbm(plan: DevicePlan, iface: InterfacePlan, which: str) -> float:
     return -2.0 - int(_digest(f"{plan.name}:{iface.name}:{which}", 2), 16) / 64
 
 
-def vrp_transceiver(plan: DevicePlan, store: Store, uptime: int) -> str:
+def vrp_transceiver(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
     out = []
     for iface in _ports(plan):
         if iface.speed_mbps < 1000 or not iface.oper_up:
@@ -164,44 +165,44 @@ def vrp_transceiver(plan: DevicePlan, store: Store, uptime: int) -> str:
 
 # --- H3C Comware ------------------------------------------------------------------------------------------------
 
-def comware_version(plan: DevicePlan, store: Store, uptime: int) -> str:
+def comware_version(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
     return (f"{plan.sys_descr.splitlines()[0].replace(chr(13), '')}\n"
             f"Copyright (c) 2004-2021 New H3C Technologies Co., Ltd. All rights reserved.\n"
             f"H3C {plan.model} uptime is {_uptime(uptime, True)}\nLast reboot reason : Cold reboot\n\n"
             f"Boot image: flash:/{plan.model.lower()}-cmw710-boot.bin\nDEVICE_SERIAL_NUMBER : {serial(plan)}\n")
 
 
-def comware_interface_brief(plan: DevicePlan, store: Store, uptime: int) -> str:
+def comware_interface_brief(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
     out = ["Brief information on interfaces in route mode:", "Link: ADM - administratively down; Stby - standby",
            "Protocol: (s) - spoofing", "Interface            Link Protocol Primary IP      Description"]
     for iface in _ports(plan):
-        link = "ADM" if _shut(store.running, iface) else "UP" if iface.oper_up else "DOWN"
+        link = "ADM" if _shut(memory.running, iface) else "UP" if iface.oper_up else "DOWN"
         proto = "UP" if link == "UP" else "DOWN"
-        out.append(f"{iface.name:<20} {link:<4} {proto:<8} {'--':<15} {_description(store.running, iface)[:27]}")
+        out.append(f"{iface.name:<20} {link:<4} {proto:<8} {'--':<15} {_description(memory.running, iface)[:27]}")
     return "\n".join(out) + "\n\n"
 
 
-def comware_ipv6_brief(plan: DevicePlan, store: Store, uptime: int) -> str:
+def comware_ipv6_brief(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
     out = ["*down: administratively down", "(s): spoofing",
            "Interface                                Physical Protocol IPv6 Address"]
     for iface in _ports(plan):
-        addrs = _v6(store.running, iface)
+        addrs = _v6(memory.running, iface)
         if addrs:
-            state = "up" if _up(store.running, iface) else "down"
+            state = "up" if _up(memory.running, iface) else "down"
             out.append(f"{iface.name:<40} {state:<8} {state:<8} {addrs[-1]}")
     return "\n".join(out) + "\n"
 
 
-def comware_arp(plan: DevicePlan, store: Store, uptime: int) -> str:
-    rows = _neighbours(plan, store.running)
+def comware_arp(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
+    rows = _neighbours(plan, memory.running)
     out = ["  Type: S-Static   D-Dynamic   O-Openflow   R-Rule   M-Multiport  I-Invalid",
            "IP address      MAC address    VLAN/VSI name Interface                Aging Type"]
     out += [f"{ip:<15} {_dotted(mac, '-'):<14} N/A           {iface.name:<24} 1183  D" for iface, ip, mac in rows]
     return "\n".join(out) + "\n"
 
 
-def comware_ipv6_neighbors(plan: DevicePlan, store: Store, uptime: int) -> str:
-    rows = [r for r in _neighbours(plan, store.running) if _v6(store.running, r[0])]
+def comware_ipv6_neighbors(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
+    rows = [r for r in _neighbours(plan, memory.running) if _v6(memory.running, r[0])]
     out = ["Type: S-Static    D-Dynamic    O-Openflow     R-Rule    IS-Invalid static",
            "IPv6 address                            Link layer     VID  Interface/Link ID  State T  Aging"]
     for iface, _, mac in rows:
@@ -210,7 +211,7 @@ def comware_ipv6_neighbors(plan: DevicePlan, store: Store, uptime: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def comware_transceiver(plan: DevicePlan, store: Store, uptime: int) -> str:
+def comware_transceiver(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
     out = []
     for iface in _ports(plan):
         if iface.speed_mbps >= 1000 and iface.oper_up:
@@ -223,8 +224,8 @@ def comware_transceiver(plan: DevicePlan, store: Store, uptime: int) -> str:
 
 # --- Cisco IOS and Ruijie RGOS (close enough in layout) ---------------------------------------------------------
 
-def ios_version(plan: DevicePlan, store: Store, uptime: int) -> str:
-    name = hostname(plan.platform, store.running)
+def ios_version(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
+    name = hostname(plan.platform, memory.running)
     if plan.platform == "ruijie_os":
         return (f"System description      : {plan.sys_descr}\nSystem uptime           : {_uptime(uptime, False)}\n"
                 f"System hardware version : 1.00\nSystem software version : {software_version(plan)}\n"
@@ -241,56 +242,56 @@ def ios_version(plan: DevicePlan, store: Store, uptime: int) -> str:
             f"Processor board ID {serial(plan)}\n\nConfiguration register is 0x2102\n")
 
 
-def ios_ip_brief(plan: DevicePlan, store: Store, uptime: int) -> str:
+def ios_ip_brief(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
     out = ["Interface                  IP-Address      OK? Method Status                Protocol"]
     for iface in _ports(plan):
-        body = body_of(store.running, f"interface {iface.name}")
+        body = body_of(memory.running, f"interface {iface.name}")
         ip = next((b.split()[2] for b in body if b.startswith("ip address ") and len(b.split()) > 2), "unassigned")
-        status = "administratively down" if _shut(store.running, iface) else "up" if iface.oper_up else "down"
+        status = "administratively down" if _shut(memory.running, iface) else "up" if iface.oper_up else "down"
         name = iface.name.replace(" ", "")
         out.append(f"{name:<26} {ip:<15} YES {'manual' if ip != 'unassigned' else 'unset':<6} {status:<21} "
                    f"{'up' if status == 'up' else 'down'}")
     return "\n".join(out) + "\n"
 
 
-def ios_status(plan: DevicePlan, store: Store, uptime: int) -> str:
+def ios_status(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
     out = ["", "Port      Name               Status       Vlan       Duplex  Speed Type"]
     for iface in _ports(plan):
-        status = "disabled" if _shut(store.running, iface) else "connected" if iface.oper_up else "notconnect"
+        status = "disabled" if _shut(memory.running, iface) else "connected" if iface.oper_up else "notconnect"
         short = iface.name.replace("GigabitEthernet", "Gi").replace("TenGi", "Te").replace(" ", "")
-        name = _description(store.running, iface)[:18] or " "
+        name = _description(memory.running, iface)[:18] or " "
         speed = "a-10G" if iface.speed_mbps >= 10000 else f"a-{iface.speed_mbps}"
         out.append(f"{short:<9} {name:<18} {status:<12} {1:<10} a-full  {speed:<5} 10/100/1000BaseTX")
     return "\n".join(out) + "\n"
 
 
-def ios_ipv6_brief(plan: DevicePlan, store: Store, uptime: int) -> str:
+def ios_ipv6_brief(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
     out = []
     for iface in _ports(plan):
-        admin = "administratively down" if _shut(store.running, iface) else "up" if iface.oper_up else "down"
+        admin = "administratively down" if _shut(memory.running, iface) else "up" if iface.oper_up else "down"
         out.append(f"{iface.name.replace(' ', ''):<23}[{admin}/{'up' if admin == 'up' else 'down'}]")
-        addrs = _v6(store.running, iface)
+        addrs = _v6(memory.running, iface)
         out += [f"    {a.split('/')[0].upper()}" for a in addrs] or ["    unassigned"]
     return "\n".join(out) + "\n"
 
 
-def ios_arp(plan: DevicePlan, store: Store, uptime: int) -> str:
+def ios_arp(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
     out = ["Protocol  Address          Age (min)  Hardware Addr   Type   Interface"]
-    for iface, ip, mac in _neighbours(plan, store.running):
+    for iface, ip, mac in _neighbours(plan, memory.running):
         out.append(f"Internet  {ip:<16} {3:>10}  {_dotted(mac, '.'):<15} ARPA   {iface.name.replace(' ', '')}")
     return "\n".join(out) + "\n"
 
 
-def ios_ipv6_neighbors(plan: DevicePlan, store: Store, uptime: int) -> str:
+def ios_ipv6_neighbors(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
     out = ["IPv6 Address                              Age Link-layer Addr State Interface"]
-    for iface, _, mac in _neighbours(plan, store.running):
-        if _v6(store.running, iface):
+    for iface, _, mac in _neighbours(plan, memory.running):
+        if _v6(memory.running, iface):
             ll = link_local("02:" + ":".join(mac[i:i + 2] for i in range(2, 12, 2))).upper()
             out.append(f"{ll:<41} {0:>3} {_dotted(mac, '.'):<15} STALE {iface.name.replace(' ', '')}")
     return "\n".join(out) + "\n"
 
 
-def ios_transceiver(plan: DevicePlan, store: Store, uptime: int) -> str:
+def ios_transceiver(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
     out = ["                                            Optical   Optical",
            "           Temperature  Voltage  Current   Tx Power  Rx Power",
            "Port       (Celsius)    (Volts)  (mA)      (dBm)     (dBm)",
@@ -303,33 +304,35 @@ def ios_transceiver(plan: DevicePlan, store: Store, uptime: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def running(plan: DevicePlan, store: Store, uptime: int) -> str:
-    return render(plan, store.running, store.updated_at)
+def running(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
+    return render(plan, memory.running, memory.updated_at)
 
 
-def saved(plan: DevicePlan, store: Store, uptime: int) -> str:
-    return render(plan, store.startup, store.updated_at)
+def saved(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
+    return render(plan, memory.startup, memory.updated_at)
 
 
-VRP_LIKE_SHOWS: dict[str, Renderer] = {
-    "display current-configuration": running, "display saved-configuration": saved,
-}
+def _configs(platform: str) -> dict[str, Renderer]:
+    cli = cli_of(platform)
+    return {cli.config_command: running, cli.startup_command: saved}
+
+
 SHOWS: dict[str, dict[str, Renderer]] = {
     "huawei_vrp": {
         "display version": vrp_version, "display interface brief": vrp_interface_brief,
         "display ipv6 interface brief": vrp_ipv6_brief, "display arp": vrp_arp, "display arp all": vrp_arp,
         "display ipv6 neighbors": vrp_ipv6_neighbors, "display transceiver verbose": vrp_transceiver,
-        **VRP_LIKE_SHOWS,
+        **_configs("huawei_vrp"),
     },
     "hp_comware": {
         "display version": comware_version, "display interface brief": comware_interface_brief,
         "display ipv6 interface brief": comware_ipv6_brief, "display arp": comware_arp,
         "display ipv6 neighbors": comware_ipv6_neighbors, "display ipv6 neighbors all": comware_ipv6_neighbors,
-        "display transceiver interface": comware_transceiver, **VRP_LIKE_SHOWS,
+        "display transceiver interface": comware_transceiver, **_configs("hp_comware"),
     },
 }
 SHOWS["cisco_ios"] = SHOWS["ruijie_os"] = {
     "show version": ios_version, "show ip interface brief": ios_ip_brief, "show interfaces status": ios_status,
     "show ipv6 interface brief": ios_ipv6_brief, "show arp": ios_arp, "show ipv6 neighbors": ios_ipv6_neighbors,
-    "show interfaces transceiver": ios_transceiver, "show running-config": running, "show startup-config": saved,
+    "show interfaces transceiver": ios_transceiver, **_configs("cisco_ios"),
 }

@@ -9,7 +9,7 @@ from lab.ssh.config import Config
 
 
 @dataclass(frozen=True, slots=True)
-class Store:
+class DeviceMemory:
     running: Config
     startup: Config
     updated_at: datetime

@@ -12,14 +12,11 @@ from pathlib import Path
 import yaml
 from netmiko import ConnectHandler
 
+from collectors.platforms import cli_of
 from lab import lab_inventory_dir
 from lab.ssh.faults import Faults, write_faults
 from yiwang.assemble import assemble
 from yiwang.config import load_settings
-
-ENTER = {"huawei_vrp": "system-view", "hp_comware": "system-view", "cisco_ios": "configure terminal",
-         "ruijie_os": "configure terminal"}
-LEAVE = {"huawei_vrp": "return", "hp_comware": "return", "cisco_ios": "end", "ruijie_os": "end"}
 
 
 def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -42,16 +39,16 @@ def test_backup_change_diff_and_a_dropped_session(lab_state: Path, tmp_path: Pat
     assert f"{len(devices)} devices: {len(devices)} backed up, {len(devices)} changed, 0 failed" in first.stdout
 
     name, device = sorted(devices.items())[4]
+    cli = cli_of(device["platform"])
     login = ((lab_state / "lab") / "ssh.login").read_text().strip()
-    connection = ConnectHandler(device_type=device["platform"], host=device["address"], port=device["ssh"]["port"],
+    connection = ConnectHandler(device_type=cli.netmiko_type, host=device["address"], port=device["ssh"]["port"],
                                 username="lab", password=login, secret=login, fast_cli=True, global_cmd_verify=True)
-    if device["platform"] == "cisco_ios":
+    if cli.enable:
         connection.enable()
-    output = connection.send_command("display interface brief" if device["platform"] in ("huawei_vrp", "hp_comware")
-                                     else "show ip interface brief", use_textfsm=False)
+    output = connection.send_command(cli.show["interfaces"], use_textfsm=False)
     interface = next(line.split()[0] for line in output.splitlines() if "GigabitEthernet" in line)
-    connection.send_config_set([ENTER[device["platform"]], f"interface {interface}", "description to-be-cut-over",
-                                LEAVE[device["platform"]]], enter_config_mode=False, exit_config_mode=False,
+    connection.send_config_set([cli.config_enter, f"interface {interface}", "description to-be-cut-over",
+                                cli.config_leave], enter_config_mode=False, exit_config_mode=False,
                                read_timeout=10)
     connection.disconnect()
     time.sleep(1.1)  # the device's "last updated" stamp has one-second resolution: prove it is ignored

@@ -13,23 +13,21 @@ from typing import Any
 
 from netmiko import ConnectHandler
 
+from collectors.platforms import cli_of
 from lab.city import generate_city
-from tests.lab_ssh.labproc import DEVICE_TYPES, RunningSSHLab, running_lab
+from lab.ssh.process import RunningSSHLab, running_lab
 
-VRP_LIKE = ("huawei_vrp", "hp_comware")
 # Stock: what the netmiko docs show. Tuned: netmiko still verifies every echo (cmd_verify), but the config-mode
 # checks that wait for 2 s of silence are replaced by explicit enter/leave lines in the set itself.
 # Comware turns cmd_verify off by default (no terminal width); without it every push ends in 2 s of silence.
 TUNED_CONNECT: dict[str, Any] = {"fast_cli": True, "conn_timeout": 5, "global_cmd_verify": True}
-ENTER = {"huawei_vrp": "system-view", "hp_comware": "system-view", "cisco_ios": "configure terminal",
-         "ruijie_os": "configure terminal"}
-LEAVE = {"huawei_vrp": "return", "hp_comware": "return", "cisco_ios": "end", "ruijie_os": "end"}
 
 
 
 def five_lines(platform: str, port: str, n: int) -> list[str]:
-    back = "quit" if platform in VRP_LIKE else "exit"
-    ntp = "ntp-service unicast-server" if platform in VRP_LIKE else "ntp server"
+    vrp = cli_of(platform).family == "vrp"
+    back = "quit" if vrp else "exit"
+    ntp = "ntp-service unicast-server" if vrp else "ntp server"
     return [f"interface {port}", f"description measured {n}", "ipv6 enable", back, f"{ntp} 127.0.0.{n % 200 + 1}"]
 
 
@@ -38,15 +36,16 @@ def stock_push(conn: Any, platform: str, cmds: list[str]) -> str:
 
 
 def tuned_push(conn: Any, platform: str, cmds: list[str]) -> str:
-    return str(conn.send_config_set([ENTER[platform], *cmds, LEAVE[platform]], enter_config_mode=False,
+    cli = cli_of(platform)
+    return str(conn.send_config_set([cli.config_enter, *cmds, cli.config_leave], enter_config_mode=False,
                                     exit_config_mode=False, cmd_verify=True, read_timeout=10))
 
 
 def measure(lab: RunningSSHLab, name: str, platform: str, port: str, connect: dict[str, Any],
             push: Callable[[Any, str, list[str]], str], rounds: int = 3) -> float:
-    conn = ConnectHandler(device_type=DEVICE_TYPES[platform], host=lab.addresses[name][0], port=lab.port,
+    conn = ConnectHandler(device_type=cli_of(platform).netmiko_type, host=lab.addresses[name][0], port=lab.port,
                           username=lab.username, password=lab.password, secret=lab.password, **connect)
-    if platform == "cisco_ios":
+    if cli_of(platform).enable:
         conn.enable()
     spent = []
     for n in range(rounds):

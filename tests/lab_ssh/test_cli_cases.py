@@ -12,14 +12,14 @@ import pytest
 
 from lab.city import CityPlan
 from lab.ssh.cli import CLOSED, handle, login
-from tests.lab_ssh.conftest import NOW, first_device, fresh_store
+from tests.lab_ssh.conftest import NOW, first_device, fresh_memory
 
 CASES = sorted(p for p in (Path(__file__).parent / "cases").iterdir() if p.is_dir())
 
 
 def transcript(plan: CityPlan, platform: str, lines: list[str]) -> str:
     device = first_device(plan, platform)
-    state, text = login(device, fresh_store(device), NOW)
+    state, text = login(device, fresh_memory(device), NOW)
     for line in lines:
         assert state.mode != CLOSED, "input continues after the session closed"
         state, out = handle(state, line, NOW)

@@ -9,7 +9,7 @@ from lab.ssh.cli import handle, login
 from lab.ssh.config import apply_global, apply_interface, clean, initial_config, parse, render
 from lab.ssh.faults import garble, parse_faults, split_for_drop
 from lab.ssh.server import split_lines
-from tests.lab_ssh.conftest import NOW, PLATFORMS, first_device, fresh_store
+from tests.lab_ssh.conftest import NOW, PLATFORMS, first_device, fresh_memory
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
@@ -40,14 +40,14 @@ def test_hostile_names_become_one_printable_line(small: CityPlan) -> None:
 
 def test_volatile_header_line_moves_only_when_config_changes(small: CityPlan) -> None:
     device = first_device(small, "cisco_ios")
-    state, _ = login(device, fresh_store(device), NOW)
+    state, _ = login(device, fresh_memory(device), NOW)
     later = NOW + timedelta(minutes=5)
     for line in ("enable", "show version", "configure terminal"):
         state, _ = handle(state, line, later)
-    assert state.store.updated_at == NOW
+    assert state.memory.updated_at == NOW
     state, _ = handle(state, "ntp server 127.0.0.1", later)
-    assert state.store.updated_at == later
-    assert "10:05:00" in render(device, state.store.running, state.store.updated_at)
+    assert state.memory.updated_at == later
+    assert "10:05:00" in render(device, state.memory.running, state.memory.updated_at)
 
 
 def test_line_splitting_handles_cr_lf_and_partial_input() -> None:

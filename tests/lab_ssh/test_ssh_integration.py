@@ -12,17 +12,14 @@ import asyncssh
 import pytest
 from netmiko import ConnectHandler, NetmikoAuthenticationException, ReadTimeout
 
+from collectors.platforms import SSH_PLATFORMS, cli_of
 from lab.city import CityPlan, generate_city
 from lab.ssh.faults import Faults
+from lab.ssh.process import RunningSSHLab, running_lab
 from lab.ssh.server import pick, serve
-from tests.lab_ssh.labproc import DEVICE_TYPES, RunningSSHLab, running_lab
-from tests.lab_ssh.measure_netmiko import ENTER, LEAVE, TUNED_CONNECT
+from tests.lab_ssh.measure_netmiko import TUNED_CONNECT
 
 pytestmark = pytest.mark.integration
-SHOW = {"huawei_vrp": "display interface brief", "hp_comware": "display interface brief",
-        "cisco_ios": "show ip interface brief", "ruijie_os": "show ip interface brief"}
-RUNNING = {"huawei_vrp": "display current-configuration", "hp_comware": "display current-configuration",
-           "cisco_ios": "show running-config", "ruijie_os": "show running-config"}
 TEMPLATED = {"huawei_vrp", "hp_comware", "cisco_ios"}
 
 
@@ -33,11 +30,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSSHLab]:
 
 
 def connect(lab: RunningSSHLab, plan: CityPlan, name: str, address: str | None = None, **extra: Any) -> Any:
-    platform = plan.device(name).platform
-    conn = ConnectHandler(device_type=DEVICE_TYPES[platform], host=address or lab.addresses[name][0], port=lab.port,
+    cli = cli_of(plan.device(name).platform)
+    conn = ConnectHandler(device_type=cli.netmiko_type, host=address or lab.addresses[name][0], port=lab.port,
                           username=lab.username, password=lab.password, secret=lab.password,
                           **{**TUNED_CONNECT, **extra})
-    if platform == "cisco_ios":
+    if cli.enable:
         conn.enable()
     return conn
 
@@ -48,7 +45,7 @@ def sessions(lab: RunningSSHLab) -> list[tuple[str, str]]:
 
 def test_every_platform_and_ipv6_is_served(lab: RunningSSHLab, small: CityPlan) -> None:
     platforms = {small.device(name).platform for name in lab.addresses}
-    assert platforms == set(DEVICE_TYPES)
+    assert platforms == set(SSH_PLATFORMS)
     assert any(":" in address for _, address in sessions(lab))
 
 
@@ -57,19 +54,20 @@ def test_read_push_save_and_see_it_in_a_new_session(lab: RunningSSHLab, small: C
     name, address = sessions(lab)[index]
     device = small.device(name)
     platform, port = device.platform, device.interfaces[0].name
+    cli = cli_of(platform)
     conn = connect(lab, small, name, address)
-    parsed = conn.send_command(SHOW[platform], use_textfsm=True)
+    parsed = conn.send_command(cli.show["interfaces"], use_textfsm=True)
     if platform in TEMPLATED:
         assert isinstance(parsed, list) and parsed[0]["interface"].replace(" ", "") == port.replace(" ", "")
     else:
         assert port.replace(" ", "") in parsed
     marker = f"pushed by test {random.randint(1000, 9999)}"
-    conn.send_config_set([ENTER[platform], f"interface {port}", f"description {marker}", LEAVE[platform]],
+    conn.send_config_set([cli.config_enter, f"interface {port}", f"description {marker}", cli.config_leave],
                          enter_config_mode=False, exit_config_mode=False, read_timeout=10)
     assert "Building configuration" in conn.save_config() or "successfully" in conn.save_config()
     conn.disconnect()
     again = connect(lab, small, name, address)
-    assert f"description {marker}" in again.send_command(RUNNING[platform])
+    assert f"description {marker}" in again.send_command(cli.config_command)
     again.disconnect()
     assert f"description {marker}" in (lab.state_dir / f"{name}.cfg").read_text()
 

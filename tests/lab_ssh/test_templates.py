@@ -7,7 +7,7 @@ from ntc_templates.parse import parse_output
 
 from lab.city import CityPlan
 from lab.ssh.cli import CliState, handle, login
-from tests.lab_ssh.conftest import NOW, first_device, fresh_store
+from tests.lab_ssh.conftest import NOW, first_device, fresh_memory
 
 IPV6_SETUP = {
     "huawei_vrp": ["n", "system-view", "interface {port}", "ipv6 enable", "ipv6 address 2001:DB8::1/64", "return"],
@@ -35,7 +35,7 @@ TEMPLATED = [
 def configured(plan: CityPlan, platform: str) -> tuple[CliState, str]:
     device = first_device(plan, platform)
     port = device.interfaces[0].name
-    state, _ = login(device, fresh_store(device), NOW)
+    state, _ = login(device, fresh_memory(device), NOW)
     for line in IPV6_SETUP[platform]:
         state, _ = handle(state, line.format(port=port), NOW)
     return state, port

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from netmiko import ConnectHandler
 
-from collectors.ssh.commands import COMMANDS, CONFIG_COMMAND
+from collectors.platforms import cli_of
 from lab.city import generate_city
-from tests.lab_ssh.labproc import running_lab
-from tests.lab_ssh.measure_netmiko import ENTER, LEAVE, TUNED_CONNECT
+from lab.ssh.process import running_lab
+from tests.lab_ssh.measure_netmiko import TUNED_CONNECT
 
 CASES = Path(__file__).parent / "cases"
 
@@ -26,15 +26,16 @@ def main() -> None:
             if not device.address:
                 continue
             platform = device.platform
-            conn = ConnectHandler(device_type=platform, host=addresses[0], port=lab.port, username=lab.username,
-                                  password=lab.password, secret=lab.password, **TUNED_CONNECT)
-            if platform == "cisco_ios":
+            cli = cli_of(platform)
+            conn = ConnectHandler(device_type=cli.netmiko_type, host=addresses[0], port=lab.port,
+                                  username=lab.username, password=lab.password, secret=lab.password, **TUNED_CONNECT)
+            if cli.enable:
                 conn.enable()
             port = device.interfaces[0].name
             v6 = ["ipv6 enable"] if platform == "huawei_vrp" else []
-            conn.send_config_set([ENTER[platform], f"interface {port}", *v6, "ipv6 address 2001:DB8::1/64",
-                                  LEAVE[platform]], enter_config_mode=False, exit_config_mode=False, read_timeout=10)
-            for kind, command in {**COMMANDS[platform], "config": CONFIG_COMMAND[platform]}.items():
+            conn.send_config_set([cli.config_enter, f"interface {port}", *v6, "ipv6 address 2001:DB8::1/64",
+                                  cli.config_leave], enter_config_mode=False, exit_config_mode=False, read_timeout=10)
+            for kind, command in {**cli.show, "config": cli.config_command}.items():
                 folder = CASES / f"{platform}-{kind}"
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / "raw.txt").write_text(conn.send_command(command, read_timeout=10))

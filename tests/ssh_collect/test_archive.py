@@ -1,14 +1,17 @@
-"""GitArchive and the SQL index without a network."""
+"""GitArchive, the SQL index and a backup cycle without a network."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from collectors.base import PollTarget
-from yiwang.archive.backup import age_samples
+from collectors.base import PollResult, PollTarget
+from collectors.ssh.session import SshError
+from yiwang.archive.backup import age_samples, backup
+from yiwang.archive.fetch import FetchedConfig, check_complete
 from yiwang.archive.git import GitArchive
 from yiwang.store import open_store
 
@@ -74,3 +77,43 @@ def test_age_samples(tmp_path: Path) -> None:
     assert samples["r1"].fields == {"ok": 1.0, "age_seconds": 60.0}
     assert samples["r2"].fields == {"ok": 0.0} and samples["r3"].fields == {"ok": 0.0}
     assert samples["r1"].measurement == "backup" and samples["r1"].tag("district") == "huangzhou"
+
+
+class Fetched:
+    """A fetcher that hands back what it was given, in reverse order (as results arrive out of order)."""
+
+    name = "config"
+
+    def __init__(self, results: list[PollResult]) -> None:
+        self.results = results
+
+    async def collect(self, targets: Sequence[PollTarget]) -> AsyncIterator[PollResult]:
+        for result in reversed(self.results):
+            yield result
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_backup_commits_what_was_fetched_and_records_the_rest(tmp_path: Path) -> None:
+    archive, index = GitArchive(tmp_path / "repo"), open_store(f"sqlite:///{tmp_path / 'a.db'}").archive
+    targets = [PollTarget(n, "h", (("device", n),)) for n in ("r1", "r2", "r3")]
+    fetcher = Fetched([FetchedConfig("r1", "config", [], True, text="hostname r1\nend\n"),
+                       PollResult("r2", "config", [], False, "worker-died", "r2: config worker 0 died"),
+                       PollResult("r3", "config", [], True)])
+    results = await backup(targets, fetcher, archive, index, clock=lambda: T1)
+    assert [r.device for r in results] == ["r1", "r2", "r3"]  # the targets' order, whatever the arrival order
+    assert results[0].ok and results[0].commit == archive.versions("r1")[0].commit
+    assert (results[1].ok, results[1].reason, results[1].error) == (False, "worker-died", "r2: config worker 0 died")
+    assert (results[2].ok, results[2].reason) == (False, "internal")
+    status = index.status()
+    assert status["r2"].last_reason == "worker-died" and status["r2"].last_attempt_at == T1.timestamp()
+    assert archive.show("r1", results[0].commit or "") == "hostname r1\nend\n"
+
+
+def test_a_cut_off_config_is_refused() -> None:
+    check_complete("cisco_ios", "hostname r1\n!\nend\n")
+    check_complete("huawei_vrp", "sysname r1\n#\nreturn\n\n")
+    with pytest.raises(SshError) as cut:
+        check_complete("huawei_vrp", "sysname r1\n#\ninterface GigabitEthernet0/0/1\n")
+    assert cut.value.reason == "parse" and "'return'" in str(cut.value)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.ssh.commands import KINDS
+from collectors.platforms import KINDS
 from collectors.ssh.parse import (
     DeviceReport,
     Facts,

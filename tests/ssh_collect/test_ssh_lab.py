@@ -11,18 +11,21 @@ import pytest
 from netmiko import ConnectHandler
 
 from collectors.base import PollTarget
+from collectors.platforms import SSH_PLATFORMS, cli_of
 from collectors.ssh.collector import SshCollector
 from collectors.ssh.session import SessionSettings, SshLogin, SshRunner
 from lab.city import CityPlan, generate_city
 from lab.ssh.faults import Faults
-from tests.lab_ssh.labproc import RunningSSHLab, running_lab
-from tests.lab_ssh.measure_netmiko import ENTER, LEAVE, TUNED_CONNECT
+from lab.ssh.process import RunningSSHLab, running_lab
+from tests.lab_ssh.measure_netmiko import TUNED_CONNECT
 from yiwang.archive.backup import backup
+from yiwang.archive.fetch import ConfigFetcher
 from yiwang.archive.git import GitArchive
+from yiwang.polling import Concurrent
 from yiwang.store import open_store
 
 pytestmark = pytest.mark.integration
-PLATFORMS = {"huawei_vrp", "hp_comware", "ruijie_os", "cisco_ios"}
+PLATFORMS = set(SSH_PLATFORMS)
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +58,11 @@ def runner(tmp_path: Path) -> Iterator[SshRunner]:
     pool.close()
 
 
+@pytest.fixture
+def fetcher(runner: SshRunner) -> Concurrent:
+    return Concurrent(ConfigFetcher(runner), 8)
+
+
 def test_login_repr_hides_password() -> None:
     shown = repr(SshLogin("lab", "s3cret", "en4ble"))
     assert "s3cret" not in shown and "en4ble" not in shown and "lab" in shown
@@ -76,12 +84,13 @@ async def test_collector_every_platform_and_ipv6(lab: RunningSSHLab, plan: CityP
 
 def push_description(lab: RunningSSHLab, plan: CityPlan, name: str, text: str) -> None:
     device = plan.device(name)
-    conn = ConnectHandler(device_type=device.platform, host=lab.addresses[name][0], port=lab.port,
+    cli = cli_of(device.platform)
+    conn = ConnectHandler(device_type=cli.netmiko_type, host=lab.addresses[name][0], port=lab.port,
                           username=lab.username, password=lab.password, secret=lab.password, **TUNED_CONNECT)
-    if device.platform == "cisco_ios":
+    if cli.enable:
         conn.enable()
-    conn.send_config_set([ENTER[device.platform], f"interface {device.interfaces[0].name}", f"description {text}",
-                          LEAVE[device.platform]], enter_config_mode=False, exit_config_mode=False, read_timeout=10)
+    conn.send_config_set([cli.config_enter, f"interface {device.interfaces[0].name}", f"description {text}",
+                          cli.config_leave], enter_config_mode=False, exit_config_mode=False, read_timeout=10)
     conn.disconnect()
 
 
@@ -89,16 +98,16 @@ def changed_lines(diff: str) -> list[str]:
     return [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
 
 
-async def test_backup_change_diff_and_no_change(lab: RunningSSHLab, plan: CityPlan, runner: SshRunner,
+async def test_backup_change_diff_and_no_change(lab: RunningSSHLab, plan: CityPlan, fetcher: Concurrent,
                                                 tmp_path: Path) -> None:
     archive, index = GitArchive(tmp_path / "repo"), open_store(f"sqlite:///{tmp_path / 'archive.db'}").archive
     polled = targets(lab, plan)
-    first = await backup(polled, runner, archive, index)
+    first = await backup(polled, fetcher, archive, index)
     assert all(r.ok and r.commit for r in first), first
     name = next(t.device for t in polled if t.host == "::1")  # the IPv6-only Huawei device
     marker = f"changed by test {random.randint(1000, 9999)}"
     push_description(lab, plan, name, marker)
-    second = {r.device: r for r in await backup(polled, runner, archive, index)}
+    second = {r.device: r for r in await backup(polled, fetcher, archive, index)}
     assert all(r.ok for r in second.values())
     assert [d for d, r in second.items() if r.commit] == [name]
     old, new = archive.versions(name)[1].commit, archive.versions(name)[0].commit
@@ -108,7 +117,7 @@ async def test_backup_change_diff_and_no_change(lab: RunningSSHLab, plan: CityPl
     assert added == [f"+ description {marker}"]
     assert all(line.startswith("- description ") for line in removed) and len(removed) <= 1
     assert "Last configuration" not in diff
-    third = await backup(polled, runner, archive, index)
+    third = await backup(polled, fetcher, archive, index)
     assert all(r.ok and r.commit is None for r in third)
     assert len(archive.versions(name)) == 2
     assert [c for c, _ in index.versions(name)] == [new, old]
@@ -138,15 +147,15 @@ async def test_garbage_output_still_parses(lab: RunningSSHLab, plan: CityPlan, r
 
 
 async def test_changed_host_key_is_refused_and_last_good_kept(lab: RunningSSHLab, plan: CityPlan,
-                                                              runner: SshRunner, tmp_path: Path,
-                                                              clean_faults: None) -> None:
+                                                              runner: SshRunner, fetcher: Concurrent,
+                                                              tmp_path: Path, clean_faults: None) -> None:
     archive, index = GitArchive(tmp_path / "repo"), open_store(f"sqlite:///{tmp_path / 'archive.db'}").archive
     polled = targets(lab, plan)
     victim = polled[2].device
-    assert all(r.ok for r in await backup(polled, runner, archive, index))
+    assert all(r.ok for r in await backup(polled, fetcher, archive, index))
     good = index.status()[victim]
     lab.set_faults({victim: Faults(key_generation=1)})
-    results = {r.device: r for r in await backup(polled, runner, archive, index)}
+    results = {r.device: r for r in await backup(polled, fetcher, archive, index)}
     assert (results[victim].ok, results[victim].reason) == (False, "hostkey-changed")
     assert "host key changed" in results[victim].error and "SHA256:" in results[victim].error
     assert all(r.ok for d, r in results.items() if d != victim)

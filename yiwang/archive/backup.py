@@ -1,23 +1,18 @@
-"""One backup cycle: fetch running configs over SSH (bounded pool), normalize, commit, index. Failures are data."""
+"""One backup cycle: running configs fetched over SSH (see fetch.py), committed to git and indexed. Failures are
+data."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from collectors.base import PollTarget
+from collectors.base import CycleCollector, PollResult, PollTarget
 from collectors.model import Sample
-from collectors.ssh.collector import endpoint_of
-from collectors.ssh.commands import CONFIG_COMMAND
-from collectors.ssh.session import SshError, SshRunner
-from yiwang.archive.git import GitArchive
+from yiwang.archive.fetch import FetchedConfig
+from yiwang.archive.git import ArchiveError, GitArchive
 from yiwang.archive.index import ArchiveIndex, BackupStatus
-from yiwang.archive.normalize import normalize
-
-LAST_LINE = {"huawei_vrp": "return", "hp_comware": "return", "cisco_ios": "end", "ruijie_os": "end"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,37 +25,35 @@ class BackupResult:
     duration_s: float = 0.0
 
 
-def check_complete(platform: str, text: str) -> None:
-    """A cut-off config must never become a version (it would read as a mass deletion)."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines or lines[-1].strip() != LAST_LINE[platform]:
-        raise SshError("parse", f"configuration does not end with {LAST_LINE[platform]!r}; not archived")
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-async def backup(targets: Iterable[PollTarget], runner: SshRunner, archive: GitArchive, index: ArchiveIndex,
-                 *, use_ipv6: bool = False, clock: Callable[[], datetime] = _utcnow) -> list[BackupResult]:
-    return list(await asyncio.gather(*(backup_one(t, runner, archive, index, use_ipv6, clock) for t in targets)))
+async def backup(targets: Iterable[PollTarget], fetcher: CycleCollector, archive: GitArchive, index: ArchiveIndex,
+                 *, clock: Callable[[], datetime] = _utcnow) -> list[BackupResult]:
+    """Configs are fetched by `fetcher` (SSH worker processes, or threads here) and committed here as each one
+    arrives; the results come back in the order of `targets`."""
+    targets = list(targets)
+    done: dict[str, BackupResult] = {}
+    async for fetched in fetcher.collect(targets):
+        done[fetched.device] = await _keep(fetched, archive, index, clock())
+    return [done[t.device] for t in targets if t.device in done]
 
 
-async def backup_one(target: PollTarget, runner: SshRunner, archive: GitArchive, index: ArchiveIndex,
-                     use_ipv6: bool = False, clock: Callable[[], datetime] = _utcnow) -> BackupResult:
-    start = time.perf_counter()
-    try:
-        endpoint = endpoint_of(target, use_ipv6)
-        (raw,) = await runner.run(endpoint, [CONFIG_COMMAND[endpoint.platform]])
-        text = normalize(endpoint.platform, raw)
-        check_complete(endpoint.platform, text)
-    except SshError as exc:
-        at = clock()
-        await asyncio.to_thread(index.record_failure, target.device, at.timestamp(), exc.reason, str(exc))
-        return BackupResult(target.device, False, exc.reason, str(exc), duration_s=time.perf_counter() - start)
-    at = clock()
-    commit = await asyncio.to_thread(_commit, archive, index, target.device, text, at)
-    return BackupResult(target.device, True, commit=commit, duration_s=time.perf_counter() - start)
+async def _keep(fetched: PollResult, archive: GitArchive, index: ArchiveIndex, at: datetime) -> BackupResult:
+    device = fetched.device
+    if fetched.ok and isinstance(fetched, FetchedConfig):
+        try:
+            commit = await asyncio.to_thread(_commit, archive, index, device, fetched.text, at)
+            return BackupResult(device, True, commit=commit, duration_s=fetched.duration_s)
+        except ArchiveError as exc:
+            reason, error = "archive", f"{device}: {exc}"
+    elif fetched.ok:
+        reason, error = "internal", f"{device}: the fetch returned no configuration"
+    else:
+        reason, error = fetched.reason, fetched.error
+    await asyncio.to_thread(index.record_failure, device, at.timestamp(), reason, error)
+    return BackupResult(device, False, reason, error, duration_s=fetched.duration_s)
 
 
 def _commit(archive: GitArchive, index: ArchiveIndex, device: str, text: str, at: datetime) -> str | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from collectors.platforms import PLATFORMS
+
 # Applied to every platform: the comment and header forms differ, the meaning does not.
 VOLATILE = [re.compile(p) for p in (
     r"^[!#]\s*Last configuration (was updated|change) at\b",
@@ -15,7 +17,7 @@ VOLATILE = [re.compile(p) for p in (
     r"\buptime is\b",
 )]
 PLATFORM_VOLATILE: dict[str, list[re.Pattern[str]]] = {
-    "cisco_ios": [re.compile(r"^!\s*No configuration change since last restart")],
+    name: [re.compile(p) for p in platform.cli.volatile] for name, platform in PLATFORMS.items() if platform.cli
 }
 
 

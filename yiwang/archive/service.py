@@ -4,33 +4,40 @@ versions, diff them, and say how old each device's (and each area's) last good b
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from collectors.base import PollTarget
+from collectors.base import CycleCollector, PollTarget
 from collectors.model import Sample
-from collectors.ssh.session import SessionSettings, SshRunner
 from inventory.model import Inventory
 from yiwang.archive.backup import BackupResult, age_samples, backup
 from yiwang.archive.git import ArchiveError, GitArchive, Version
 from yiwang.archive.index import ArchiveIndex
+from yiwang.config import SshSettings
+from yiwang.ssh_workers import ssh_work
 
 
 @dataclass(slots=True)
 class ConfigArchive:
     inventory: Inventory
     targets: dict[str, PollTarget]
-    runner: SshRunner
+    fetcher: CycleCollector  # SshWork.configs (yiwang.ssh_workers)
     git: GitArchive
     index: ArchiveIndex
+    on_close: Callable[[], None] = lambda: None
 
     @classmethod
     def open(cls, inventory: Inventory, targets: Sequence[PollTarget], state_dir: Path, index: ArchiveIndex,
-             runner: SshRunner | None = None) -> ConfigArchive:
-        runner = runner or SshRunner(SessionSettings(state_dir / "ssh"), max_workers=16)
-        return cls(inventory, {t.device: t for t in targets}, runner, GitArchive(state_dir / "configs"), index)
+             fetcher: CycleCollector | None = None, ssh: SshSettings | None = None) -> ConfigArchive:
+        """Without a fetcher (the command line) netmiko runs as threads of this process, `ssh.workers` of them,
+        and `close()` ends them; a given fetcher stays its owner's to close."""
+        by_name = {t.device: t for t in targets}
+        if fetcher is not None:
+            return cls(inventory, by_name, fetcher, GitArchive(state_dir / "configs"), index)
+        work = ssh_work((ssh or SshSettings()).model_copy(update={"processes": 0}), state_dir)
+        return cls(inventory, by_name, work.configs, GitArchive(state_dir / "configs"), index, work.close)
 
     def select(self, device: str | None = None, area: str | None = None) -> list[PollTarget]:
         if device is not None:
@@ -45,7 +52,7 @@ class ConfigArchive:
         return list(self.targets.values())
 
     async def backup(self, device: str | None = None, area: str | None = None) -> list[BackupResult]:
-        return await backup(self.select(device, area), self.runner, self.git, self.index)
+        return await backup(self.select(device, area), self.fetcher, self.git, self.index)
 
     def versions(self, device: str) -> list[Version]:
         self._known(device)
@@ -93,4 +100,4 @@ class ConfigArchive:
             raise ArchiveError(f"no device {device!r} reachable by SSH in the inventory")
 
     def close(self) -> None:
-        self.runner.close()
+        self.on_close()

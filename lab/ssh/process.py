@@ -1,4 +1,4 @@
-"""Start `python -m lab.ssh.server` as a child process for tests and the measuring script."""
+"""Start `python -m lab.ssh.server` as a child process, for tests and benchmarks: `with running_lab(...) as lab`."""
 
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ from pathlib import Path
 from lab.ssh.faults import Faults, write_faults
 
 ROOT = Path(__file__).resolve().parents[2]
-DEVICE_TYPES = {"huawei_vrp": "huawei_vrp", "hp_comware": "hp_comware", "cisco_ios": "cisco_ios",
-                "ruijie_os": "ruijie_os"}
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,0 @@
-"""SSH side of the lab: stateful vendor CLIs (pure interpreter in `cli`) served over asyncssh (`server`)."""

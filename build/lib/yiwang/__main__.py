@@ -1,3 +1,0 @@
-from yiwang.cli import app
-
-app(prog_name="yiwang")

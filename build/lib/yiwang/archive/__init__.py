@@ -1,1 +1,0 @@
-"""Configuration archive: normalized running configs in git, one commit per real change, indexed in SQL."""
