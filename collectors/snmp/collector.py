@@ -31,7 +31,7 @@ class DeviceMemory:
     rows_named: dict[int, set[str]] = field(default_factory=dict)  # table position -> rows seen on discovery
     rows: int = 0
     cycles_since_discovery: int = REDISCOVER_EVERY
-    skip: set[str] | None = None  # columns this device's walk leaves out (see SnmpCollector._walk_tables)
+    skip: set[str] | None = None  # columns this device's walk leaves out (see _walk_tables)
 
 
 class SnmpCollector:
@@ -126,9 +126,10 @@ async def _walk_tables(session: SnmpSession, tables: list[Table], memory: Device
     needed: set[str] = set()
     silent: set[str] = set()
     for table in tables:
-        table_needed, table_silent = fallback_plan(table, walked)
-        needed |= table_needed
-        silent |= table_silent
+        if any(c.fallback is not None for c in table.columns):
+            table_needed, table_silent = fallback_plan(table, walked)
+            needed |= table_needed
+            silent |= table_silent
     missing = [oid for oid in order if oid in needed and oid not in walked]
     if missing:
         walked = {**walked, **await session.walk_columns(missing, max_repetitions=repetitions)}

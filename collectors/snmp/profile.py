@@ -139,6 +139,8 @@ def parse_profile(document: Mapping[str, Any], where: str) -> Profile:
         table_specs.append({k: document[k] for k in TABLE_KEYS if k in document})
     measurement = str(document.get("measurement", "device"))
     scalars = tuple(_column(n, s, f"{where}.scalars") for n, s in dict(document.get("scalars") or {}).items())
+    if any(c.fallback is not None for c in scalars):
+        raise ProfileError(f"{where}.scalars: only table columns have fallbacks")
     facts = {str(k): _oid(v, f"{where}.facts.{k}") for k, v in dict(document.get("facts") or {}).items()}
     tables = tuple(_table(spec, f"{where}.tables[{i}]") for i, spec in enumerate(table_specs))
     return Profile(str(document["name"]), measurement, scalars, facts, tables)

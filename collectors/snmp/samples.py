@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from collectors.model import Sample, Tags
 from collectors.snmp.profile import Column, Profile, Table
@@ -26,7 +26,7 @@ def text_of(value: object) -> str:
 
 
 def number_of(column: Column, value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value in column.unknown:
+    if type(value) is not int or (column.unknown and value in column.unknown):  # bool is no number here
         return None
     if column.type == "timeticks":
         return value / 100.0
@@ -58,11 +58,13 @@ def row_indexes(table: Table, walked: Walked) -> set[str]:
     return {index for oid in table.walk_oids() for index, _ in walked.get(oid, ())}
 
 
-def fallback_plan(table: Table, walked: Walked) -> tuple[set[str], set[str]]:
+def fallback_plan(table: Table, walked: Walked, rows: set[str] | None = None) -> tuple[set[str], set[str]]:
     """From one walk: (fallback columns some row needs, columns with fallbacks that gave no row a value).
 
-    A column that was not walked counts as giving nothing, so its fallback stays needed."""
-    rows = row_indexes(table, walked)
+    A column that was not walked counts as giving nothing, so its fallback stays needed. `rows`: the table's
+    row indexes in this walk, when the caller has them already."""
+    if rows is None:
+        rows = row_indexes(table, walked)
     needed: set[str] = set()
     silent: set[str] = set()
     for column in table.columns:
@@ -71,25 +73,9 @@ def fallback_plan(table: Table, walked: Walked) -> tuple[set[str], set[str]]:
         answered = {index for index, value in walked.get(column.oid, ()) if number_of(column, value) is not None}
         if not answered:
             silent.add(column.oid)
-        if rows - answered:
+        if len(answered) < len(rows):  # answered is a subset of rows
             needed.add(column.fallback.oid)
     return needed, silent
-
-
-def _readings(column: Column, walked: Walked) -> Iterator[tuple[Column, str, object, float]]:
-    """(column read, index, raw value, number) per row: the column's own value, else its fallback's."""
-    answered = set()
-    for index, value in walked.get(column.oid, ()):
-        number = number_of(column, value)
-        if number is not None:
-            answered.add(index)
-            yield column, index, value, number
-    fallback = column.fallback
-    if fallback is not None:
-        for index, value in walked.get(fallback.oid, ()):
-            number = number_of(fallback, value)
-            if number is not None and index not in answered:
-                yield fallback, index, value, number
 
 
 def table_samples(
@@ -100,22 +86,16 @@ def table_samples(
     time_ns: int,
     memory: CounterMemory,
 ) -> list[Sample]:
-    """One sample per row; the first label (ifName, hrStorageDescr) names the row, the rest go to `<m>_info`."""
+    """One sample per row; the first label (ifName, hrStorageDescr) names the row, the rest go to `<m>_info`.
+
+    A column with a fallback takes, row by row, its own value or else the fallback's."""
     rows: dict[str, dict[str, float]] = {}
     widths: dict[str, int] = {}  # index -> the narrowest counter read among columns that have a fallback
     for column in table.columns:
-        for source, index, value, number in _readings(column, walked):
-            fields = rows.setdefault(index, {})
-            fields[column.name] = number
-            bits = source.counter_bits
-            if bits is None:
-                continue
-            if column.fallback is not None:
-                widths[index] = min(widths.get(index, bits), bits)
-            if column.rate and isinstance(value, int):
-                per_second = memory.rate((table.measurement, index, column.name), value, time_ns, bits)
-                if per_second is not None:
-                    fields[column.rate] = per_second * column.scale
+        fallback = column.fallback
+        answered = _fill(rows, widths, table, column, column, walked.get(column.oid, ()), None, time_ns, memory)
+        if fallback is not None:
+            _fill(rows, widths, table, column, fallback, walked.get(fallback.oid, ()), answered, time_ns, memory)
     identity_tag = next(iter(table.labels), None)
     samples: list[Sample] = []
     for index, fields in rows.items():
@@ -135,6 +115,35 @@ def table_samples(
         if extra:
             samples.append(Sample(f"{table.measurement}_info", _sorted({**tags, **extra}), {"info": 1.0}, time_ns))
     return samples
+
+
+def _fill(rows: dict[str, dict[str, float]], widths: dict[str, int], table: Table, column: Column, source: Column,
+          values: Sequence[tuple[str, object]], skip: set[str] | None, time_ns: int, memory: CounterMemory
+          ) -> set[str]:
+    """Puts `source`'s readings into `column`'s field of each row not in `skip`; returns the rows it filled."""
+    filled: set[str] = set()
+    bits = source.counter_bits
+    rate = column.rate if bits is not None else None
+    tracked = column.fallback is not None
+    for index, value in values:
+        if skip is not None and index in skip:
+            continue
+        number = number_of(source, value)
+        if number is None:
+            continue
+        fields = rows.get(index)
+        if fields is None:
+            fields = rows[index] = {}
+        fields[column.name] = number
+        if tracked:
+            filled.add(index)
+            if bits is not None:
+                widths[index] = min(widths.get(index, bits), bits)
+        if rate and bits is not None and isinstance(value, int):
+            per_second = memory.rate((table.measurement, index, column.name), value, time_ns, bits)
+            if per_second is not None:
+                fields[rate] = per_second * column.scale
+    return filled
 
 
 def _sorted(tags: Mapping[str, str]) -> Tags:

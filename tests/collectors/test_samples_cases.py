@@ -80,3 +80,10 @@ def test_fallback_mistakes_name_the_field(spec: dict, message: str) -> None:
     document = {"name": "x", "measurement": "m", "index_tag": "i", "columns": {"c": spec}}
     with pytest.raises(ProfileError, match=message):
         parse_profile(document, "x.yaml")
+
+
+def test_scalars_have_no_fallback() -> None:
+    document = {"name": "x", "scalars": {"up": {"oid": "1.3.6.1.2.1.1.3.0", "type": "timeticks",
+                                                "fallback": {"oid": "1.3.6.1.2.1.25.1.1.0", "type": "timeticks"}}}}
+    with pytest.raises(ProfileError, match="only table columns have fallbacks"):
+        parse_profile(document, "x.yaml")
