@@ -1,13 +1,19 @@
-"""Poll the full reference city; Debian's prometheus-snmp-exporter polls the same agents for the same OIDs.
+"""Poll the full reference city; Debian's prometheus-snmp-exporter and pysnmp poll the same agents for the same OIDs.
+
+    python benchmarks/poll_city.py            # as root, from the repository root; several minutes
 
 Agents: Debian snmpd listening on every device's loopback address (a C agent, as a peer would be polled), its CPU
 reported separately. yiwang runs its real Monitor: worker processes on both cores, the v2c codec, the
 profiles' columns only, samples into the latest store. Two cycles: the first discovers (names, aliases), the second
-is the steady state that is reported. Then /metrics is rendered for the whole city with samples built by the same
-profile code from the city plan's interfaces, and for one county shard.
+is the steady state that is reported. pysnmp 7 (asyncio hlapi, the library most Python pollers use) then does the
+steady cycle's requests itself, in as many processes: per device one GET of the scalars and one GETBULK stream over
+the same columns with the same max-repetitions, column ends found the same way; its second cycle is reported.
+Then /metrics is rendered for the whole city with samples built by the same profile code from the city plan's
+interfaces, and for one county shard.
 
 Last line: devices=… varbinds=… cycle_s=… yiwang_cpu_us_per_varbind=… exporter_cpu_us_per_varbind=… ratio=…
-peak_rss_mb=… metrics_render_s=… metrics_mb=… (plus agent and shard figures).
+pysnmp_cpu_us_per_varbind=… pysnmp_ratio=… peak_rss_mb=… metrics_render_s=… metrics_mb=… (plus agent and shard
+figures). ratio is yiwang's CPU per varbind over the exporter's; pysnmp_ratio is yiwang's over pysnmp's.
 """
 
 from __future__ import annotations
@@ -15,12 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import functools
+import multiprocessing
 import os
 import random
 import re
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,24 +37,23 @@ import httpx
 import psutil
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from yiwang.runtime import Monitor  # noqa: E402
-
-from collectors.base import PollTarget  # noqa: E402
-from collectors.snmp.profile import load_profiles  # noqa: E402
-from collectors.snmp.rates import CounterMemory  # noqa: E402
-from collectors.snmp.samples import table_labels, table_samples  # noqa: E402
-from collectors.snmp.session import V2cCredentials  # noqa: E402
-from inventory.loader import load_inventory  # noqa: E402
-from inventory.model import Inventory  # noqa: E402
-from lab import lab_down, lab_inventory_dir, lab_up  # noqa: E402
-from lab.agents import start_snmpd_agents, stop_snmpd_agents  # noqa: E402
-from lab.city import CityPlan, generate_city  # noqa: E402
-from yiwang.latest import LatestStore  # noqa: E402
-from yiwang.store import open_store  # noqa: E402
-from yiwang.targets import build_targets  # noqa: E402
+from collectors.base import PollTarget
+from collectors.snmp.collector import make_snmp_collector
+from collectors.snmp.profile import load_profiles
+from collectors.snmp.rates import CounterMemory
+from collectors.snmp.samples import table_labels, table_samples
+from collectors.snmp.session import V2cCredentials
+from inventory.loader import load_inventory
+from inventory.model import Inventory
+from lab import lab_down, lab_inventory_dir, lab_up
+from lab.agents import start_snmpd_agents, stop_snmpd_agents
+from lab.city import CityPlan, generate_city
+from yiwang.latest import LatestStore
+from yiwang.pipeline import Monitor, Registered
+from yiwang.polling import WorkerPool
+from yiwang.stages import LatestStage, PollHealth
+from yiwang.store import open_store
+from yiwang.targets import build_targets
 
 PROFILES = ("system", "if-mib")
 COMMUNITY = "bench"
@@ -110,13 +116,15 @@ class RssPeak:
 async def poll_with_yiwang(inv: Inventory, targets: list[PollTarget], workers: int, concurrency: int,
                            work: Path) -> dict[str, float]:
     latest = LatestStore()
-    monitor = Monitor(inv, targets, [], latest, [], open_store(f"sqlite:///{work / 'bench.sqlite'}"),
-                      concurrency=concurrency, workers=workers, timeout=5.0, retries=2)
+    store = open_store(f"sqlite:///{work / 'bench.sqlite'}")
+    pool = WorkerPool(functools.partial(make_snmp_collector, (), 5.0, 2), workers, concurrency, "snmp")
+    health = PollHealth(store, {t.device: t.tags for t in targets}, ["snmp"])
+    monitor = Monitor([Registered(pool, targets, 60.0)], [health, LatestStage(latest)])
     try:
         cycles = []
         for _ in range(2):
-            report = await monitor.poll_snmp()
-            cycles.append(report)
+            report = await monitor.cycle("snmp")
+            report.cpu_s += pool.cpu_s  # the parent's own CPU, and what the poll workers spent
             print(f"  yiwang cycle: {report.devices} devices, {report.failed} failed, {report.varbinds} varbinds, "
                   f"{report.duration_s:.1f} s, {report.cpu_s:.1f} s CPU", flush=True)
             for failure in report.failures[:5]:
@@ -126,6 +134,120 @@ async def poll_with_yiwang(inv: Inventory, targets: list[PollTarget], workers: i
                 "cycle_s": steady.duration_s, "cpu_s": steady.cpu_s, "series": latest.value_count()}
     finally:
         await monitor.close()
+
+
+# --- pysnmp doing yiwang's steady-cycle walk ------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class WalkPlan:
+    """What yiwang's steady cycle asks each device for: scalars by GET, table columns in one GETBULK stream."""
+
+    get: tuple[str, ...]
+    columns: tuple[str, ...]
+
+
+def steady_walk_plan() -> WalkPlan:
+    profiles = load_profiles()
+    get = tuple(c.oid for name in PROFILES for c in profiles[name].scalars)
+    # snmpd answers the HC columns on every interface, so yiwang walks no 32-bit fallback there
+    columns = tuple(c.oid for name in PROFILES for t in profiles[name].tables for c in t.columns)
+    return WalkPlan(get, columns)
+
+
+def _pysnmp_process(addresses: list[str], port: int, plan: WalkPlan, concurrency: int, cycles: int
+                    ) -> list[dict[str, float]]:
+    return asyncio.run(_pysnmp_cycles(addresses, port, plan, concurrency, cycles))
+
+
+async def _pysnmp_cycles(addresses: list[str], port: int, plan: WalkPlan, concurrency: int, cycles: int
+                         ) -> list[dict[str, float]]:
+    from pysnmp.hlapi.v3arch import asyncio as hlapi
+    from pysnmp.proto.rfc1902 import ObjectName
+    from pysnmp.proto.rfc1905 import EndOfMibView
+
+    engine = hlapi.SnmpEngine()
+    auth = hlapi.CommunityData(COMMUNITY, mpModel=1)
+    context = hlapi.ContextData()
+    prefixes = [ObjectName(c) for c in plan.columns]
+    transports: dict[str, hlapi.UdpTransportTarget] = {}
+    rows: dict[str, int] = {}
+
+    async def device(address: str) -> tuple[int, bool]:
+        transport = transports.get(address)
+        if transport is None:
+            transport = transports[address] = await hlapi.UdpTransportTarget.create((address, port), timeout=5,
+                                                                                    retries=2)
+        objects = [hlapi.ObjectType(hlapi.ObjectIdentity(oid)) for oid in plan.get]
+        error, status, _, varbinds = await hlapi.get_cmd(engine, auth, transport, context, *objects,
+                                                         lookupMib=False)
+        if error or status:
+            return 0, False
+        count = len(varbinds)
+        last = list(prefixes)
+        kept = [0] * len(prefixes)
+        pending = list(range(len(prefixes)))
+        repetitions = min(max(rows.get(address, 0) + 1, 2), 50)  # as yiwang sizes it from the last walk
+        while pending:
+            objects = [hlapi.ObjectType(hlapi.ObjectIdentity(last[i])) for i in pending]
+            error, status, _, varbinds = await hlapi.bulk_cmd(engine, auth, transport, context, 0, repetitions,
+                                                              *objects, lookupMib=False)
+            if error or status:
+                return count, False
+            width = len(pending)
+            still = []
+            for j, column in enumerate(pending):
+                ended = False
+                for name, value in varbinds[j::width]:
+                    if isinstance(value, EndOfMibView) or not prefixes[column].isPrefixOf(name):
+                        ended = True
+                        break
+                    last[column] = name
+                    kept[column] += 1
+                    count += 1
+                if not ended:
+                    still.append(column)
+            pending = still
+        rows[address] = max(kept, default=0)
+        return count, True
+
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def bounded(address: str) -> tuple[int, bool]:
+        async with semaphore:
+            return await device(address)
+
+    results = []
+    for _ in range(cycles):
+        cpu = os.times()
+        started = time.perf_counter()
+        outcomes = await asyncio.gather(*(bounded(a) for a in addresses))
+        wall = time.perf_counter() - started
+        after = os.times()
+        results.append({"varbinds": sum(v for v, _ in outcomes), "failed": sum(1 for _, ok in outcomes if not ok),
+                        "cycle_s": wall, "cpu_s": (after.user + after.system) - (cpu.user + cpu.system)})
+    engine.close_dispatcher()
+    return results
+
+
+def poll_with_pysnmp(addresses: list[str], port: int, processes: int, concurrency: int) -> dict[str, float]:
+    """Two cycles (the first warms pysnmp's engine and learns each table's size), the second reported; each
+    process polls its share of the devices with `concurrency` requests in flight, as yiwang's workers do."""
+    plan = steady_walk_plan()
+    shards = [addresses[n::processes] for n in range(processes)]
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        per_process = pool.starmap(_pysnmp_process, [(shard, port, plan, concurrency, 2) for shard in shards])
+    for cycle in range(2):
+        varbinds = sum(p[cycle]["varbinds"] for p in per_process)
+        cpu = sum(p[cycle]["cpu_s"] for p in per_process)
+        wall = max(p[cycle]["cycle_s"] for p in per_process)
+        failed = sum(p[cycle]["failed"] for p in per_process)
+        print(f"  pysnmp cycle {cycle + 1}: {len(addresses)} devices, {failed} failed, {varbinds} varbinds, "
+              f"{wall:.1f} s, {cpu:.1f} s CPU", flush=True)
+    steady = [p[1] for p in per_process]
+    return {"devices": len(addresses), "varbinds": sum(p["varbinds"] for p in steady),
+            "cpu_s": sum(p["cpu_s"] for p in steady), "cycle_s": max(p["cycle_s"] for p in steady),
+            "failed": sum(p["failed"] for p in steady)}
 
 
 def exporter_module(community: str, repetitions: int) -> dict:
@@ -211,9 +333,9 @@ def city_metrics(plan: CityPlan, inv: Inventory, county: str) -> dict[str, float
     for device in plan.devices:
         base = {"device": device.name, **inv.path_labels(device.area)}
         memory = CounterMemory()
-        labels_walk = {table.labels["interface"]: [(str(i.index), i.name) for i in device.interfaces],
-                       table.labels["descr"]: [(str(i.index), i.name) for i in device.interfaces],
-                       table.labels["alias"]: [(str(i.index), i.alias) for i in device.interfaces]}
+        labels_walk = {table.labels["interface"][0]: [(str(i.index), i.name) for i in device.interfaces],
+                       table.labels["descr"][0]: [(str(i.index), i.name) for i in device.interfaces],
+                       table.labels["alias"][0]: [(str(i.index), i.alias) for i in device.interfaces]}
         labels = table_labels(table, labels_walk)
         samples = []
         for step in range(2):
@@ -265,6 +387,8 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=1, help="snmpd processes")
     parser.add_argument("--port", type=int, default=1161, help="agents' UDP port (161 may be the lab's)")
     parser.add_argument("--skip-realistic", action="store_true", help="skip the comparison on the small lab")
+    parser.add_argument("--pysnmp-devices", type=int, default=0,
+                        help="devices pysnmp polls (0 = all); its figure is per varbind, so a subset compares")
     args = parser.parse_args()
 
     plan = generate_city(args.seed, args.profile)
@@ -284,6 +408,8 @@ def main() -> None:
             theirs = asyncio.run(poll_with_exporter([(a, "tuned") for a in addresses], SNMPD_MODULES,
                                                     ["default", "tuned", "tuned"], args.port, args.concurrency, work))
             agent_theirs = sum(sum(a.psutil_process.cpu_times()[:2]) for a in agents) - agent_cpu
+            subset = addresses[:args.pysnmp_devices] if args.pysnmp_devices > 0 else addresses
+            pysnmp = poll_with_pysnmp(subset, args.port, args.workers, args.concurrency)
         finally:
             stop_snmpd_agents(agents)
         real = None if args.skip_realistic else realistic_tables(args.seed, args.workers, args.concurrency, work)
@@ -293,10 +419,13 @@ def main() -> None:
     tuned = theirs["tuned"]
     default_us = default["cpu_s"] / max(default["varbinds"], 1) * 1e6
     theirs_us = tuned["cpu_s"] / max(tuned["varbinds"], 1) * 1e6
+    pysnmp_us = pysnmp["cpu_s"] / max(pysnmp["varbinds"], 1) * 1e6
     print(f"agent_cpu_s_yiwang_2_cycles={agent_ours:.1f} agent_cpu_s_exporter_3_cycles={agent_theirs:.1f} "
           f"exporter_cycle_s={tuned['cycle_s']:.1f} exporter_varbinds={tuned['varbinds']} "
           f"exporter_default_module_cpu_us_per_varbind={default_us:.1f} "
           f"yiwang_failed={ours['failed']} exporter_failed={tuned['failed']} "
+          f"pysnmp_devices={pysnmp['devices']} pysnmp_varbinds={pysnmp['varbinds']} "
+          f"pysnmp_failed={pysnmp['failed']} pysnmp_cycle_s={pysnmp['cycle_s']:.1f} "
           f"metrics_series={metrics['series']} shard_render_s={metrics['shard_render_s']:.2f} "
           f"shard_mb={metrics['shard_mb']:.1f}")
     if real is not None:
@@ -306,7 +435,8 @@ def main() -> None:
               f"realistic_ratio={real['yiwang_us'] / max(real['exporter_us'], 1e-9):.2f}")
     print(f"devices={ours['devices']} varbinds={ours['varbinds']} cycle_s={ours['cycle_s']:.1f} "
           f"yiwang_cpu_us_per_varbind={ours_us:.1f} exporter_cpu_us_per_varbind={theirs_us:.1f} "
-          f"ratio={ours_us / max(theirs_us, 1e-9):.2f} peak_rss_mb={rss.peak / 1e6:.0f} "
+          f"ratio={ours_us / max(theirs_us, 1e-9):.2f} pysnmp_cpu_us_per_varbind={pysnmp_us:.1f} "
+          f"pysnmp_ratio={ours_us / max(pysnmp_us, 1e-9):.2f} peak_rss_mb={rss.peak / 1e6:.0f} "
           f"metrics_render_s={metrics['render_s']:.2f} metrics_mb={metrics['mb']:.1f}")
 
 

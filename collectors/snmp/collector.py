@@ -12,8 +12,8 @@ from collectors.base import PollResult, PollTarget
 from collectors.model import Sample
 from collectors.snmp.profile import Profile, Table
 from collectors.snmp.rates import CounterMemory
-from collectors.snmp.samples import Walked, scalar_fields, table_labels, table_samples, text_of
-from collectors.snmp.session import SnmpFailure, SnmpSession, Target, V2cCredentials, V3Credentials
+from collectors.snmp.samples import fallback_plan, row_indexes, scalar_fields, table_labels, table_samples, text_of
+from collectors.snmp.session import SnmpFailure, SnmpSession, Target, V2cCredentials, V3Credentials, Value
 
 REDISCOVER_EVERY = 30  # cycles; ifName/ifAlias change rarely and strings are the costliest varbinds
 MAX_REPETITIONS_CAP = 50
@@ -28,8 +28,10 @@ class DeviceMemory:
     counters: CounterMemory = field(default_factory=CounterMemory)
     facts: dict[str, str] = field(default_factory=dict)
     labels: dict[int, dict[str, dict[str, str]]] = field(default_factory=dict)  # table position -> index -> tags
+    rows_named: dict[int, set[str]] = field(default_factory=dict)  # table position -> rows seen on discovery
     rows: int = 0
     cycles_since_discovery: int = REDISCOVER_EVERY
+    skip: set[str] | None = None  # columns this device's walk leaves out (see _walk_tables)
 
 
 class SnmpCollector:
@@ -42,9 +44,6 @@ class SnmpCollector:
         self._timeout = timeout
         self._retries = retries
         self._memory: dict[str, DeviceMemory] = {}
-
-    def forget(self, device: str) -> None:
-        self._memory.pop(device, None)
 
     async def close(self) -> None:
         close = getattr(self._sessions, "close", None)
@@ -82,16 +81,14 @@ class SnmpCollector:
         varbinds = len(got)
         tables = [t for p in profiles for t in p.tables]
         if discover:
-            label_oids = [oid for t in tables for oid in t.labels.values()]
+            label_oids = list(dict.fromkeys(oid for t in tables for oids in t.labels.values() for oid in oids))
             walked_labels = await session.walk_columns(label_oids) if label_oids else {}
             varbinds += sum(len(v) for v in walked_labels.values())
             memory.labels = {i: table_labels(t, walked_labels) for i, t in enumerate(tables)}
             memory.facts = {name: text_of(got.get(oid)) for p in profiles for name, oid in p.facts.items()}
             memory.cycles_since_discovery = 0
         memory.cycles_since_discovery += 1
-        columns = [c.oid for t in tables for c in t.columns]
-        repetitions = min(max(memory.rows + 1, 2), MAX_REPETITIONS_CAP)
-        walked = await session.walk_columns(columns, max_repetitions=repetitions) if columns else {}
+        walked = await _walk_tables(session, tables, memory, discover)
         varbinds += sum(len(v) for v in walked.values())
         memory.rows = max((len(v) for v in walked.values()), default=0)
         now = time.time_ns()
@@ -99,15 +96,43 @@ class SnmpCollector:
         samples = _scalar_samples(profiles, got, base, now, memory)
         for position, table in enumerate(tables):
             samples.extend(table_samples(table, walked, memory.labels.get(position, {}), base, now, memory.counters))
-            if any(index not in memory.labels.get(position, {}) for index, _ in _first_column(table, walked)):
+            rows = row_indexes(table, walked)
+            if discover:
+                memory.rows_named[position] = rows
+            elif table.labels and not rows <= memory.rows_named.get(position, set()):
                 memory.cycles_since_discovery = REDISCOVER_EVERY  # a new row appeared: name it next cycle
         return samples, varbinds
 
 
-def _first_column(table: Table, walked: Walked) -> list[tuple[str, object]]:
-    if not table.labels or not table.columns:
-        return []
-    return list(walked.get(table.columns[0].oid, ()))
+async def _walk_tables(session: SnmpSession, tables: list[Table], memory: DeviceMemory,
+                       discover: bool) -> dict[str, list[tuple[str, Value]]]:
+    """One GETBULK stream over the columns this device answers.
+
+    A fallback column (ifInOctets) is walked only while some row lacks its primary (ifHCInOctets); a primary that
+    answered no row is left out until the next discovery tries it again. A walk that finds a row needing a
+    fallback not walked yet reads it at once in a second stream, so a device costs more only when what it
+    answers changes, and a device with HC counters on every row never walks a 32-bit column."""
+    fallbacks = {c.fallback.oid for t in tables for c in t.columns if c.fallback is not None}
+    primaries = {c.oid for t in tables for c in t.columns if c.fallback is not None}
+    if memory.skip is None:
+        memory.skip = set(fallbacks)
+    skip = memory.skip - primaries if discover else memory.skip
+    order = list(dict.fromkeys(oid for t in tables for oid in t.walk_oids()))
+    columns = [oid for oid in order if oid not in skip]
+    repetitions = min(max(memory.rows + 1, 2), MAX_REPETITIONS_CAP)
+    walked = await session.walk_columns(columns, max_repetitions=repetitions) if columns else {}
+    needed: set[str] = set()
+    silent: set[str] = set()
+    for table in tables:
+        if any(c.fallback is not None for c in table.columns):
+            table_needed, table_silent = fallback_plan(table, walked)
+            needed |= table_needed
+            silent |= table_silent
+    missing = [oid for oid in order if oid in needed and oid not in walked]
+    if missing:
+        walked = {**walked, **await session.walk_columns(missing, max_repetitions=repetitions)}
+    memory.skip = (fallbacks - needed) | silent
+    return walked
 
 
 def _scalar_samples(profiles: list[Profile], got: Mapping[str, object], base: dict[str, str], now: int,

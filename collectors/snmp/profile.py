@@ -1,9 +1,13 @@
-"""SNMP profiles: what to poll, as YAML data with numeric OIDs (snmp_exporter's idea, without a MIB compiler)."""
+"""SNMP profiles: what to poll, as YAML data with numeric OIDs (snmp_exporter's idea, without a MIB compiler).
+
+A column may name a `fallback` column read for the rows it leaves empty (ifHCInOctets, else ifInOctets), and a
+label may list several columns, the first non-empty one naming the row (ifName, else ifDescr).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +28,10 @@ class Column:
     oid: str
     type: str
     rate: str | None = None
-    scale: float = 1.0
+    scale: float = 1.0  # applied to the rate: octets/s * 8 = bits/s
+    divide: float = 1.0  # applied to a gauge's value: ifSpeed's bits/s / 1e6 = Mb/s
+    unknown: frozenset[int] = frozenset()  # values that mean "no reading" (ifSpeed 4294967295)
+    fallback: Column | None = None  # read for the rows this column leaves without a value
 
     @property
     def counter_bits(self) -> int | None:
@@ -36,10 +43,16 @@ class Table:
     measurement: str
     index_tag: str
     columns: tuple[Column, ...]
-    # tag name -> string column OID, read on discovery
-    labels: Mapping[str, str] = field(default_factory=dict)
+    # tag name -> string column OIDs, read on discovery; the first non-empty one gives the row's tag
+    labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # derived field -> (column a, column b): a * b
     products: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # info tag saying whether a row's counters came from the columns with fallbacks ("64") or the fallbacks ("32")
+    counters_tag: str | None = None
+
+    def walk_oids(self) -> list[str]:
+        """Every column a walk of this table may read: the columns, then their fallbacks."""
+        return [c.oid for c in self.columns] + [c.fallback.oid for c in self.columns if c.fallback is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +63,6 @@ class Profile:
     facts: Mapping[str, str] = field(default_factory=dict)
     tables: tuple[Table, ...] = ()
 
-    def walk_columns(self) -> list[str]:
-        return [c.oid for t in self.tables for c in t.columns]
-
-    def label_columns(self) -> list[str]:
-        return [oid for t in self.tables for oid in t.labels.values()]
-
 
 def _oid(value: Any, where: str) -> str:
     text = str(value).strip().lstrip(".")
@@ -65,17 +72,46 @@ def _oid(value: Any, where: str) -> str:
     return text
 
 
-def _column(name: str, spec: Any, where: str) -> Column:
-    where = f"{where}.{name}"
+COLUMN_KEYS = {"oid", "type", "rate", "scale", "divide", "unknown", "fallback"}
+FALLBACK_KEYS = {"oid", "type", "divide", "unknown"}  # name, rate and scale are the column's own
+
+
+def _column(name: str, spec: Any, where: str, primary: Column | None = None) -> Column:
+    where = f"{where}.{name}" if primary is None else f"{where}.fallback"
     if not isinstance(spec, dict) or "oid" not in spec:
         raise ProfileError(f"{where}: must be a mapping with 'oid' and 'type'")
+    unexpected = set(spec) - (COLUMN_KEYS if primary is None else FALLBACK_KEYS)
+    if unexpected:
+        raise ProfileError(f"{where}: unknown key(s) {sorted(unexpected)}")
     kind = spec.get("type", "gauge")
     if kind not in COLUMN_TYPES:
         raise ProfileError(f"{where}.type: {kind!r} is not one of {COLUMN_TYPES}")
-    rate = spec.get("rate")
+    rate = spec.get("rate") if primary is None else primary.rate
     if rate is not None and kind not in COUNTER_BITS:
         raise ProfileError(f"{where}.rate: only counters have a rate")
-    return Column(name, _oid(spec["oid"], f"{where}.oid"), kind, rate, float(spec.get("scale", 1.0)))
+    if primary is not None and (kind in COUNTER_BITS) != (primary.type in COUNTER_BITS):
+        raise ProfileError(f"{where}.type: a counter's fallback is a counter, a gauge's a gauge")
+    divide = float(spec.get("divide", 1.0))
+    if divide != 1.0 and (kind in COUNTER_BITS or divide <= 0):
+        raise ProfileError(f"{where}.divide: only a gauge's value is divided, by a positive number")
+    unknown = spec.get("unknown", [])
+    if not isinstance(unknown, list) or not all(isinstance(u, int) for u in unknown):
+        raise ProfileError(f"{where}.unknown: must be a list of integers")
+    column = Column(name, _oid(spec["oid"], f"{where}.oid"), kind, rate,
+                    primary.scale if primary is not None else float(spec.get("scale", 1.0)), divide, frozenset(unknown))
+    if primary is None and spec.get("fallback") is not None:
+        column = replace(column, fallback=_column(name, spec["fallback"], where, column))
+    return column
+
+
+def _label(tag: str, spec: Any, where: str) -> tuple[str, ...]:
+    oids = spec if isinstance(spec, list) else [spec]
+    if not oids:
+        raise ProfileError(f"{where}.labels.{tag}: names no column")
+    return tuple(_oid(oid, f"{where}.labels.{tag}") for oid in oids)
+
+
+TABLE_KEYS = ("measurement", "index_tag", "columns", "labels", "products", "counters_tag")
 
 
 def _table(spec: Mapping[str, Any], where: str) -> Table:
@@ -84,13 +120,15 @@ def _table(spec: Mapping[str, Any], where: str) -> Table:
             raise ProfileError(f"{where}.{key}: is required")
     columns = tuple(_column(n, s, f"{where}.columns") for n, s in dict(spec["columns"]).items())
     names = {c.name for c in columns}
-    labels = {str(tag): _oid(oid, f"{where}.labels.{tag}") for tag, oid in dict(spec.get("labels") or {}).items()}
+    labels = {str(tag): _label(str(tag), oids, where) for tag, oids in dict(spec.get("labels") or {}).items()}
     products: dict[str, tuple[str, str]] = {}
     for name, pair in dict(spec.get("products") or {}).items():
         if not (isinstance(pair, list) and len(pair) == 2 and set(pair) <= names):
             raise ProfileError(f"{where}.products.{name}: must name two columns of this table")
         products[str(name)] = (pair[0], pair[1])
-    return Table(str(spec["measurement"]), str(spec["index_tag"]), columns, labels, products)
+    counters_tag = spec.get("counters_tag")
+    return Table(str(spec["measurement"]), str(spec["index_tag"]), columns, labels, products,
+                 str(counters_tag) if counters_tag else None)
 
 
 def parse_profile(document: Mapping[str, Any], where: str) -> Profile:
@@ -98,10 +136,11 @@ def parse_profile(document: Mapping[str, Any], where: str) -> Profile:
         raise ProfileError(f"{where}: 'name' is required")
     table_specs = list(document.get("tables") or [])
     if "columns" in document:  # shorthand for a profile of one table
-        table_specs.append({k: document[k] for k in ("measurement", "index_tag", "columns", "labels", "products")
-                            if k in document})
+        table_specs.append({k: document[k] for k in TABLE_KEYS if k in document})
     measurement = str(document.get("measurement", "device"))
     scalars = tuple(_column(n, s, f"{where}.scalars") for n, s in dict(document.get("scalars") or {}).items())
+    if any(c.fallback is not None for c in scalars):
+        raise ProfileError(f"{where}.scalars: only table columns have fallbacks")
     facts = {str(k): _oid(v, f"{where}.facts.{k}") for k, v in dict(document.get("facts") or {}).items()}
     tables = tuple(_table(spec, f"{where}.tables[{i}]") for i, spec in enumerate(table_specs))
     return Profile(str(document["name"]), measurement, scalars, facts, tables)

@@ -38,7 +38,7 @@ class CounterMemory:
     """The last reading of each counter of one device, so the next poll can turn it into a rate."""
 
     uptime: float | None = None
-    readings: dict[tuple[str, str, str], tuple[int, int]] = field(default_factory=dict)
+    readings: dict[tuple[str, str, str], tuple[int, int, int]] = field(default_factory=dict)  # value, time, bits
 
     def observe_uptime(self, uptime: float | None) -> bool:
         """Record the agent's uptime; returns True (and forgets every reading) when the agent restarted."""
@@ -50,8 +50,10 @@ class CounterMemory:
         return was_restart
 
     def rate(self, key: tuple[str, str, str], value: int, time_ns: int, bits: int) -> float | None:
+        """None for a first reading, and when the width changed: the row switched between a 64-bit counter and
+        its 32-bit fallback, two counters whose difference means nothing."""
         previous = self.readings.get(key)
-        self.readings[key] = (value, time_ns)
-        if previous is None:
+        self.readings[key] = (value, time_ns, bits)
+        if previous is None or previous[2] != bits:
             return None
         return rate(previous[0], previous[1], value, time_ns, bits)

@@ -13,20 +13,24 @@ Walked = Mapping[str, Sequence[tuple[str, object]]]
 
 
 def text_of(value: object) -> str:
-    """Device strings are untrusted: decoded leniently and bounded; escaping is the sinks' job."""
+    """Device strings are untrusted: decoded leniently and bounded; escaping is the sinks' job.
+
+    Windows agents end DisplayStrings with the C string's NUL; it is no part of the name."""
     if isinstance(value, bytes):
         text = value.decode("utf-8", errors="replace")
     elif value is None:
         text = ""
     else:
         text = str(value)
-    return text[:MAX_LABEL_CHARS]
+    return text.rstrip("\x00")[:MAX_LABEL_CHARS]
 
 
 def number_of(column: Column, value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if type(value) is not int or (column.unknown and value in column.unknown):  # bool is no number here
         return None
-    return value / 100.0 if column.type == "timeticks" else float(value)
+    if column.type == "timeticks":
+        return value / 100.0
+    return value / column.divide if column.divide != 1.0 else float(value)
 
 
 def scalar_fields(profile: Profile, got: Mapping[str, object]) -> dict[str, float]:
@@ -39,12 +43,39 @@ def scalar_fields(profile: Profile, got: Mapping[str, object]) -> dict[str, floa
 
 
 def table_labels(table: Table, walked: Walked) -> dict[str, dict[str, str]]:
-    """index -> {tag: text} from the string columns read on discovery."""
+    """index -> {tag: text} from the string columns read on discovery; a tag takes its first non-empty column."""
     rows: dict[str, dict[str, str]] = {}
-    for tag, oid in table.labels.items():
-        for index, value in walked.get(oid, ()):
-            rows.setdefault(index, {})[tag] = text_of(value)
+    for tag, oids in table.labels.items():
+        for oid in oids:
+            for index, value in walked.get(oid, ()):
+                text = text_of(value)
+                if text and tag not in rows.get(index, {}):
+                    rows.setdefault(index, {})[tag] = text
     return rows
+
+
+def row_indexes(table: Table, walked: Walked) -> set[str]:
+    return {index for oid in table.walk_oids() for index, _ in walked.get(oid, ())}
+
+
+def fallback_plan(table: Table, walked: Walked, rows: set[str] | None = None) -> tuple[set[str], set[str]]:
+    """From one walk: (fallback columns some row needs, columns with fallbacks that gave no row a value).
+
+    A column that was not walked counts as giving nothing, so its fallback stays needed. `rows`: the table's
+    row indexes in this walk, when the caller has them already."""
+    if rows is None:
+        rows = row_indexes(table, walked)
+    needed: set[str] = set()
+    silent: set[str] = set()
+    for column in table.columns:
+        if column.fallback is None:
+            continue
+        answered = {index for index, value in walked.get(column.oid, ()) if number_of(column, value) is not None}
+        if not answered:
+            silent.add(column.oid)
+        if len(answered) < len(rows):  # answered is a subset of rows
+            needed.add(column.fallback.oid)
+    return needed, silent
 
 
 def table_samples(
@@ -55,20 +86,16 @@ def table_samples(
     time_ns: int,
     memory: CounterMemory,
 ) -> list[Sample]:
-    """One sample per row; the first label (ifName, hrStorageDescr) names the row, the rest go to `<m>_info`."""
+    """One sample per row; the first label (ifName, hrStorageDescr) names the row, the rest go to `<m>_info`.
+
+    A column with a fallback takes, row by row, its own value or else the fallback's."""
     rows: dict[str, dict[str, float]] = {}
+    widths: dict[str, int] = {}  # index -> the narrowest counter read among columns that have a fallback
     for column in table.columns:
-        for index, value in walked.get(column.oid, ()):
-            number = number_of(column, value)
-            if number is None:
-                continue
-            fields = rows.setdefault(index, {})
-            fields[column.name] = number
-            bits = column.counter_bits
-            if bits is not None and column.rate and isinstance(value, int):
-                per_second = memory.rate((table.measurement, index, column.name), value, time_ns, bits)
-                if per_second is not None:
-                    fields[column.rate] = per_second * column.scale
+        fallback = column.fallback
+        answered = _fill(rows, widths, table, column, column, walked.get(column.oid, ()), None, time_ns, memory)
+        if fallback is not None:
+            _fill(rows, widths, table, column, fallback, walked.get(fallback.oid, ()), answered, time_ns, memory)
     identity_tag = next(iter(table.labels), None)
     samples: list[Sample] = []
     for index, fields in rows.items():
@@ -83,9 +110,40 @@ def table_samples(
         identity = _sorted(tags)
         samples.append(Sample(table.measurement, identity, fields, time_ns))
         extra = {k: v for k, v in row_labels.items() if k != identity_tag}
+        if table.counters_tag and index in widths:
+            extra[table.counters_tag] = str(widths[index])
         if extra:
             samples.append(Sample(f"{table.measurement}_info", _sorted({**tags, **extra}), {"info": 1.0}, time_ns))
     return samples
+
+
+def _fill(rows: dict[str, dict[str, float]], widths: dict[str, int], table: Table, column: Column, source: Column,
+          values: Sequence[tuple[str, object]], skip: set[str] | None, time_ns: int, memory: CounterMemory
+          ) -> set[str]:
+    """Puts `source`'s readings into `column`'s field of each row not in `skip`; returns the rows it filled."""
+    filled: set[str] = set()
+    bits = source.counter_bits
+    rate = column.rate if bits is not None else None
+    tracked = column.fallback is not None
+    for index, value in values:
+        if skip is not None and index in skip:
+            continue
+        number = number_of(source, value)
+        if number is None:
+            continue
+        fields = rows.get(index)
+        if fields is None:
+            fields = rows[index] = {}
+        fields[column.name] = number
+        if tracked:
+            filled.add(index)
+            if bits is not None:
+                widths[index] = min(widths.get(index, bits), bits)
+        if rate and bits is not None and isinstance(value, int):
+            per_second = memory.rate((table.measurement, index, column.name), value, time_ns, bits)
+            if per_second is not None:
+                fields[rate] = per_second * column.scale
+    return filled
 
 
 def _sorted(tags: Mapping[str, str]) -> Tags:
