@@ -6,8 +6,7 @@ import pytest
 
 from collectors.snmp.fast_v2c import FastV2cEngine
 from collectors.snmp.pysnmp_session import PysnmpEngine
-
-from .snmpd import Agent, start_snmpd, stop_snmpd
+from lab.snmpd import Agent, start_snmpd, stop_snmpd
 
 
 @pytest.fixture(scope="session")

@@ -17,9 +17,9 @@ from collectors.snmp.session import (
     V2cCredentials,
     V3Credentials,
 )
+from lab.snmpd import Agent
 
 from .fake_agent import fake_agent, table_reply
-from .snmpd import Agent
 
 COMMUNITY = b"fault-community"
 CREDS = V2cCredentials(COMMUNITY.decode())

@@ -11,8 +11,7 @@ import pytest
 from collectors.snmp.fast_v2c import FastV2cEngine
 from collectors.snmp.pysnmp_session import PysnmpEngine
 from collectors.snmp.session import SnmpFailure, SnmpSession, SnmpTimeout, V2cCredentials, V3Credentials
-
-from .snmpd import SYNTH_SCALARS, SYNTH_TABLE, SYS_NAME, Agent, synth_rows
+from lab.snmpd import SYNTH_SCALARS, SYNTH_TABLE, SYS_NAME, Agent, synth_rows
 
 pytestmark = pytest.mark.integration
 
