@@ -34,6 +34,25 @@ class DeviceMemory:
     skip: set[str] | None = None  # columns this device's walk leaves out (see _walk_tables)
 
 
+@dataclass(frozen=True, slots=True)
+class WalkShape:
+    """What one set of profiles reads, worked out once rather than per device and cycle."""
+
+    tables: tuple[Table, ...]
+    columns: tuple[str, ...]  # every column a table walk may read, fallbacks included, in walk order
+    fallbacks: frozenset[str]
+    primaries: frozenset[str]  # the columns that have a fallback
+    planned: tuple[Table, ...]  # the tables with fallbacks
+
+    @classmethod
+    def of(cls, profiles: list[Profile]) -> WalkShape:
+        tables = tuple(t for p in profiles for t in p.tables)
+        pairs = [(c.oid, c.fallback.oid) for t in tables for c in t.columns if c.fallback is not None]
+        return cls(tables, tuple(dict.fromkeys(oid for t in tables for oid in t.walk_oids())),
+                   frozenset(f for _, f in pairs), frozenset(c for c, _ in pairs),
+                   tuple(t for t in tables if any(c.fallback is not None for c in t.columns)))
+
+
 class SnmpCollector:
     name = "snmp"
 
@@ -44,6 +63,7 @@ class SnmpCollector:
         self._timeout = timeout
         self._retries = retries
         self._memory: dict[str, DeviceMemory] = {}
+        self._shapes: dict[tuple[str, ...], WalkShape] = {}
 
     async def close(self) -> None:
         close = getattr(self._sessions, "close", None)
@@ -59,8 +79,11 @@ class SnmpCollector:
         session = self._sessions.session(
             Target(target.host, target.port, self._timeout, self._retries), target.credential)
         memory = self._memory.setdefault(target.device, DeviceMemory())
+        shape = self._shapes.get(target.profiles)
+        if shape is None:
+            shape = self._shapes[target.profiles] = WalkShape.of(profiles)
         try:
-            samples, varbinds = await self._poll(session, target, profiles, memory)
+            samples, varbinds = await self._poll(session, target, profiles, shape, memory)
         except SnmpFailure as exc:
             return self._failed(target, started, exc.reason, f"{target.device} ({target.host}): {exc}")
         finally:
@@ -72,14 +95,14 @@ class SnmpCollector:
         duration = time.perf_counter() - started
         return PollResult(target.device, self.name, [], False, reason, error, duration, 0)
 
-    async def _poll(self, session: SnmpSession, target: PollTarget, profiles: list[Profile],
+    async def _poll(self, session: SnmpSession, target: PollTarget, profiles: list[Profile], shape: WalkShape,
                     memory: DeviceMemory) -> tuple[list[Sample], int]:
         discover = memory.cycles_since_discovery >= REDISCOVER_EVERY
         scalar_oids = [c.oid for p in profiles for c in p.scalars]
         fact_oids = [oid for p in profiles for oid in p.facts.values()] if discover else []
         got = await session.get(scalar_oids + fact_oids) if scalar_oids or fact_oids else {}
         varbinds = len(got)
-        tables = [t for p in profiles for t in p.tables]
+        tables = shape.tables
         if discover:
             label_oids = list(dict.fromkeys(oid for t in tables for oids in t.labels.values() for oid in oids))
             walked_labels = await session.walk_columns(label_oids) if label_oids else {}
@@ -88,7 +111,7 @@ class SnmpCollector:
             memory.facts = {name: text_of(got.get(oid)) for p in profiles for name, oid in p.facts.items()}
             memory.cycles_since_discovery = 0
         memory.cycles_since_discovery += 1
-        walked = await _walk_tables(session, tables, memory, discover)
+        walked = await _walk_tables(session, shape, memory, discover)
         varbinds += sum(len(v) for v in walked.values())
         memory.rows = max((len(v) for v in walked.values()), default=0)
         now = time.time_ns()
@@ -104,7 +127,7 @@ class SnmpCollector:
         return samples, varbinds
 
 
-async def _walk_tables(session: SnmpSession, tables: list[Table], memory: DeviceMemory,
+async def _walk_tables(session: SnmpSession, shape: WalkShape, memory: DeviceMemory,
                        discover: bool) -> dict[str, list[tuple[str, Value]]]:
     """One GETBULK stream over the columns this device answers.
 
@@ -112,26 +135,24 @@ async def _walk_tables(session: SnmpSession, tables: list[Table], memory: Device
     answered no row is left out until the next discovery tries it again. A walk that finds a row needing a
     fallback not walked yet reads it at once in a second stream, so a device costs more only when what it
     answers changes, and a device with HC counters on every row never walks a 32-bit column."""
-    fallbacks = {c.fallback.oid for t in tables for c in t.columns if c.fallback is not None}
-    primaries = {c.oid for t in tables for c in t.columns if c.fallback is not None}
     if memory.skip is None:
-        memory.skip = set(fallbacks)
-    skip = memory.skip - primaries if discover else memory.skip
-    order = list(dict.fromkeys(oid for t in tables for oid in t.walk_oids()))
-    columns = [oid for oid in order if oid not in skip]
+        memory.skip = set(shape.fallbacks)
+    skip = memory.skip - shape.primaries if discover else memory.skip
+    columns = [oid for oid in shape.columns if oid not in skip]
     repetitions = min(max(memory.rows + 1, 2), MAX_REPETITIONS_CAP)
     walked = await session.walk_columns(columns, max_repetitions=repetitions) if columns else {}
+    if not shape.planned:
+        return walked
     needed: set[str] = set()
     silent: set[str] = set()
-    for table in tables:
-        if any(c.fallback is not None for c in table.columns):
-            table_needed, table_silent = fallback_plan(table, walked)
-            needed |= table_needed
-            silent |= table_silent
-    missing = [oid for oid in order if oid in needed and oid not in walked]
+    for table in shape.planned:
+        table_needed, table_silent = fallback_plan(table, walked)
+        needed |= table_needed
+        silent |= table_silent
+    missing = [oid for oid in shape.columns if oid in needed and oid not in walked]
     if missing:
         walked = {**walked, **await session.walk_columns(missing, max_repetitions=repetitions)}
-    memory.skip = (fallbacks - needed) | silent
+    memory.skip = set(shape.fallbacks - needed) | silent
     return walked
 
 

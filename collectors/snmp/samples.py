@@ -58,13 +58,11 @@ def row_indexes(table: Table, walked: Walked) -> set[str]:
     return {index for oid in table.walk_oids() for index, _ in walked.get(oid, ())}
 
 
-def fallback_plan(table: Table, walked: Walked, rows: set[str] | None = None) -> tuple[set[str], set[str]]:
+def fallback_plan(table: Table, walked: Walked) -> tuple[set[str], set[str]]:
     """From one walk: (fallback columns some row needs, columns with fallbacks that gave no row a value).
 
-    A column that was not walked counts as giving nothing, so its fallback stays needed. `rows`: the table's
-    row indexes in this walk, when the caller has them already."""
-    if rows is None:
-        rows = row_indexes(table, walked)
+    A column that was not walked counts as giving nothing, so its fallback stays needed."""
+    rows = row_indexes(table, walked)
     needed: set[str] = set()
     silent: set[str] = set()
     for column in table.columns:
