@@ -1,12 +1,13 @@
 """Does SSH work starve the API and the ICMP cycles? `yiwang run` on the simulated city, one full SSH facts cycle and
 one full-city backup, with netmiko in worker processes (the design now) and as threads of the API's process (before).
 
-Run as root, from the repository root:  python benchmarks/ssh_isolation.py [--ssh-devices N] [--port P]
+Run as root, from the repository root:  python benchmarks/ssh_isolation.py [--ssh-devices N] [--designs ...]
 
 For each design it starts `python -m yiwang run -c <config>` against the same lab, polls `GET /api/areas?depth=2`
-every 0.5 s and reads yiwang's log: ICMP cycle starts (each is due 30 s after the one before; later than 2 s is
-late), the SSH facts cycle and the backup. The figures cover the window from the start of the SSH facts cycle to the
-end of the backup. Last two lines, threads then processes:
+every 0.5 s, samples the API process's CPU and reads yiwang's log: ICMP cycle starts (each is due 30 s after the one
+before; more than 2 s after is late), the SSH facts cycle and the backup. The figures cover the window from the start
+of the SSH facts cycle to the end of the backup; the `none` design (no SSH at all, a window as long as --control-s
+after the first SNMP cycle) shows what the machine gives without SSH. Last lines, threads then processes:
     devices=... ssh_wall_s=... api_p99_ms=... icmp_late_cycles=... backup_failed=...
 """
 
@@ -28,6 +29,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 import yaml
@@ -45,6 +47,12 @@ STAMP = r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \S+ \S+: "
 CYCLE = re.compile(STAMP + r"(\w+) cycle: (\d+) devices, (\d+) failed, \d+ varbinds in ([\d.]+) s"
                            r"(?:, started ([\d.]+) s late)?")
 BACKUP = re.compile(STAMP + r"configuration backup: (\d+) devices, (\d+) ok, (\d+) failed")
+# one facts cycle and one backup in the window: the next of each is hours away
+DESIGNS: dict[str, dict[str, Any]] = {
+    "none": {"ssh": {"enabled": False}, "archive": {"enabled": False}},
+    "threads": {"ssh": {"interval_s": 21600, "processes": 0}, "archive": {"interval_s": 21600}},
+    "processes": {"ssh": {"interval_s": 21600, "processes": 1}, "archive": {"interval_s": 21600}},
+}
 
 
 @dataclass
@@ -64,11 +72,29 @@ class Run:
     backup: tuple[float, int, int] | None = None  # end, devices, failed
     api: list[tuple[float, float]] = field(default_factory=list)  # (sent at, seconds; API_TIMEOUT_S on failure)
     api_errors: int = 0
-    parent_cpu_s: float = 0.0
-    workers_cpu_s: float = 0.0
+    cpu: list[tuple[float, float, float]] = field(default_factory=list)  # (at, API process, its children) seconds
+    control_s: float = 0.0
 
     def of(self, collector: str) -> list[Cycle]:
         return [c for c in self.cycles if c.collector == collector]
+
+    def window(self) -> tuple[float, float] | None:
+        """From the start of the SSH facts cycle to the end of the backup (`none`: after the first SNMP cycle)."""
+        if self.design == "none":
+            snmp = self.of("snmp")
+            return (snmp[0].end, snmp[0].end + self.control_s) if snmp else None
+        ssh = self.of("ssh")
+        return (ssh[0].start, self.backup[0]) if ssh and self.backup else None
+
+    def finished(self) -> bool:
+        window = self.window()
+        return window is not None and time.time() > window[1] + 2 * ICMP_INTERVAL_S  # the ICMP cycles due at its end
+
+    def cpu_in(self, window: tuple[float, float]) -> tuple[float, float]:
+        inside = [c for c in self.cpu if window[0] <= c[0] <= window[1]]
+        if len(inside) < 2:
+            return float("nan"), float("nan")
+        return inside[-1][1] - inside[0][1], inside[-1][2] - inside[0][2]
 
 
 def _epoch(stamp: str) -> float:
@@ -139,37 +165,56 @@ def inventory_with_ssh_on(lab_inventory: Path, out: Path, ssh_devices: int) -> P
     return out
 
 
-def one_run(design: str, ssh: dict[str, int], inventory: Path, work: Path, timeout_s: float) -> Run:
-    run = Run(design)
+def sample_cpu(pid: int, stop: threading.Event, run: Run) -> None:
+    parent = psutil.Process(pid)
+    while not stop.is_set():
+        try:
+            own = parent.cpu_times()
+            children = 0.0
+            for child in parent.children(recursive=True):
+                try:
+                    times = child.cpu_times()
+                    children += times.user + times.system
+                except psutil.NoSuchProcess:
+                    pass
+            run.cpu.append((time.time(), own.user + own.system, children))
+        except psutil.NoSuchProcess:
+            return
+        stop.wait(1.0)
+
+
+def one_run(design: str, workers: int, inventory: Path, work: Path, timeout_s: float, control_s: float) -> Run:
+    run = Run(design, control_s=control_s)
     state = work / design
     state.mkdir(parents=True)
     port = free_port()
     config = state / "yiwang.yaml"
-    config.write_text(yaml.safe_dump({
-        "state_dir": str(state), "inventory": [str(inventory)], "api": {"port": port},
-        # one facts cycle and one backup in the window: the next of each is hours away
-        "ssh": {"interval_s": 6 * 3600, **ssh},
-        "archive": {"interval_s": 6 * 3600},
-    }))
+    document: dict[str, Any] = {"state_dir": str(state), "inventory": [str(inventory)], "api": {"port": port},
+                                **DESIGNS[design]}
+    if design != "none":
+        document["ssh"] = {**document["ssh"], "workers": workers}
+    config.write_text(yaml.safe_dump(document))
     log_path = state / "yiwang.log"
     with log_path.open("w") as log:
         process = subprocess.Popen([sys.executable, "-m", "yiwang", "run", "-c", str(config)], cwd=ROOT,
                                    stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
     stop = threading.Event()
-    poller = threading.Thread(target=poll_api, args=(f"http://127.0.0.1:{port}/api/areas?depth=2", stop, run),
-                              daemon=True)
+    threads = [threading.Thread(target=poll_api, args=(f"http://127.0.0.1:{port}/api/areas?depth=2", stop, run),
+                                daemon=True),
+               threading.Thread(target=sample_cpu, args=(process.pid, stop, run), daemon=True)]
     try:
         _wait_for_api(port, process, log_path)
-        poller.start()
+        for thread in threads:
+            thread.start()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and process.poll() is None:
-            if any(BACKUP.match(line) for line in log_path.read_text().splitlines()):
+            read_log(log_path.read_text(), run)
+            if run.finished():
                 break
+            run.cycles.clear()
             time.sleep(2)
         else:
-            print(f"{design}: no backup finished within {timeout_s:.0f} s; see {log_path}", file=sys.stderr)
-        time.sleep(2 * ICMP_INTERVAL_S)  # the ICMP cycles due just after the backup belong to the window too
-        run.parent_cpu_s, run.workers_cpu_s = _cpu(process.pid)
+            print(f"{design}: the window did not close within {timeout_s:.0f} s; see {log_path}", file=sys.stderr)
     finally:
         stop.set()
         process.send_signal(signal.SIGTERM)
@@ -178,8 +223,12 @@ def one_run(design: str, ssh: dict[str, int], inventory: Path, work: Path, timeo
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        poller.join(API_TIMEOUT_S + 1)
+        for thread in threads:
+            thread.join(API_TIMEOUT_S + 1)
+    run.cycles.clear()
     read_log(log_path.read_text(), run)
+    (state / "api.tsv").write_text("".join(f"{t:.3f}\t{s:.4f}\n" for t, s in run.api))
+    (state / "cpu.tsv").write_text("".join(f"{t:.3f}\t{p:.2f}\t{c:.2f}\n" for t, p, c in run.cpu))
     return run
 
 
@@ -196,40 +245,33 @@ def _wait_for_api(port: int, process: subprocess.Popen[bytes], log_path: Path) -
     raise RuntimeError("the API did not answer within 300 s")
 
 
-def _cpu(pid: int) -> tuple[float, float]:
-    parent = psutil.Process(pid)
-    times = parent.cpu_times()
-    children = 0.0
-    for child in parent.children(recursive=True):
-        try:
-            child_times = child.cpu_times()
-            children += child_times.user + child_times.system
-        except psutil.NoSuchProcess:
-            pass
-    return times.user + times.system, children
-
-
 def report(run: Run) -> str:
-    ssh = run.of("ssh")
-    if not ssh or run.backup is None:
+    window = run.window()
+    if window is None:
         return f"devices=0 ssh_wall_s=nan api_p99_ms=nan icmp_late_cycles=nan backup_failed=nan  # {run.design}: " \
-               "the SSH cycle or the backup did not finish"
-    facts = ssh[0]
-    window = (facts.start, run.backup[0])
+               "the window never closed"
     inside = [s for t, s in run.api if window[0] <= t <= window[1]]
-    before = [s for t, s in run.api if t < window[0]]
     late = late_icmp_starts(run, window)
-    snmp = [c.end - c.start for c in run.of("snmp")]
-    print(f"{run.design}: ssh facts {facts.end - facts.start:.1f} s ({facts.failed} failed), backup "
-          f"{run.backup[0] - facts.end:.1f} s ({run.backup[2]} failed); API in the window: {len(inside)} requests, "
-          f"p50 {percentile(inside, 0.5) * 1000:.0f} ms, p99 {percentile(inside, 0.99) * 1000:.0f} ms, "
-          f"max {max(inside, default=float('nan')) * 1000:.0f} ms, {run.api_errors} errors; before SSH p99 "
-          f"{percentile(before, 0.99) * 1000:.0f} ms; ICMP cycles due in the window {len(late)}, latest start "
-          f"{max(late, default=0.0):.1f} s after due; SNMP cycles {', '.join(f'{s:.0f}' for s in snmp)} s; CPU "
-          f"API process {run.parent_cpu_s:.0f} s, its workers {run.workers_cpu_s:.0f} s")
-    return (f"devices={facts.devices} ssh_wall_s={window[1] - window[0]:.1f} "
+    own_cpu, children_cpu = run.cpu_in(window)
+    snmp = [c.end - c.start for c in run.of("snmp") if window[0] <= c.end <= window[1]]
+    what = "no SSH"
+    if run.design != "none" and run.backup is not None:
+        facts = run.of("ssh")[0]
+        what = (f"ssh facts {facts.end - facts.start:.1f} s ({facts.failed} failed), backup "
+                f"{run.backup[0] - facts.end:.1f} s ({run.backup[2]} failed)")
+    print(f"{run.design}: {what}; in the {window[1] - window[0]:.0f} s window: API {len(inside)} requests, p50 "
+          f"{percentile(inside, 0.5) * 1000:.0f} ms, p99 {percentile(inside, 0.99) * 1000:.0f} ms, max "
+          f"{max(inside, default=float('nan')) * 1000:.0f} ms, {sum(1 for s in inside if s >= API_TIMEOUT_S)} "
+          f"timed out; ICMP cycles due {len(late)}, latest {max(late, default=0.0):.1f} s after due; SNMP cycles "
+          f"{', '.join(f'{s:.0f}' for s in snmp)} s; CPU: API process {own_cpu:.0f} s, its child processes "
+          f"{children_cpu:.0f} s; load average {os.getloadavg()[0]:.1f}", flush=True)
+    if run.design == "none":
+        devices, backup_failed = 0, 0
+    else:
+        devices, backup_failed = run.of("ssh")[0].devices, run.backup[2] if run.backup else -1
+    return (f"devices={devices} ssh_wall_s={window[1] - window[0] if run.design != 'none' else 0.0:.1f} "
             f"api_p99_ms={percentile(inside, 0.99) * 1000:.0f} icmp_late_cycles={sum(1 for s in late if s > LATE_S)} "
-            f"backup_failed={run.backup[2]}")
+            f"backup_failed={backup_failed}")
 
 
 def main() -> None:
@@ -238,7 +280,9 @@ def main() -> None:
     parser.add_argument("--ssh-devices", type=int, default=0, help="0: every network device of the city")
     parser.add_argument("--workers", type=int, default=8, help="SSH sessions at once (ssh.workers)")
     parser.add_argument("--timeout", type=float, default=7200, help="seconds to wait for each run's backup")
-    parser.add_argument("--designs", default="threads,processes", help="which of threads,processes to run")
+    parser.add_argument("--designs", default="none,threads,processes",
+                        help="which of none (no SSH), threads and processes to run, in this order")
+    parser.add_argument("--control-s", type=float, default=1200, help="the window of the `none` design")
     parser.add_argument("--keep", type=Path, help="an empty folder to work in and keep (logs, configs)")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -253,17 +297,16 @@ def main() -> None:
             inventory = default_inventory_dir(lab_state)
             if args.ssh_devices:
                 inventory = inventory_with_ssh_on(inventory, work / "inventory", args.ssh_devices)
-            lines = []
-            for design, processes in (("threads", 0), ("processes", 1)):
-                if design not in args.designs.split(","):
-                    continue
-                run = one_run(design, {"processes": processes, "workers": args.workers}, inventory, work, args.timeout)
-                lines.append(report(run))
-                print(f"{design}: {lines[-1]}", flush=True)
+            lines = {}
+            for design in DESIGNS:
+                if design in args.designs.split(","):
+                    run = one_run(design, args.workers, inventory, work, args.timeout, args.control_s)
+                    lines[design] = report(run)
         finally:
             lab_down(lab_state)
-    print("threads in the API's process (before), then SSH worker processes (now):")
-    for line in lines:
+    print(", then ".join({"none": "no SSH", "threads": "SSH as threads of the API's process (before)",
+                          "processes": "SSH in worker processes (now)"}[d] for d in lines) + ":")
+    for line in lines.values():
         print(line)
 
 
