@@ -48,7 +48,7 @@ class WalkShape:
     def of(cls, profiles: list[Profile]) -> WalkShape:
         tables = tuple(t for p in profiles for t in p.tables)
         pairs = [(c.oid, c.fallback.oid) for t in tables for c in t.columns if c.fallback is not None]
-        return cls(tables, tuple(dict.fromkeys(oid for t in tables for oid in t.walk_oids())),
+        return cls(tables, tuple(dict.fromkeys(oid for t in tables for oid in t.walk_oids)),
                    frozenset(f for _, f in pairs), frozenset(c for c, _ in pairs),
                    tuple(t for t in tables if any(c.fallback is not None for c in t.columns)))
 

@@ -49,10 +49,12 @@ class Table:
     products: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     # info tag saying whether a row's counters came from the columns with fallbacks ("64") or the fallbacks ("32")
     counters_tag: str | None = None
+    # every column a walk of this table may read: the columns, then their fallbacks
+    walk_oids: tuple[str, ...] = field(init=False)
 
-    def walk_oids(self) -> list[str]:
-        """Every column a walk of this table may read: the columns, then their fallbacks."""
-        return [c.oid for c in self.columns] + [c.fallback.oid for c in self.columns if c.fallback is not None]
+    def __post_init__(self) -> None:
+        oids = [c.oid for c in self.columns] + [c.fallback.oid for c in self.columns if c.fallback is not None]
+        object.__setattr__(self, "walk_oids", tuple(dict.fromkeys(oids)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,7 +55,7 @@ def table_labels(table: Table, walked: Walked) -> dict[str, dict[str, str]]:
 
 
 def row_indexes(table: Table, walked: Walked) -> set[str]:
-    return {index for oid in table.walk_oids() for index, _ in walked.get(oid, ())}
+    return {index for oid in table.walk_oids for index, _ in walked.get(oid, ())}
 
 
 def fallback_plan(table: Table, walked: Walked) -> tuple[set[str], set[str]]:
@@ -68,7 +68,9 @@ def fallback_plan(table: Table, walked: Walked) -> tuple[set[str], set[str]]:
     for column in table.columns:
         if column.fallback is None:
             continue
-        answered = {index for index, value in walked.get(column.oid, ()) if number_of(column, value) is not None}
+        unknown = column.unknown
+        answered = {index for index, value in walked.get(column.oid, ())
+                    if type(value) is int and not (unknown and value in unknown)}  # number_of, inlined: per row
         if not answered:
             silent.add(column.oid)
         if len(answered) < len(rows):  # answered is a subset of rows
