@@ -7,7 +7,6 @@ silence, a topology roll-up or flapping goes out (or not) once the hold ends, an
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -44,7 +43,7 @@ def evaluate(
     acks: Iterable[Ack] = (),
     policy: Policy = Policy(),  # noqa: B008 - frozen, so a shared default is safe
 ) -> tuple[EngineState, list[Transition]]:
-    state, silences = copy.deepcopy(state), tuple(silences)
+    state, silences = state.fork(), tuple(silences)
     by_measurement = index(samples)
     active: dict[str, Active] = {}
     for rule in rules:

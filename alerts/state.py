@@ -6,6 +6,7 @@ restart mid-incident neither re-sends nor forgets.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -44,6 +45,13 @@ class EngineState:
     history: dict[str, list[list[float]]] = field(default_factory=dict)
     # absent rules: rule -> fingerprint -> (labels, last time a sample was seen).
     last_seen: dict[str, dict[str, tuple[dict[str, str], int]]] = field(default_factory=dict)
+
+    def fork(self) -> EngineState:
+        """A copy the engine may change without changing this one. Alert records are changed in place, so they
+        are copied; history lists and last-seen entries are only ever replaced, so they are shared. A deep copy
+        of a city's history was a million objects per evaluation."""
+        return EngineState(alerts=copy.deepcopy(self.alerts), history=dict(self.history),
+                           last_seen={rule: dict(seen) for rule, seen in self.last_seen.items()})
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -16,7 +16,7 @@ from collectors.model import Sample
 from inventory.model import Inventory
 from yiwang.alerting import AlertStage
 from yiwang.archive.service import ArchiveError, ConfigArchive
-from yiwang.status import DeviceState, device_status, rollup
+from yiwang.status import AreaCounts, DeviceState, area_tree, device_status
 from yiwang.store import Store
 
 EXPOSITION = "text/plain; version=0.0.4; charset=utf-8"
@@ -59,6 +59,9 @@ class HealthView(Protocol):
     @property
     def states(self) -> Mapping[str, Mapping[str, DeviceState]]: ...
 
+    @property
+    def counts(self) -> AreaCounts: ...
+
 
 class ServicesView(Protocol):
     """What the API reads: results and the services that own them, never the monitor itself."""
@@ -89,11 +92,13 @@ def create_app(services: ServicesView) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=1)
 
     @app.get("/api/areas", summary="The area tree with device status rolled up per level")
-    def areas(root: str | None = Query(None, description="start at this area id"),
-              depth: int = Query(2, ge=0, le=4, description="levels of children to include")) -> list[dict[str, Any]]:
+    async def areas(root: str | None = Query(None, description="start at this area id"),
+                    depth: int = Query(2, ge=0, le=4, description="levels of children to include")
+                    ) -> list[dict[str, Any]]:
+        # async: the counts are kept per cycle by the poll health, so this is a small tree, not a city's walk
         if root is not None and root not in services.inventory.areas:
             raise HTTPException(404, f"no area {root!r}")
-        return rollup(services.inventory, services.health.states, root, depth)
+        return area_tree(services.inventory, services.health.counts, root, depth)
 
     @app.get("/api/devices/{name}", summary="A device: inventory, poll health and latest metrics")
     def device(name: str) -> dict[str, Any]:

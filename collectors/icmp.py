@@ -96,13 +96,16 @@ class FpingCollector:
 
     async def poll_batch(self, targets: Sequence[PollTarget]) -> list[PollResult]:
         started = time.perf_counter()
+        # Parsing a city's addresses and building its results is a few hundred ms of CPU: a thread's, so the
+        # event loop (and the API on it) keeps answering meanwhile.
+        addresses = await asyncio.to_thread(lambda: sorted({a for t in targets for a, _ in addresses_of(t)}))
         try:
-            figures = await self.ping(sorted({a for t in targets for a, _ in addresses_of(t)}))
+            figures = await self.ping(addresses)
         except (FpingError, OSError) as exc:
             duration = time.perf_counter() - started
             return [PollResult(t.device, self.name, [], False, "icmp-error", f"{t.device}: {exc}", duration)
                     for t in targets]
-        return results_from(targets, figures, self.count, time.perf_counter() - started)
+        return await asyncio.to_thread(results_from, targets, figures, self.count, time.perf_counter() - started)
 
     async def close(self) -> None:
         return None

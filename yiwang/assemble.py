@@ -215,7 +215,7 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
         jobs.append(Job("backup", functools.partial(backup_job, archive), settings.archive.interval_s,
                         after="ssh" if any(r.name == "ssh" for r in registered) else "snmp"))
     polled = {r.name for r in registered}
-    health = PollHealth(store, {t.device: t.tags for t in targets.icmp}, polled - {"archive"})
+    health = PollHealth(store, {t.device: t.tags for t in targets.icmp}, polled - {"archive"}, inv)
     stages: list[Stage] = [health, LatestStage(latest), SinkStage(sinks, latest)]
     alerts = None
     dispatcher = None

@@ -22,6 +22,8 @@ from collectors.model import Sample
 
 log = logging.getLogger("yiwang.pipeline")
 
+SLICE_S = 0.005  # the longest the monitor keeps the event loop to itself while it takes a cycle's results
+
 
 @dataclass(slots=True)
 class Failure:
@@ -109,12 +111,18 @@ class Monitor:
         started = time.perf_counter()
         cpu_started = _cpu_seconds()
         seen: set[str] = set()
+        slice_started = time.perf_counter()
         try:
             async for result in registered.collector.collect(registered.targets):
                 seen.add(result.device)
                 self._take(result, report)
                 if progress is not None:
                     progress(result)
+                if time.perf_counter() - slice_started > SLICE_S:
+                    # Results that arrive in a burst (a worker's chunk, an ICMP batch) would otherwise be taken
+                    # in one step of the loop, and the API would wait for all of them.
+                    await asyncio.sleep(0)
+                    slice_started = time.perf_counter()
         except Exception as exc:  # noqa: BLE001 - the collector broke its contract: its devices fail, not the monitor
             log.error("%s collector failed mid-cycle: %s: %s", name, type(exc).__name__, exc)
             for target in registered.targets:

@@ -79,11 +79,13 @@ def _worker_main(conn: Connection, factory: CollectorFactory, concurrency: int) 
 async def _serve(conn: Connection, factory: CollectorFactory, concurrency: int) -> None:
     collector = factory()
     loop = asyncio.get_running_loop()
+    targets: list[PollTarget] = []
     while True:
         command = await loop.run_in_executor(None, conn.recv)
         if not isinstance(command, tuple) or command[0] != "cycle":
             break
-        targets: list[PollTarget] = command[1]
+        if command[1] is not None:  # None: the same targets as the cycle before
+            targets = command[1]
         chunk: list[PollResult] = []
         count = 0
         started = os.times()
@@ -124,10 +126,12 @@ class WorkerPool:
         # at once never take all of the loop's default executor (asyncio.to_thread) for the length of a cycle.
         self._readers = ThreadPoolExecutor(max_workers=self._count, thread_name_prefix=f"{name}-results")
         self.last_stats: list[WorkerStats] = []
+        self._sent: list[Sequence[PollTarget] | None] = []  # per worker: the targets it holds
 
     def start(self) -> None:
         if not self._workers:
             self._workers = [self._spawn() for _ in range(self._count)]
+            self._sent = [None] * self._count
 
     async def collect(self, targets: Sequence[PollTarget]) -> AsyncIterator[PollResult]:
         async with self._one_cycle:
@@ -144,9 +148,17 @@ class WorkerPool:
         for index, (process, _) in enumerate(self._workers):
             if not process.is_alive():
                 self._workers[index] = self._spawn()
-            self._workers[index][1].send(("cycle", shards[index]))
+                self._sent[index] = None
 
         def pump(index: int, conn: Connection) -> None:
+            # Sent from this thread: pickling a city's targets, and a pipe that is full until the worker reads,
+            # would otherwise hold the event loop. A worker keeps its targets until they change.
+            try:
+                conn.send(("cycle", None if self._sent[index] is targets else shards[index]))
+            except OSError as exc:
+                loop.call_soon_threadsafe(queue.put_nowait, (index, "dead", exc))
+                return
+            self._sent[index] = targets
             while True:
                 try:
                     kind, payload = conn.recv()

@@ -10,10 +10,11 @@ from typing import Any, Protocol
 
 from collectors.base import PollResult
 from collectors.model import Sample, Tags
+from inventory.model import Inventory
 from yiwang.alerting import AlertStage
 from yiwang.latest import LatestStore
 from yiwang.pipeline import CycleReport
-from yiwang.status import DeviceState
+from yiwang.status import AreaCounts, DeviceState, area_counts
 from yiwang.store import Store
 
 log = logging.getLogger("yiwang.stages")
@@ -24,14 +25,27 @@ FLUSH_EVERY = 5000  # samples: a city's cycle reaches the sinks in slices, not a
 class PollHealth:
     """The one owner of poll health: each polled device's last outcome per collector, in memory for the API
     and the roll-up, in SQL for history, and as `poll` samples (`yiwang_poll_up{collector, reason}`) for
-    Prometheus and the alert rules. Only the collectors it is given count as polls (not traps, not cycles)."""
+    Prometheus and the alert rules. Only the collectors it is given count as polls (not traps, not cycles).
 
-    def __init__(self, store: Store, tags: Mapping[str, Tags], collectors: Iterable[str]) -> None:
+    The roll-up of statuses up the area tree is counted once per settled cycle, off the event loop, so the API
+    reads counts instead of walking the whole city on every request."""
+
+    def __init__(self, store: Store, tags: Mapping[str, Tags], collectors: Iterable[str],
+                 inventory: Inventory | None = None) -> None:
         self.store = store
         self.states: dict[str, dict[str, DeviceState]] = {}
         self._tags = tags
         self._collectors = frozenset(collectors)
         self._rows: list[tuple[str, str, bool, str, str, float, int]] = []
+        self._inventory = inventory if inventory is not None else Inventory()
+        self._counts: AreaCounts | None = None
+
+    @property
+    def counts(self) -> AreaCounts:
+        """Devices per status under every area, as of the last settled cycle."""
+        if self._counts is None:
+            self._counts = area_counts(self._inventory, self.states)
+        return self._counts
 
     def take(self, result: PollResult) -> None:
         if result.collector not in self._collectors:
@@ -51,6 +65,8 @@ class PollHealth:
         rows, self._rows = self._rows, []
         if not rows:
             return
+        states = {device: dict(by_collector) for device, by_collector in self.states.items()}
+        self._counts = await asyncio.to_thread(area_counts, self._inventory, states)
         try:
             await asyncio.to_thread(self.store.record_health, rows)
         except Exception as exc:  # noqa: BLE001 - a store outage must not stop monitoring; it is reported
@@ -141,8 +157,11 @@ class AlertsStage:
             return
         async with self._lock:  # a trap and a cycle end may ask at once; the engine's state is one chain
             # The engine is pure CPU; a thread keeps the API answering while a city's cycle is evaluated.
-            self.last_transitions = await asyncio.to_thread(self.alerts.evaluate, self.latest.snapshot(),
-                                                            time.time_ns())
+            self.last_transitions = await asyncio.to_thread(self._evaluate)
             if self.dispatcher is not None:
                 # queued durably before the first attempt; a receiver that is down gets it later
                 await self.dispatcher.dispatch(self.last_transitions)
+
+    def _evaluate(self) -> list[Any]:
+        # the snapshot too: copying a city's series is milliseconds the loop does not have
+        return self.alerts.evaluate(self.latest.snapshot(), time.time_ns())

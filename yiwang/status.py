@@ -27,8 +27,11 @@ def device_status(results: Mapping[str, DeviceState]) -> str:
     return "degraded" if any(oks) else "down"
 
 
-def rollup(inv: Inventory, states: Mapping[str, Mapping[str, DeviceState]], root: str | None,
-           depth: int) -> list[dict[str, Any]]:
+AreaCounts = Mapping[str, Mapping[str, int]]
+
+
+def area_counts(inv: Inventory, states: Mapping[str, Mapping[str, DeviceState]]) -> dict[str, dict[str, int]]:
+    """Devices per status under every area, each device counted at every level above it."""
     counts: dict[str, dict[str, int]] = {area: {"total": 0, "up": 0, "degraded": 0, "down": 0, "unknown": 0}
                                          for area in inv.areas}
     for device in inv.devices.values():
@@ -38,6 +41,11 @@ def rollup(inv: Inventory, states: Mapping[str, Mapping[str, DeviceState]], root
             counts[area]["total"] += 1
             counts[area][status] += 1
             area = inv.areas[area].parent
+    return counts
+
+
+def area_tree(inv: Inventory, counts: AreaCounts, root: str | None, depth: int) -> list[dict[str, Any]]:
+    """The area tree from `root` (or from the top) down `depth` levels, each node with its counts."""
     tree = inv.children()
 
     def node(area_id: str, remaining: int) -> dict[str, Any]:
@@ -45,13 +53,19 @@ def rollup(inv: Inventory, states: Mapping[str, Mapping[str, DeviceState]], root
         count = counts[area_id]
         kids = sorted(tree.get(area_id, []), key=lambda a: a.id)
         result: dict[str, Any] = {"id": area.id, "name": area.name, "level": area.level.label,
-                                  "status": area_status(count), "devices": count, "children_count": len(kids)}
+                                  "status": area_status(count), "devices": dict(count),
+                                  "children_count": len(kids)}
         if remaining > 0:
             result["children"] = [node(child.id, remaining - 1) for child in kids]
         return result
 
     tops = [inv.areas[root]] if root is not None else sorted(tree.get(None, []), key=lambda a: a.id)
     return [node(a.id, depth) for a in tops]
+
+
+def rollup(inv: Inventory, states: Mapping[str, Mapping[str, DeviceState]], root: str | None,
+           depth: int) -> list[dict[str, Any]]:
+    return area_tree(inv, area_counts(inv, states), root, depth)
 
 
 def area_status(count: Mapping[str, int]) -> str:
