@@ -7,10 +7,11 @@ entry here plus its parsers in `collectors/ssh/parse.py`. Data, not code.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 # What the SSH collector asks every device, keyed by what the output means.
-KINDS = ("version", "interfaces", "ipv6_interfaces", "arp", "nd", "transceiver")
+# `serial` only where the version command does not print it.
+KINDS = ("version", "serial", "interfaces", "ipv6_interfaces", "arp", "nd", "transceiver")
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +20,7 @@ class Cli:
 
     netmiko_type: str
     family: str  # "vrp": system-view, undo, '#' separators (Huawei, H3C) | "ios": configure terminal, no, '!'
-    show: Mapping[str, str]  # the facts command of each kind in KINDS
+    show: Mapping[str, str]  # the facts command of each kind in KINDS that this CLI answers
     templates: str  # the ntc-templates platform whose templates read this CLI's output
     enable: bool  # privileged mode is entered before any show command
     pager_off: tuple[str, ...]  # what netmiko types at login so that output is never paged
@@ -37,6 +38,8 @@ class Cli:
     save_done: str
     unknown_command: str  # what the device prints after the caret for a command it does not know
     volatile: tuple[str, ...] = ()  # regexes of configuration lines that change without a configuration change
+    # What to type instead when a model refuses a `show` command (another release's spelling), in order.
+    fallback: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +54,13 @@ class Platform:
 
 _VRP = Cli(
     netmiko_type="huawei_vrp", family="vrp", templates="huawei_vrp", enable=False,
-    show={"version": "display version", "interfaces": "display interface brief",
+    show={"version": "display version", "serial": "display esn", "interfaces": "display interface brief",
           "ipv6_interfaces": "display ipv6 interface brief", "arp": "display arp all",
           "nd": "display ipv6 neighbors", "transceiver": "display transceiver verbose"},
+    # VRP prints no serial in `display version`; routers without `display esn` have the manufacture info.
+    # CloudEngine (VRP8) reads optics per interface.
+    fallback={"display esn": ("display device manufacture-info",),
+              "display transceiver verbose": ("display interface transceiver verbose",)},
     pager_off=("screen-length 0 temporary",), logout="quit",
     config_command="display current-configuration", startup_command="display saved-configuration",
     config_end="return", config_enter="system-view", config_leave="return", negation="undo", name_key="sysname",
@@ -65,8 +72,10 @@ _VRP = Cli(
 )
 _COMWARE = replace(
     _VRP, netmiko_type="hp_comware", templates="hp_comware",
-    show={**_VRP.show, "arp": "display arp", "nd": "display ipv6 neighbors all",
-          "transceiver": "display transceiver interface"},
+    # Comware's serial is in the manufacturing information, its optics' readings in the diagnosis.
+    show={**_VRP.show, "serial": "display device manuinfo", "arp": "display arp", "nd": "display ipv6 neighbors all",
+          "transceiver": "display transceiver diagnosis interface"},
+    fallback={},
     pager_off=("screen-length disable",), default_name="H3C", save_command="save force",
     save={"save": "The current configuration will be written to the device. Are you sure? [Y/N]:", "save force": ""},
     save_done="Validating file. Please wait...\nSaved the current configuration to mainboard device successfully.\n",

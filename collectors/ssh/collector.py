@@ -7,7 +7,7 @@ import time
 from collectors.base import PollResult, PollTarget
 from collectors.model import now_ns
 from collectors.platforms import KINDS, SSH_PLATFORMS, cli_of
-from collectors.ssh.parse import ParseError, parse_all, to_samples
+from collectors.ssh.parse import parse_all, to_samples
 from collectors.ssh.session import DEVICE_NAME, Endpoint, SessionSettings, SshError, SshLogin, SshRunner
 
 
@@ -35,15 +35,20 @@ class SshCollector:
         start = time.perf_counter()
         try:
             endpoint = endpoint_of(target, self.use_ipv6)
-            show = cli_of(endpoint.platform).show
-            outputs = await self.runner.run(endpoint, [show[k] for k in KINDS])
-            report = parse_all(endpoint.platform, dict(zip(KINDS, outputs, strict=True)))
-            samples = to_samples(report, target.tags, now_ns())
+            cli = cli_of(endpoint.platform)
+            kinds = [k for k in KINDS if k in cli.show]
+            outputs = await self.runner.run(endpoint, [cli.show[k] for k in kinds], cli.fallback)
         except SshError as exc:
             return self._failed(target, exc.reason, str(exc), start)
-        except ParseError as exc:
-            return self._failed(target, "parse", f"{target.device}: {exc}", start)
-        return PollResult(target.device, self.name, samples, True, duration_s=time.perf_counter() - start)
+        report = parse_all(endpoint.platform, dict(zip(kinds, outputs, strict=True)))
+        samples = to_samples(report, target.tags, now_ns(), {k: cli.show[k] for k in kinds})
+        # The session worked, so the device is up; facts that did not parse are named, and the rest count.
+        reason, error = "ok", ""
+        if report.failures:
+            reason = "parse" if len(report.failures) == len(kinds) else "partial"
+            error = f"{target.device}: " + "; ".join(report.failures[k] for k in kinds if k in report.failures)
+        return PollResult(target.device, self.name, samples, reason != "parse", reason, error,
+                          time.perf_counter() - start)
 
     def _failed(self, target: PollTarget, reason: str, error: str, start: float) -> PollResult:
         return PollResult(target.device, self.name, [], False, reason, error, time.perf_counter() - start)

@@ -15,7 +15,7 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ import paramiko
 from netmiko import ConnectHandler, NetmikoAuthenticationException, NetmikoTimeoutException, ReadTimeout
 
 from collectors.platforms import cli_of
+from collectors.ssh.text import refused
 
 DEVICE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 REASONS = ("auth", "timeout", "dropped", "hostkey-changed", "parse", "unreachable", "invalid-target")
@@ -128,15 +129,22 @@ def _alive(conn: Any) -> bool:
     return bool(transport and transport.is_active())
 
 
-def fetch(endpoint: Endpoint, commands: Sequence[str], settings: SessionSettings) -> list[str]:
-    """Run `commands` in one session; raises SshError only."""
+def fetch(endpoint: Endpoint, commands: Sequence[str], settings: SessionSettings,
+          fallback: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+    """Run `commands` in one session; a command the device refuses is tried again as each of its `fallback`
+    spellings in turn, and the last answer is kept. Raises SshError only."""
     conn = _connect(endpoint, settings)
     try:
         if cli_of(endpoint.platform).enable:
             conn.enable()
         out = []
         for command in commands:
-            out.append(str(conn.send_command(command, read_timeout=settings.read_timeout)))
+            answer = str(conn.send_command(command, read_timeout=settings.read_timeout))
+            for other in (fallback or {}).get(command, ()):
+                if refused(answer) is None:
+                    break
+                answer = str(conn.send_command(other, read_timeout=settings.read_timeout))
+            out.append(answer)
         return out
     except ReadTimeout as exc:
         # netmiko reports a dropped session and a slow one alike; the transport tells them apart.
@@ -167,10 +175,11 @@ class SshRunner:
         self.max_workers = max_workers
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ssh")
 
-    async def run(self, endpoint: Endpoint, commands: Sequence[str]) -> list[str]:
+    async def run(self, endpoint: Endpoint, commands: Sequence[str],
+                  fallback: Mapping[str, Sequence[str]] | None = None) -> list[str]:
         check_device_name(endpoint.device)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, fetch, endpoint, list(commands), self.settings)
+        return await loop.run_in_executor(self._pool, fetch, endpoint, list(commands), self.settings, fallback)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
