@@ -471,4 +471,60 @@ def db_upgrade(config: ConfigOption = None) -> None:
     out.print(f"after: {done.after}")
 
 
+ssh_app = typer.Typer(help="What yiwang reads from devices' CLI output.", no_args_is_help=True)
+app.add_typer(ssh_app, name="ssh")
+PARSE_LABELS = {"model": "型号 model", "version": "版本 version", "serial": "序列号 serial",
+                "uptime_s": "运行时间 uptime (s)", "name": "接口 interface", "up": "状态 up",
+                "rx_dbm": "收光 RX (dBm)", "tx_dbm": "发光 TX (dBm)", "lane": "通道 lane"}
+
+
+@ssh_app.command("parse")
+def ssh_parse(file: Annotated[Path, typer.Argument(help="a captured output ('-' for standard input)")],
+              platform: Annotated[str, typer.Option(help="huawei_vrp | hp_comware | cisco_ios | ruijie_os")],
+              command: Annotated[str, typer.Option(help="the command that printed it, e.g. 'display version'")],
+              as_json: Annotated[bool, typer.Option("--json", help="the facts as JSON")] = False) -> None:
+    """Read a captured output as the SSH collector reads it: the first thing to try when a device shows no data."""
+    from collectors.platforms import SSH_PLATFORMS, UnknownPlatform, cli_of
+    from collectors.ssh.parse import ParseError, parse
+    from collectors.ssh.parse import as_json as plain
+
+    try:
+        cli = cli_of(platform)
+    except UnknownPlatform:
+        raise fail(f"未知平台 unknown platform {platform!r}; one of: {', '.join(SSH_PLATFORMS)}", 2) from None
+    wanted = " ".join(command.split()).lower()
+    kinds = {cmd: kind for kind, cmd in cli.show.items()}
+    kinds.update({alt: kinds[cmd] for cmd, alts in cli.fallback.items() if cmd in kinds for alt in alts})
+    kind = kinds.get(wanted)
+    if kind is None:
+        raise fail(f"yiwang does not read {command!r} on {platform}; it reads: {', '.join(sorted(kinds))}", 2)
+    try:
+        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise fail(f"cannot read {file}: {exc}", 2) from None
+    try:
+        value = plain(parse(platform, kind, text))
+    except ParseError as exc:
+        raise fail(f"无法解析 cannot parse ({platform}, {command}): {exc}") from None
+    if as_json:
+        sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+        return
+    out.print(escape(f"{platform} · {command} ({kind})"))
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out.print(escape(f"{PARSE_LABELS.get(key, key)}: {'—' if item is None else item}"))
+    elif isinstance(value, list) and value and isinstance(value[0], dict):
+        table = Table(*(PARSE_LABELS.get(k, k) for k in value[0]))
+        for row in value:
+            table.add_row(*(escape("—" if v is None else str(v)) for v in row.values()))
+        out.print(table)
+        out.print(f"{len(value)} 行 rows")
+    elif isinstance(value, list):
+        for item in value:
+            out.print(escape(str(item)))
+        out.print(f"{len(value)} 项 items")
+    else:
+        out.print(f"条目 entries: {value}")
+
+
 add_extra_commands(app)
