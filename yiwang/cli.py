@@ -514,7 +514,7 @@ def ssh_parse(file: Annotated[Path, typer.Argument(help="a captured output ('-' 
         for key, item in value.items():
             out.print(escape(f"{PARSE_LABELS.get(key, key)}: {'—' if item is None else item}"))
     elif isinstance(value, list) and value and isinstance(value[0], dict):
-        table = Table(*(PARSE_LABELS.get(k, k) for k in value[0]))
+        table = Table(*(PARSE_LABELS.get(str(k), str(k)) for k in value[0]))
         for row in value:
             table.add_row(*(escape("—" if v is None else str(v)) for v in row.values()))
         out.print(table)
