@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from collectors.ssh.facts import Facts, Interface, Optic
-from collectors.ssh.readers.vrp import MAC, uptime_or_none, arp, ipv6_interfaces
+from collectors.ssh.readers.vrp import MAC, arp, ipv6_interfaces, uptime_or_none
 from collectors.ssh.text import ParseError
 
+LINK_STATES = ("UP", "DOWN", "ADM", "STBY")
 BRANDS = r"(?:H3C|HPE|HP|Hewlett Packard Enterprise)"
 
 
@@ -82,7 +83,7 @@ def interfaces(text: str) -> list[Interface]:
         if cols[0] == "Interface" and len(cols) > 2 and cols[1] == "Link":
             mode = "route" if cols[2].lower().startswith("protocol") else "bridge"
             continue
-        if mode is None or len(cols) < 2 or cols[0].endswith(":") or cols[1].upper() not in ("UP", "DOWN", "ADM", "STBY"):
+        if mode is None or len(cols) < 2 or cols[0].endswith(":") or cols[1].upper() not in LINK_STATES:
             continue
         link = cols[1].upper() == "UP"
         protocol = cols[2].upper() if mode == "route" and len(cols) > 2 else "--"
