@@ -64,7 +64,7 @@ def test_normalize_keeps_real_config_and_is_idempotent() -> None:
 
 
 def test_clean_output_strips_pager_and_escapes() -> None:
-    raw = "a\r\n  ---- More ----\x1b[42D          \x1b[42Db\r\n\x1b[Kc\r\n" + "x" * 4000 + "\n"
+    raw = "a\r\n  ---- More ----\x1b[42D" + " " * 42 + "\x1b[42Db\r\n\x1b[Kc\r\n" + "x" * 4000 + "\n"
     assert clean_output(raw) == "a\nb\nc\n"
 
 
@@ -93,8 +93,8 @@ def test_every_platform_parses_into_samples() -> None:
 
 
 def test_samples_shape() -> None:
-    report = DeviceReport(Facts("M", "S", "V", 60.0), [Interface("a", True), Interface("b", False)], ["a"], 3, 1,
-                          [Optic("a", -3.5, -2.0)])
+    report = DeviceReport(Facts("M", "V", "S", 60.0), interfaces=[Interface("a", True), Interface("b", False)],
+                          ipv6_up=["a"], arp_entries=3, nd_entries=1, optics=[Optic("a", -3.5, -2.0)])
     samples = to_samples(report, (("area", "x"), ("device", "d")), 5)
     assert samples[0].fields["interfaces_up"] == 1 and samples[0].fields["interfaces_down"] == 1
     assert samples[1].tags == (("area", "x"), ("device", "d"), ("model", "M"), ("serial", "S"), ("version", "V"))

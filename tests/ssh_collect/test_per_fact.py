@@ -33,7 +33,8 @@ def test_a_version_that_defeats_the_reader_leaves_the_other_facts() -> None:
 
 def test_a_refused_command_says_what_the_device_said() -> None:
     outputs = _outputs("cisco_ios")
-    outputs["transceiver"] = "show interfaces transceiver\n                      ^\n% Invalid input detected at '^' marker.\n"
+    outputs["transceiver"] = ("show interfaces transceiver\n                      ^\n"
+                              "% Invalid input detected at '^' marker.\n")
     report = parse_all("cisco_ios", outputs)
     assert set(report.failures) == {"transceiver"}
     assert "Invalid input detected" in report.failures["transceiver"]
