@@ -159,9 +159,9 @@ def _exec(state: CliState, line: str, now: datetime) -> tuple[CliState, str]:
     if pager is not None:
         length = 0 if "length" in pager else state.screen_length  # `terminal width 511` sets no length
         return replace(state, screen_length=length), PAGER_REPLY.get(pager, "")
-    length = _screen_length(state, line)
-    if length is not None:
-        return replace(state, screen_length=length), ""
+    rows = _screen_length(state, line)
+    if rows is not None:
+        return replace(state, screen_length=rows), ""
     vrp = platform in VRP_LIKE
     if (vrp or state.mode == "enable") and lookup({cli.config_enter: ""}, line):
         return replace(state, mode="config"), ("Enter system view, return user view with Ctrl+Z.\n" if vrp else
