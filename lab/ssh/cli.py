@@ -103,7 +103,7 @@ def handle(state: CliState, line: str, now: datetime) -> tuple[CliState, str]:
     if new.mode == CLOSED or new.pending:
         return new, echo + body
     lines = body.split("\n")
-    page = new.screen_length - 1
+    page = max(new.screen_length - 1, 1)
     if new.screen_length and len(lines) - 1 > page:  # the text after the last line end is not a row yet
         more, _ = MORE[new.platform]
         return replace(new, paused=tuple(lines[page:])), echo + "\n".join(lines[:page]) + "\n" + more
@@ -114,7 +114,7 @@ def key(state: CliState, typed: str) -> tuple[CliState, str]:
     """A key pressed while the pager waits: space shows the next screen, Enter the next line, any other key ends
     the output. The device first erases its prompt."""
     more, erase = MORE[state.platform]
-    rows = {" ": state.screen_length - 1, "\r": 1, "\n": 1}.get(typed, 0)
+    rows = {" ": max(state.screen_length - 1, 1), "\r": 1, "\n": 1}.get(typed, 0)
     if not rows:
         return replace(state, paused=()), erase + prompt(state)
     shown, rest = state.paused[:rows], state.paused[rows:]
