@@ -20,6 +20,17 @@ CLOSED = "closed"
 PAGER_REPLY = {"screen-length 0 temporary": "Info: The configuration takes effect on the current user terminal "
                                             "interface only.\n"}
 PASSWORD_CHANGE = "The password needs to be changed. Change now? [Y/N]:"  # noqa: S105
+# Rows of a VTY whose session set no length: output longer than a screen stops at the pager's prompt every
+# SCREEN_LENGTH - 1 lines (the prompt takes the last row) until the session types `screen-length 0 temporary`,
+# `screen-length disable` or `terminal length 0` (what netmiko types at login).
+SCREEN_LENGTH = 24
+# The pager's prompt and what the device writes to erase it once a key is pressed.
+MORE = {
+    "huawei_vrp": ("  ---- More ----", "\x1b[42D" + " " * 42 + "\x1b[42D"),
+    "hp_comware": ("  ---- More ----", "\x1b[16D" + " " * 16 + "\x1b[16D"),
+    "cisco_ios": (" --More-- ", "\b" * 10 + " " * 10 + "\b" * 10),
+    "ruijie_os": (" --More-- ", "\b" * 10 + " " * 10 + "\b" * 10),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +40,8 @@ class CliState:
     mode: str = "user"  # user | enable | config | interface | closed
     context: str = ""  # the "interface X" section being edited
     pending: str = ""  # a question awaiting its answer: "password-change" | "save"
+    screen_length: int = SCREEN_LENGTH  # 0: never page
+    paused: tuple[str, ...] = ()  # output lines not yet shown, the pager waiting for a key
 
     @property
     def platform(self) -> str:
@@ -89,7 +102,25 @@ def handle(state: CliState, line: str, now: datetime) -> tuple[CliState, str]:
         new = replace(new, memory=replace(new.memory, updated_at=now))
     if new.mode == CLOSED or new.pending:
         return new, echo + body
+    lines = body.split("\n")
+    page = max(new.screen_length - 1, 1)
+    if new.screen_length and len(lines) - 1 > page:  # the text after the last line end is not a row yet
+        more, _ = MORE[new.platform]
+        return replace(new, paused=tuple(lines[page:])), echo + "\n".join(lines[:page]) + "\n" + more
     return new, echo + body + prompt(new)
+
+
+def key(state: CliState, typed: str) -> tuple[CliState, str]:
+    """A key pressed while the pager waits: space shows the next screen, Enter the next line, any other key ends
+    the output. The device first erases its prompt."""
+    more, erase = MORE[state.platform]
+    rows = {" ": max(state.screen_length - 1, 1), "\r": 1, "\n": 1}.get(typed, 0)
+    if not rows:
+        return replace(state, paused=()), erase + prompt(state)
+    shown, rest = state.paused[:rows], state.paused[rows:]
+    if len(rest) > 1 or (rest and rest[0]):
+        return replace(state, paused=rest), erase + "\n".join(shown) + "\n" + more
+    return replace(state, paused=()), erase + "\n".join((*shown, *rest)) + prompt(state)
 
 
 def _answer(state: CliState, line: str) -> tuple[CliState, str]:
@@ -126,7 +157,11 @@ def _exec(state: CliState, line: str, now: datetime) -> tuple[CliState, str]:
     cli = cli_of(platform)
     pager = lookup(dict.fromkeys(cli.pager_off, ""), line)
     if pager is not None:
-        return state, PAGER_REPLY.get(pager, "")
+        length = 0 if "length" in pager else state.screen_length  # `terminal width 511` sets no length
+        return replace(state, screen_length=length), PAGER_REPLY.get(pager, "")
+    rows = _screen_length(state, line)
+    if rows is not None:
+        return replace(state, screen_length=rows), ""
     vrp = platform in VRP_LIKE
     if (vrp or state.mode == "enable") and lookup({cli.config_enter: ""}, line):
         return replace(state, mode="config"), ("Enter system view, return user view with Ctrl+Z.\n" if vrp else
@@ -142,6 +177,19 @@ def _exec(state: CliState, line: str, now: datetime) -> tuple[CliState, str]:
         if line == "disable":
             return replace(state, mode="user"), ""
     return state, _error(state, line)
+
+
+def _screen_length(state: CliState, line: str) -> int | None:
+    """`screen-length N temporary` (VRP), `undo screen-length disable` (Comware), `terminal length N` (IOS, RGOS)."""
+    words = line.split()
+    if state.platform == "huawei_vrp" and len(words) == 3 and words[0] == "screen-length" and words[1].isdigit():
+        return int(words[1])
+    if state.platform == "hp_comware" and words == ["undo", "screen-length", "disable"]:
+        return SCREEN_LENGTH
+    if cli_of(state.platform).family == "ios" and words[:2] == ["terminal", "length"] and words[2:3] and \
+            words[2].isdigit():
+        return int(words[2])
+    return None
 
 
 def _error(state: CliState, line: str) -> str:

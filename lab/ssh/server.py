@@ -23,7 +23,7 @@ import asyncssh
 
 from collectors.platforms import SSH_PLATFORMS
 from lab.city import DevicePlan, generate_city
-from lab.ssh.cli import CLOSED, CliState, handle, login
+from lab.ssh.cli import CLOSED, CliState, handle, key, login
 from lab.ssh.config import initial_config, parse, render
 from lab.ssh.faults import Faults, garble, read_faults, split_for_drop
 from lab.ssh.state import DeviceMemory
@@ -46,6 +46,21 @@ def split_lines(pending: str, data: str) -> tuple[list[str], str]:
     text = (pending + data).replace("\r\n", "\n").replace("\r", "\n")
     *lines, rest = text.split("\n")
     return lines, rest
+
+
+def next_input(buffer: str, paused: bool) -> tuple[str | None, str]:
+    """What the CLI takes next from the typed-ahead buffer: a key while the pager waits (CRLF is one Enter),
+    else a complete line; None when the buffer holds neither yet."""
+    if paused:
+        if not buffer:
+            return None, buffer
+        rest = buffer[2:] if buffer.startswith("\r\n") else buffer[1:]
+        return buffer[0], rest
+    lines, rest = split_lines("", buffer)
+    if not lines:
+        return None, buffer
+    end = min(i for i in (buffer.find("\r"), buffer.find("\n")) if i >= 0)
+    return lines[0], buffer[end + (2 if buffer.startswith("\r\n", end) else 1):]
 
 
 class _Auth(asyncssh.SSHServer):
@@ -141,16 +156,17 @@ class Lab:
         state, text = login(device.plan, device.memory, datetime.now(UTC))
         try:
             await self._write(device, process, text, command=False)
-            pending = ""
+            buffer = ""
             while state.mode != CLOSED:
                 data = await process.stdin.read(4096)
                 if not data:
                     break
-                lines, pending = split_lines(pending, data)
-                for line in lines:
-                    state = await self._line(device, process, state, line)
-                    if state.mode == CLOSED:
+                buffer += data
+                while state.mode != CLOSED:
+                    typed, buffer = next_input(buffer, bool(state.paused))
+                    if typed is None:
                         break
+                    state = await self._line(device, process, state, typed)
         except (asyncssh.Error, ConnectionError, BrokenPipeError):
             return
         process.exit(0)
@@ -159,7 +175,7 @@ class Lab:
                     line: str) -> CliState:
         # The memory is shared by all sessions of the device; take the latest before deciding.
         state = replace(state, memory=device.memory)
-        new, text = handle(state, line, datetime.now(UTC))
+        new, text = key(state, line) if state.paused else handle(state, line, datetime.now(UTC))
         device.memory = new.memory
         if new.memory.startup is not state.memory.startup:
             path = self.state_dir / f"{device.plan.name}.cfg"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from netmiko import ConnectHandler, NetmikoAuthenticationException, ReadTimeout
 
 from collectors.platforms import SSH_PLATFORMS, cli_of
 from lab.city import CityPlan, generate_city
+from lab.ssh.cli import MORE, SCREEN_LENGTH
 from lab.ssh.faults import Faults
 from lab.ssh.process import RunningSSHLab, running_lab
 from lab.ssh.server import pick, serve
@@ -58,9 +60,11 @@ def test_read_push_save_and_see_it_in_a_new_session(lab: RunningSSHLab, small: C
     conn = connect(lab, small, name, address)
     parsed = conn.send_command(cli.show["interfaces"], use_textfsm=True)
     if platform in TEMPLATED:
-        assert isinstance(parsed, list) and parsed[0]["interface"].replace(" ", "") == port.replace(" ", "")
-    else:
-        assert port.replace(" ", "") in parsed
+        # Comware 7 abbreviates names in the brief table: GE1/0/1, XGE1/0/1.
+        short = port.replace("Ten-GigabitEthernet", "XGE").replace("GigabitEthernet", "GE")
+        assert isinstance(parsed, list) and parsed[0]["interface"] == (short if platform == "hp_comware" else port)
+    else:  # RGOS: names with a space, as the device names them
+        assert f"\n{port} " in parsed
     marker = f"pushed by test {random.randint(1000, 9999)}"
     conn.send_config_set([cli.config_enter, f"interface {port}", f"description {marker}", cli.config_leave],
                          enter_config_mode=False, exit_config_mode=False, read_timeout=10)
@@ -144,6 +148,53 @@ async def test_host_key_rotation_is_seen_by_clients(faulty: tuple[RunningSSHLab,
     with pytest.raises(asyncssh.HostKeyNotVerifiable):
         await asyncssh.connect(host, lab.port, known_hosts=([old], [], []), username=lab.username,
                                password=lab.password)
+
+
+async def _read_until(process: asyncssh.SSHClientProcess[str], *marks: str) -> str:
+    text = ""
+    while not any(m in text for m in marks):
+        text += await asyncio.wait_for(process.stdout.read(65536), 10)
+    return text
+
+
+@pytest.mark.parametrize("platform", SSH_PLATFORMS)
+async def test_a_session_that_sets_no_length_gets_the_pager(lab: RunningSSHLab, small: CityPlan,
+                                                             platform: str) -> None:
+    """netmiko sets the length at login; a person at a terminal who does not gets the vendor's pager."""
+    name = next(n for n in lab.addresses if small.device(n).platform == platform)
+    cli = cli_of(platform)
+    more, erase = MORE[platform]
+    # Output longer than a screen on every platform: optics on VRP and Comware, the configuration on IOS and RGOS.
+    command = cli.show["transceiver"] if cli.family == "vrp" else cli.config_command
+    async with asyncssh.connect(lab.addresses[name][0], lab.port, known_hosts=None, username=lab.username,
+                                password=lab.password) as conn:
+        process = await conn.create_process(term_type="vt100")
+        text = await _read_until(process, ">", "]:")
+        if text.endswith("]:"):  # Huawei asks for a password change first
+            process.stdin.write("n\r\n")
+            text = await _read_until(process, ">")
+        if cli.enable:
+            process.stdin.write("enable\r\n")
+            text = await _read_until(process, "#")
+        prompt = text.rsplit("\n", 1)[-1]
+        process.stdin.write(command + "\r\n")
+        first = await _read_until(process, more)
+        assert first.endswith(more) and prompt not in first
+        assert len(first.split("\r\n")) == SCREEN_LENGTH + 1  # the echo's row, a screen of 23 rows, the pager
+        rest = ""
+        while not rest.endswith(prompt):  # space: the next screen, until the prompt
+            process.stdin.write(" ")
+            rest += await _read_until(process, more, prompt)
+        assert rest.startswith(erase) and rest.count(more) == rest.count(erase) - 1
+        for line in cli.pager_off:
+            process.stdin.write(line + "\r\n")
+            await _read_until(process, prompt)
+        process.stdin.write(command + "\r\n")
+        whole = await _read_until(process, "\n" + prompt)
+        assert more not in whole and erase not in whole
+        assert (first + rest).replace(more + erase, "") == whole  # the same output, only paged
+        process.stdin.write(cli.logout + "\r\n")
+        process.close()
 
 
 async def test_250_listeners_in_one_process(tmp_path: Path) -> None:
