@@ -31,10 +31,13 @@ def version(text: str) -> Facts:
 
 
 def interfaces(text: str) -> list[Interface]:
-    """`show ip interface brief`, IOS or RGOS: up when Status and Protocol are both up."""
+    """`show ip interface brief`, IOS or RGOS: up when Status and Protocol are both up. RGOS prints each secondary
+    address beyond the first on a line of its own under `IP-Address(Sec)`: not an interface."""
     lines = _after_header(text, r"^Interface\s+IP-Address.*Status\s+Protocol\s*$", "show ip interface brief header")
-    out = []
+    out: list[Interface] = []
     for line in lines:
+        if out and re.fullmatch(rf"\s+{IPV4}(?:/\d+)?\s*", line):
+            continue
         found = re.match(rf"^({NAME})\s+\S.*?(\S+)\s+(\S+)\s*$", line)
         if found is None:
             raise ParseError(f"unreadable interface row {line[:80]!r}")
