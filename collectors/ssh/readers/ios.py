@@ -31,10 +31,13 @@ def version(text: str) -> Facts:
 
 
 def interfaces(text: str) -> list[Interface]:
-    """`show ip interface brief`, IOS or RGOS: up when Status and Protocol are both up."""
+    """`show ip interface brief`, IOS or RGOS: up when Status and Protocol are both up. RGOS prints each secondary
+    address beyond the first on a line of its own under `IP-Address(Sec)`: not an interface."""
     lines = _after_header(text, r"^Interface\s+IP-Address.*Status\s+Protocol\s*$", "show ip interface brief header")
-    out = []
+    out: list[Interface] = []
     for line in lines:
+        if out and re.fullmatch(rf"\s+{IPV4}(?:/\d+)?\s*", line):
+            continue
         found = re.match(rf"^({NAME})\s+\S.*?(\S+)\s+(\S+)\s*$", line)
         if found is None:
             raise ParseError(f"unreadable interface row {line[:80]!r}")
@@ -45,7 +48,8 @@ def interfaces(text: str) -> list[Interface]:
 
 def ipv6_interfaces(text: str) -> list[str]:
     """`show ipv6 interface brief`: `Name [status/protocol]` and its addresses indented below. Up with IPv6 when
-    both are up and an address other than `unassigned` is listed."""
+    both are up and a usable address is listed: not `unassigned`, not link-local only (FE80::, as the VRP and
+    Comware readers count)."""
     blocks: list[tuple[str, bool, list[str]]] = []
     for line in text.splitlines():
         head = re.match(r"^(\S.*?)\s*\[([^/\]]+)/([^\]]+)\]", line)
@@ -57,7 +61,7 @@ def ipv6_interfaces(text: str) -> list[str]:
             raise ParseError(f"unreadable line {line[:80]!r}")
     if not blocks:
         raise ParseError("no interface in show ipv6 interface brief")
-    return [name for name, up, addresses in blocks if up and any(a.lower() != "unassigned" for a in addresses)]
+    return [name for name, up, addresses in blocks if up and any(_usable(a) for a in addresses)]
 
 
 def arp(text: str) -> int:
@@ -105,6 +109,12 @@ def _after_header(text: str, header: str, what: str) -> list[str]:
     if at is None:
         raise ParseError(f"no {what}")
     return [line for line in lines[at + 1:] if line.strip()]
+
+
+def _usable(address: str) -> bool:
+    """A global (or unique-local) IPv6 address; RGOS may print it with its prefix length (`2001:db8::1/64`)."""
+    word = address.split()[0].split("/")[0] if address.split() else ""
+    return _is_ipv6(word) and not ipaddress.IPv6Address(word.split("%")[0]).is_link_local
 
 
 def _is_ipv6(word: str) -> bool:
