@@ -129,10 +129,11 @@ READING = re.compile(r"-?\d+(?:\.\d+)?|-?Inf\b", re.IGNORECASE)
 def transceiver(text: str) -> list[Optic]:
     """`display transceiver verbose` (VRP5) and `display interface transceiver verbose` (VRP8/CloudEngine): one
     block per port. A multi-lane module prints one value per lane (`-1.82|-1.70` and a continuation line, or
-    `-1.30|-1.05|-1.59|-1.31`): one Optic per lane. A reading of `-Inf` (no light at all) is not a number of dBm:
-    that lane is left out."""
-    blocks = re.split(r"^(?=\S+ transceiver information:)", text, flags=re.MULTILINE)
-    named = [b for b in blocks if re.match(r"\S+ transceiver information:", b)]
+    `-1.30|-1.05|-1.59|-1.31`): one Optic per lane. CloudEngine indents the port line (` 100GE1/0/1 transceiver
+    information:`) and some releases print a module total first (`-33.98  (All lanes)`) above the per-lane lines:
+    the total is not a lane. A reading of `-Inf` (no light at all) is not a number of dBm: that lane is left out."""
+    blocks = re.split(r"^(?=[ \t]*\S+ transceiver information:)", text, flags=re.MULTILINE)
+    named = [b.lstrip(" \t") for b in blocks if re.match(r"[ \t]*\S+ transceiver information:", b)]
     if not named:
         raise ParseError("no '<port> transceiver information:' block")
     out = []
@@ -158,6 +159,8 @@ def _lanes(block: str, label: re.Pattern[str]) -> list[float | None]:
             if ":" in more or not more.strip():
                 break
             values.append(more)  # a continuation line: the other lanes
+        if any(re.search(r"\(\s*Lane", v, re.IGNORECASE) for v in values):
+            values = [v for v in values if not re.search(r"All\s+lanes", v, re.IGNORECASE)]  # the total, not a lane
         readings = READING.findall(re.sub(r"\([^)]*\)", "", " ".join(values)))
         return [None if "inf" in v.lower() else float(v) for v in readings]
     return []
