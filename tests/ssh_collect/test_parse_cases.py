@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.platforms import KINDS
+from collectors.platforms import cli_of
 from collectors.ssh.parse import (
     DeviceReport,
     Facts,
@@ -81,7 +81,7 @@ def test_unparseable_version_is_a_parse_error() -> None:
 
 def test_every_platform_parses_into_samples() -> None:
     for platform in ("huawei_vrp", "hp_comware", "ruijie_os", "cisco_ios"):
-        outputs = {k: (CASES / f"{platform}-{k}" / "raw.txt").read_text() for k in KINDS}
+        outputs = {k: (CASES / f"{platform}-{k}" / "raw.txt").read_text() for k in cli_of(platform).show}
         samples = to_samples(parse_all(platform, outputs), (("device", "d1"),), 7)
         device = next(s for s in samples if s.measurement == "ssh_device")
         assert set(device.fields) == {"uptime_seconds", "interfaces_up", "interfaces_down", "ipv6_interfaces_up",
