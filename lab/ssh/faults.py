@@ -1,8 +1,10 @@
 """Run-time faults per device, read from `state_dir/faults.json`, and the pure text mangling they cause.
 
-faults.json: {"<device>": {"auth_fail": true, "delay_s": 0.05, "drop": true, "garbage": true, "key_generation": 1}}
+faults.json: {"<device>": {"auth_fail": true, "delay_s": 0.05, "drop": true, "garbage": true, "key_generation": 1,
+                            "mangle": ["display version"]}}
 `delay_s` is per output line; `drop` closes the session halfway through any output of more than four lines;
-raising `key_generation` makes the server replace that device's host key.
+raising `key_generation` makes the server replace that device's host key; the commands in `mangle` are answered
+with output of a release no reader has seen (the device's other commands answer as usual).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 FAULTS_FILE = "faults.json"
 ANSI = "\x1b[42D\x1b[K"
@@ -23,11 +26,17 @@ class Faults:
     drop: bool = False
     garbage: bool = False
     key_generation: int = 0
+    mangle: tuple[str, ...] = ()
 
 
 def parse_faults(text: str) -> dict[str, Faults]:
     raw = json.loads(text or "{}")
-    return {name: Faults(**{k: v for k, v in spec.items() if k in Faults.__slots__}) for name, spec in raw.items()}
+    found = {}
+    for name, spec in raw.items():
+        known: dict[str, Any] = {k: v for k, v in spec.items() if k in Faults.__slots__}
+        known["mangle"] = tuple(known.get("mangle", ()))
+        found[name] = Faults(**known)
+    return found
 
 
 def read_faults(state_dir: Path) -> dict[str, Faults]:
@@ -40,7 +49,8 @@ def read_faults(state_dir: Path) -> dict[str, Faults]:
 
 def write_faults(state_dir: Path, faults: dict[str, Faults]) -> None:
     """Atomically replace the control file (used by tests and operators)."""
-    data = {name: {k: getattr(f, k) for k in Faults.__slots__} for name, f in faults.items()}
+    data = {name: {k: list(v) if isinstance(v := getattr(f, k), tuple) else v for k in Faults.__slots__}
+            for name, f in faults.items()}
     tmp = state_dir / (FAULTS_FILE + ".tmp")
     tmp.write_text(json.dumps(data, indent=1))
     tmp.replace(state_dir / FAULTS_FILE)
@@ -55,6 +65,11 @@ def garble(text: str) -> str:
     lines.insert(2, MORE)
     lines.insert(3, "x" * 4000)
     return "\n".join(lines)
+
+
+def mangled(command: str) -> str:
+    """What a release nobody has parsed yet might print: the command's words, no table, no values."""
+    return f"Info: {' '.join(command.split()[1:])} is presented in a layout of a future release.\n\n"
 
 
 def split_for_drop(text: str) -> str | None:

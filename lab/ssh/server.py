@@ -25,7 +25,7 @@ from collectors.platforms import SSH_PLATFORMS
 from lab.city import DevicePlan, generate_city
 from lab.ssh.cli import CLOSED, CliState, handle, key, login
 from lab.ssh.config import initial_config, parse, render
-from lab.ssh.faults import Faults, garble, read_faults, split_for_drop
+from lab.ssh.faults import Faults, garble, mangled, read_faults, split_for_drop
 from lab.ssh.state import DeviceMemory
 
 READY_FILE = "ready.json"
@@ -176,6 +176,8 @@ class Lab:
         # The memory is shared by all sessions of the device; take the latest before deciding.
         state = replace(state, memory=device.memory)
         new, text = key(state, line) if state.paused else handle(state, line, datetime.now(UTC))
+        if not state.paused and " ".join(line.split()) in device.faults.mangle:
+            text = mangled(line) + text[text.rfind("\n") + 1:]  # the prompt stays
         device.memory = new.memory
         if new.memory.startup is not state.memory.startup:
             path = self.state_dir / f"{device.plan.name}.cfg"

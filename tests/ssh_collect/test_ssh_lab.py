@@ -71,7 +71,8 @@ def test_login_repr_hides_password() -> None:
 async def test_collector_every_platform_and_ipv6(lab: RunningSSHLab, plan: CityPlan, runner: SshRunner) -> None:
     polled = targets(lab, plan)
     results = await asyncio.gather(*(SshCollector(runner).poll(t) for t in polled))
-    assert all(r.ok for r in results), [(r.device, r.reason, r.error) for r in results]
+    # every command of every platform reads: the lab prints what real devices print
+    assert all(r.ok and r.reason == "ok" for r in results), [(r.device, r.reason, r.error) for r in results]
     assert {dict(t.tags)["platform"] for t in polled} == PLATFORMS
     v6 = next(r for r, t in zip(results, polled, strict=True) if t.host == "::1")
     assert dict(next(t for t in polled if t.host == "::1").tags)["platform"] == "huawei_vrp"
@@ -80,6 +81,21 @@ async def test_collector_every_platform_and_ipv6(lab: RunningSSHLab, plan: CityP
         assert device.fields["uptime_seconds"] > 0 and device.fields["interfaces_up"] > 0
         assert any(s.measurement == "device_facts" and s.tag("serial") for s in result.samples)
     assert any(s.measurement == "transceiver" for s in v6.samples)
+
+
+async def test_a_fact_that_does_not_read_costs_only_that_fact(lab: RunningSSHLab, plan: CityPlan,
+                                                              runner: SshRunner) -> None:
+    target = next(t for t in targets(lab, plan) if dict(t.tags)["platform"] == "hp_comware")
+    lab.set_faults({target.device: Faults(mangle=("display version",))})
+    result = await SshCollector(runner).poll(target)
+    assert result.ok and result.reason == "partial"
+    assert "display version" in result.error and "display interface brief" not in result.error
+    device = next(s for s in result.samples if s.measurement == "ssh_device")
+    assert device.fields["interfaces_up"] > 0 and "uptime_seconds" not in device.fields
+    parsed = {s.tag("command"): s.fields["parsed"] for s in result.samples if s.measurement == "ssh_command"}
+    assert parsed.pop("display version") == 0.0 and set(parsed.values()) == {1.0}
+    facts = next(s for s in result.samples if s.measurement == "device_facts")
+    assert facts.tag("serial") and not facts.tag("model")  # the serial has its own command on Comware
 
 
 def push_description(lab: RunningSSHLab, plan: CityPlan, name: str, text: str) -> None:
