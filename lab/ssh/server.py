@@ -23,7 +23,7 @@ import asyncssh
 
 from collectors.platforms import SSH_PLATFORMS
 from lab.city import DevicePlan, generate_city
-from lab.ssh.cli import CLOSED, CliState, handle, key, login
+from lab.ssh.cli import CLOSED, CliState, handle, key, login, prompt
 from lab.ssh.config import initial_config, parse, render
 from lab.ssh.faults import Faults, garble, mangled, read_faults, split_for_drop
 from lab.ssh.state import DeviceMemory
@@ -177,7 +177,7 @@ class Lab:
         state = replace(state, memory=device.memory)
         new, text = key(state, line) if state.paused else handle(state, line, datetime.now(UTC))
         if not state.paused and " ".join(line.split()) in device.faults.mangle:
-            text = mangled(line) + text[text.rfind("\n") + 1:]  # the prompt stays
+            text = line.strip() + "\n" + mangled(line) + prompt(new)  # the echo and the prompt as usual
         device.memory = new.memory
         if new.memory.startup is not state.memory.startup:
             path = self.state_dir / f"{device.plan.name}.cfg"

@@ -21,6 +21,10 @@ from yiwang.stages import AlertsStage
 def _config(tmp_path: Path, lab_state: Path, webhook_port: int) -> Path:
     # The shipped rules, without their `for` delays, so a test needs a cycle rather than minutes.
     rules = yaml.safe_load(DEFAULT_RULES.read_text())
+    # Not the error-rate rule: the lab's trickle of errors (up to 0.02/s) reads as 1/s and more when two polls of a
+    # device come within a second of each other, as back-to-back test cycles on a loaded machine can; its `for`
+    # is what keeps that from firing in production.
+    rules["rules"] = [r for r in rules["rules"] if r["name"] != "interface_errors_rising"]
     for rule in rules["rules"]:
         if rule["kind"] != "absent":  # absence is defined by its duration
             rule["for"] = "0s"
