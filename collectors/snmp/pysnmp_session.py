@@ -48,10 +48,12 @@ PRIV_PROTOCOLS = {
     "3DES": hlapi.usm3DESEDEPrivProtocol,
     "AES": hlapi.usmAesCfb128Protocol,
     "AES128": hlapi.usmAesCfb128Protocol,
-    "AES192": hlapi.usmAesCfb192Protocol,
-    "AES256": hlapi.usmAesCfb256Protocol,
-    "AES192C": hlapi.usmAesBlumenthalCfb192Protocol,
-    "AES256C": hlapi.usmAesBlumenthalCfb256Protocol,
+    # net-snmp's names: AES192/AES256 extend the key per draft-blumenthal-aes-usm-04, AES192C/AES256C ("Cisco")
+    # per the Reeder 3DES draft. pysnmp calls the Reeder variant plain usmAesCfb192Protocol. See usm.py.
+    "AES192": hlapi.usmAesBlumenthalCfb192Protocol,
+    "AES256": hlapi.usmAesBlumenthalCfb256Protocol,
+    "AES192C": hlapi.usmAesCfb192Protocol,
+    "AES256C": hlapi.usmAesCfb256Protocol,
 }
 # Indications that mean the credentials are wrong rather than the agent unreachable.
 _AUTH_INDICATIONS = (

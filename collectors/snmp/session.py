@@ -69,7 +69,7 @@ class V3Credentials:
     user: str
     auth_protocol: str  # NONE, MD5, SHA, SHA224, SHA256, SHA384, SHA512
     auth_key: str = field(repr=False)
-    priv_protocol: str  # NONE, DES, 3DES, AES (=AES128), AES192, AES256, AES192C, AES256C (Cisco/Blumenthal)
+    priv_protocol: str  # NONE, DES, 3DES, AES (=AES128), AES192, AES256 (Blumenthal), AES192C, AES256C (Reeder/Cisco)
     priv_key: str = field(repr=False)
     context: str = ""
 

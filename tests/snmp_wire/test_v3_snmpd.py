@@ -146,3 +146,20 @@ async def test_bit_flipped_reply_is_rejected(agent_port: int, host: str) -> None
     other_engine = security(USERS[0], engine._replace(engine_id=b"\x80\x00\x1f\x88\x04other"))
     with pytest.raises(v3msg.Unauthenticated):
         v3msg.decode_message(data, other_engine.keys)
+
+
+@pytest.mark.parametrize("user", [u for u in USERS if u.priv.startswith("AES") and u.priv != "AES"],
+                         ids=lambda u: u.name)
+async def test_pysnmp_session_names_match_netsnmp(agent_port: int, user: User) -> None:
+    """The same protocol names through the pysnmp reference session reach the same net-snmp users."""
+    from collectors.snmp.pysnmp_session import PysnmpEngine
+    from collectors.snmp.session import Target, V3Credentials
+
+    engine = PysnmpEngine()
+    try:
+        creds = V3Credentials(user.name, user.auth, PASS_AUTH, user.priv, PASS_PRIV)
+        session = engine.session(Target("127.0.0.1", agent_port, timeout=1.0, retries=0), creds)
+        got = await session.get([SYS_DESCR])
+        assert got[SYS_DESCR] == b"yiwang v3 test agent"
+    finally:
+        await engine.close()
