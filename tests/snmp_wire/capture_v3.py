@@ -35,7 +35,29 @@ CASES = [  # (case name, user name, tool, OIDs)
     ("netsnmp_get_md5_des", "u-md5-des", "snmpget", ["1.3.6.1.2.1.1.1.0"]),
     ("netsnmp_get_sha256_authnopriv", "u-sha256-nopriv", "snmpget", ["1.3.6.1.2.1.1.1.0"]),
     ("netsnmp_wrong_auth_pass", "u-sha-aes", "snmpget", ["1.3.6.1.2.1.1.1.0"]),
+    ("pysnmp_get_sha_aes", "u-sha-aes", "pysnmp", ["1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.5.0"]),
+    ("pysnmp_get_sha256_aes256", "u-sha256-aes256", "pysnmp", ["1.3.6.1.2.1.1.1.0"]),
+    ("pysnmp_get_md5_aes256c", "u-md5-aes256c", "pysnmp", ["1.3.6.1.2.1.1.1.0"]),
 ]
+
+
+def run_pysnmp(port: int, user: object, oids: list[str]) -> list[str]:
+    """The project's pysnmp reference session (pysnmp 7) as the client; returns net-snmp-style lines."""
+    import asyncio
+
+    from collectors.snmp.pysnmp_session import PysnmpEngine
+    from collectors.snmp.session import Target, V3Credentials
+
+    async def go() -> dict[str, object]:
+        engine = PysnmpEngine()
+        try:
+            creds = V3Credentials(user.name, user.auth, PASS_AUTH, user.priv, PASS_PRIV)  # type: ignore[attr-defined]
+            return await engine.session(Target("127.0.0.1", port, timeout=2, retries=0), creds).get(oids)
+        finally:
+            await engine.close()
+
+    got = asyncio.run(go())
+    return [f'.{oid} = STRING: "{value.decode()}"' for oid, value in got.items() if isinstance(value, bytes)]
 
 
 def relay(agent_port: int, log: list[tuple[str, bytes]], stop: threading.Event) -> int:
@@ -82,8 +104,12 @@ def main() -> None:
                 stop = threading.Event()
                 front = relay(port, log, stop)
                 env = {**os.environ, "MIBS": "", "SNMPCONFPATH": tmp, "HOME": tmp}
-                done = subprocess.run([*args, "-On", "-r0", "-t2", f"127.0.0.1:{front}", *oids],
-                                      capture_output=True, text=True, env=env)
+                if tool == "pysnmp":
+                    args = ["pysnmp_session.PysnmpEngine", user.auth, user.priv]
+                    done = subprocess.CompletedProcess(args, 0, "\n".join(run_pysnmp(front, user, oids)), "")
+                else:
+                    done = subprocess.run([*args, "-On", "-r0", "-t2", f"127.0.0.1:{front}", *oids],
+                                          capture_output=True, text=True, env=env)
                 stop.set()
                 folder = HERE / name
                 folder.mkdir(parents=True, exist_ok=True)
