@@ -70,6 +70,42 @@ class V3Message(NamedTuple):
     report: Report | None  # set for a Report-PDU
 
 
+TIME_WINDOW_S = 150  # RFC 3414 2.2.3
+MAX_BOOTS = 2_147_483_647
+
+
+class Clock(NamedTuple):
+    """What a non-authoritative engine keeps per agent (RFC 3414 2.3): boots, the latest engine time received,
+    and the caller's monotonic time when it was received. ``now`` is always passed in: this module reads no clock.
+    """
+
+    engine_id: bytes
+    boots: int
+    latest_time: int
+    learned_at: float
+
+    def engine(self, now: float) -> Engine:
+        """boots/time to put in an outgoing request (the agent's time estimated forward)."""
+        return Engine(self.engine_id, self.boots, min(MAX_BOOTS, self.latest_time + max(0, int(now - self.learned_at))))
+
+
+def check_clock(clock: Clock | None, received: Engine, now: float) -> tuple[bool, Clock | None]:
+    """RFC 3414 3.2 step 7b for an AUTHENTICATED message: (in the time window, the clock to keep).
+
+    Call it only with ``V3Message.authenticated`` messages; unauthenticated reports must not move the clock. A
+    newer boots/time is adopted; a reply with older boots, or from the same boots more than 150 s behind the latest
+    time received, is outside the window (a replay): drop it. ``clock`` None (first authenticated reply) adopts.
+    """
+    fresh = Clock(received.engine_id, received.boots, received.time, now)
+    if clock is None or clock.engine_id != received.engine_id:
+        return received.boots < MAX_BOOTS, fresh
+    if received.boots > clock.boots or (received.boots == clock.boots and received.time > clock.latest_time):
+        clock = fresh
+    in_window = received.boots < MAX_BOOTS and received.boots == clock.boots and (
+        received.time >= clock.latest_time - TIME_WINDOW_S)
+    return in_window, clock
+
+
 # ---------------------------------------------------------------- encoding
 
 

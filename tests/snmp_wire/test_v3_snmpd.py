@@ -95,12 +95,10 @@ async def test_unknown_user_report(agent_port: int, host: str) -> None:
 async def test_wrong_priv_key(agent_port: int, host: str) -> None:
     engine = await discover(host, agent_port)
     sec = security(USERS[0], engine, priv_pass="not-the-priv-pass")
-    try:
-        data = await exchange(host, agent_port, v3msg.encode_get(sec, 7, [SYS_DESCR]), timeout=1.0)
-    except TimeoutError:
-        return  # net-snmp drops a scoped PDU it cannot parse after decryption (RFC 3414 3.2 step 8 fails)
-    reply = v3msg.decode_message(data, sec.keys)
-    assert reply.report is not None and reply.report.reason == "decryptionErrors"
+    # net-snmp 5.9 decrypts (CFB cannot fail), cannot parse the garbage scoped PDU, counts snmpInASNParseErrs and
+    # stays silent: no decryptionErrors report. A client sees a timeout after a discovery that worked.
+    with pytest.raises(TimeoutError):
+        await exchange(host, agent_port, v3msg.encode_get(sec, 7, [SYS_DESCR]), timeout=1.0)
 
 
 @pytest.mark.parametrize("host", HOSTS)

@@ -140,3 +140,17 @@ def test_fuzz_only_ber_errors() -> None:
             counts["rejected"] += 1
     assert sum(counts.values()) == 40_000
     assert counts["rejected"] > 10_000 and counts["unauthenticated"] > 2_000 and counts["ok"] > 1_000, counts
+
+
+def test_clock_adopts_newer_and_rejects_replays() -> None:
+    ok, clock = v3msg.check_clock(None, ENGINE, now=1000.0)
+    assert ok and clock == v3msg.Clock(ENGINE.engine_id, 7, 123456, 1000.0)
+    assert clock.engine(now=1010.5) == ENGINE._replace(time=123466)
+    ok, newer = v3msg.check_clock(clock, ENGINE._replace(time=123500), now=1044.0)
+    assert ok and newer is not None and newer.latest_time == 123500
+    assert v3msg.check_clock(newer, ENGINE._replace(time=123500 - 150), now=1050.0) == (True, newer)
+    assert v3msg.check_clock(newer, ENGINE._replace(time=123500 - 151), now=1050.0) == (False, newer)  # replay
+    assert v3msg.check_clock(newer, ENGINE._replace(boots=6, time=999_999), now=1050.0) == (False, newer)
+    ok, rebooted = v3msg.check_clock(newer, ENGINE._replace(boots=8, time=3), now=1060.0)  # agent reboot
+    assert ok and rebooted == v3msg.Clock(ENGINE.engine_id, 8, 3, 1060.0)
+    assert not v3msg.check_clock(rebooted, ENGINE._replace(boots=v3msg.MAX_BOOTS), now=1061.0)[0]
