@@ -3,7 +3,8 @@
 The scoped PDU inside is the same PDU ber.py reads for v2c, so a decoded reply is a ``ber.Response`` (version 3,
 community empty) plus the USM header it came with. Every fault in a received datagram raises ``ber.BerError``;
 a reply whose MAC does not verify (or that should carry one and does not) raises ``Unauthenticated``, a subclass,
-so a client can count it apart and must never use it.
+so a client can count it apart and must never use it; an authenticated reply that does not decrypt raises
+``DecryptionFailed`` (wrong privacy key or protocol on our side).
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ REPORT_REASONS = {
 
 class Unauthenticated(ber.BerError):
     """The reply fails authentication: wrong MAC, missing MAC, or another engine than the keys are for."""
+
+
+class DecryptionFailed(ber.BerError):
+    """An authenticated reply whose encryptedPDU does not decrypt to a scoped PDU: our privacy key (or
+    protocol) differs from the agent's."""
 
 
 class Engine(NamedTuple):
@@ -304,12 +310,12 @@ def _decode(data: bytes, keys: usm.UserKeys | None, pdu_types: tuple[int, ...]) 
             raise ber.BerError("bytes after encryptedPDU", c_end)
         try:
             scoped = usm.decrypt(keys, boots, engine_time, priv_params, data[c_start:c_end])
-        except usm.UsmError as exc:
-            raise ber.BerError(f"cannot decrypt: {exc}") from None
-        # DES pads to 8 bytes: the scoped PDU may end before the plaintext does (RFC 3414 8.3.2).
-        sp_start, sp_end = _header(scoped, 0, len(scoped), ber.SEQUENCE, "decrypted scopedPDU")
+            # DES pads to 8 bytes: the scoped PDU may end before the plaintext does (RFC 3414 8.3.2).
+            sp_start, sp_end = _header(scoped, 0, len(scoped), ber.SEQUENCE, "decrypted scopedPDU")
+        except (usm.UsmError, ber.BerError) as exc:
+            raise DecryptionFailed(f"cannot decrypt: {exc}") from None
         if len(scoped) - sp_end > 7:
-            raise ber.BerError("decrypted scopedPDU followed by more than padding")
+            raise DecryptionFailed("decrypted scopedPDU followed by more than padding")
     else:
         scoped = data
         sp_start, sp_end = _header(data, u_end, msg_end, ber.SEQUENCE, "scopedPDU")

@@ -161,3 +161,27 @@ async def test_pysnmp_session_names_match_netsnmp(agent_port: int, user: User) -
         assert got[SYS_DESCR] == b"yiwang v3 test agent"
     finally:
         await engine.close()
+
+
+@pytest.mark.parametrize("host", HOSTS)
+async def test_same_values_as_fast_v2c_session(agent_port: int, host: str) -> None:
+    """The production v2c client and the v3 layer read the same sysDescr and the same ifDescr column."""
+    from collectors.snmp.fast_v2c import FastV2cEngine
+    from collectors.snmp.session import ColumnWalk, Target, V2cCredentials
+
+    async with FastV2cEngine() as fast:
+        session = fast.session(Target(host, agent_port, timeout=2.0, retries=1), V2cCredentials(v3agent.COMMUNITY))
+        v2c_get = await session.get([SYS_DESCR])
+        v2c_walk = await session.walk_columns([IF_DESCR])
+    engine = await discover(host, agent_port)
+    sec = security(USERS[7], engine)  # SHA-256 / AES-256
+    reply = v3msg.decode_message(await exchange(host, agent_port, v3msg.encode_get(sec, 1, [SYS_DESCR])), sec.keys)
+    assert reply.pdu.varbinds[0][2] == v2c_get[SYS_DESCR]
+    walk = ColumnWalk([IF_DESCR], str(host))
+    for n in range(2, 50):
+        pending = walk.pending()
+        if not pending:
+            break
+        bulk = await exchange(host, agent_port, v3msg.encode_getbulk(sec, n, 0, 3, pending, salt=n))
+        walk.feed(v3msg.decode_message(bulk, sec.keys).pdu.varbinds)
+    assert walk.result() == v2c_walk and len(v2c_walk[IF_DESCR]) >= 1

@@ -154,3 +154,14 @@ def test_clock_adopts_newer_and_rejects_replays() -> None:
     ok, rebooted = v3msg.check_clock(newer, ENGINE._replace(boots=8, time=3), now=1060.0)  # agent reboot
     assert ok and rebooted == v3msg.Clock(ENGINE.engine_id, 8, 3, 1060.0)
     assert not v3msg.check_clock(rebooted, ENGINE._replace(boots=v3msg.MAX_BOOTS), now=1061.0)[0]
+
+
+@pytest.mark.parametrize(("auth", "priv", "wrong"), [("SHA", "AES", "AES"), ("SHA", "AES", "AES256"),
+                                                     ("MD5", "DES", "DES")])
+def test_wrong_priv_key_is_a_decryption_failure(auth: str, priv: str, wrong: str) -> None:
+    right = keys(auth, priv)
+    assert right is not None
+    data = v3msg.encode_response(1, VARBINDS, 1, b"alice", right, ENGINE, salt=3)
+    other = CACHE.get(ENGINE.engine_id, auth, b"authpass-x", wrong, b"another-priv-pass")
+    with pytest.raises(v3msg.DecryptionFailed):
+        v3msg.decode_message(data, other)
