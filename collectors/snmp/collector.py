@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from collectors.base import PollResult, PollTarget
 from collectors.model import Sample
@@ -173,30 +173,20 @@ def _scalar_samples(profiles: list[Profile], got: Mapping[str, object], base: di
 
 
 class DefaultSessions:
-    """v2c through the fast codec (the hot path); v3 through pysnmp, which owns USM and its crypto."""
+    """v2c and v3 through the fast codec's engine (one socket per family); pysnmp stays the tests' reference."""
 
     def __init__(self) -> None:
         from collectors.snmp.fast_v2c import FastV2cEngine
 
         self._fast = FastV2cEngine()
-        self._v3: Any = None
 
     def session(self, target: Target, credential: object) -> SnmpSession:
-        if isinstance(credential, V2cCredentials):
+        if isinstance(credential, V2cCredentials | V3Credentials):
             return self._fast.session(target, credential)
-        if isinstance(credential, V3Credentials):
-            if self._v3 is None:
-                from collectors.snmp.pysnmp_session import PysnmpEngine
-
-                self._v3 = PysnmpEngine()
-            session: SnmpSession = self._v3.session(target, credential)
-            return session
         raise TypeError(f"no SNMP session for credential type {type(credential).__name__}")
 
     async def close(self) -> None:
         await self._fast.close()
-        if self._v3 is not None:
-            await self._v3.close()
 
 
 def make_snmp_collector(profile_dirs: tuple[str, ...] = (), timeout: float = 2.0, retries: int = 1) -> SnmpCollector:

@@ -1,8 +1,10 @@
-"""SNMPv2c over one shared UDP socket per address family, on the hand-written BER codec.
+"""SNMPv2c and SNMPv3 (USM) over one shared UDP socket per address family, on the hand-written BER codec.
 
-Thousands of concurrent sessions share an engine: requests are matched by (peer, request-id), each with its
-own retransmit timer, so no per-request task or socket is created. CPU per varbind is what limits how many
-devices one process polls, hence the codec and the absence of per-request tasks.
+Thousands of concurrent sessions share an engine: requests are matched by (peer, request-id) — for v3 by
+(peer, msgID), which is the request-id — each with its own retransmit timer, so no per-request task or socket is
+created. CPU per varbind is what limits how many devices one process polls, hence the codec and the absence of
+per-request tasks. The v3 session itself (discovery, time window, report handling) is in ``fast_v3``; the
+engine keeps what outlives a session: each agent's engine clock, the localized keys and the privacy salt.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from collectors.snmp import ber
+from collectors.snmp import ber, usm, v3msg
 from collectors.snmp.session import (
     MAX_OIDS_PER_GET,
     TOO_BIG,
@@ -27,8 +29,12 @@ from collectors.snmp.session import (
     SnmpTimeout,
     Target,
     V2cCredentials,
+    V3Credentials,
     Value,
 )
+
+if TYPE_CHECKING:
+    from collectors.snmp.fast_v3 import FastV3Session
 
 _RCVBUF_WANTED = 8 << 20
 
@@ -47,6 +53,10 @@ class EngineStats:
     bad_community: int = 0
     unmatched: int = 0  # late, duplicate or unsolicited datagrams
     send_errors: int = 0
+    unauthenticated: int = 0  # v3 replies whose MAC does not verify (forged, altered, other engine): dropped
+    decryption_failed: int = 0  # v3 replies authenticated but not decryptable: our privacy key is wrong
+    outside_window: int = 0  # authenticated v3 replies outside the time window (replays): dropped
+    discoveries: int = 0  # v3 engine discoveries sent (once per agent, again after unknownEngineIDs)
 
 
 @dataclass(slots=True, eq=False)
@@ -56,10 +66,13 @@ class _Pending:
     community: bytes
     packet: bytes
     target: Target
-    future: asyncio.Future[ber.Response]
+    future: asyncio.Future[Any]  # ber.Response for v1/v2c, v3msg.V3Message for v3
     tries_left: int
     timer: asyncio.TimerHandle | None = None
     sent: int = 0
+    v3: bool = False
+    keys: usm.UserKeys | None = None  # v3: what verifies and decrypts the reply (None: discovery)
+    dropped: int = 0  # v3 replies to this request dropped as unauthenticated, undecodable or replayed
 
 
 @dataclass(slots=True, eq=False)
@@ -95,6 +108,12 @@ class FastV2cEngine:
         self._ids: set[int] = set()
         self._resolved: dict[Peer, tuple[int, tuple[Any, ...]]] = {}
         self._closed = False
+        # v3 state that outlives sessions (the collector makes one session per poll)
+        self.keys = usm.LocalizedKeys()
+        self.clocks: dict[Peer, v3msg.Clock] = {}
+        self.discovering: dict[Peer, asyncio.Future[v3msg.Clock]] = {}
+        self.v3_confirmed: set[tuple[Peer, V3Credentials]] = set()  # got an authenticated reply at least once
+        self._salt = random.getrandbits(64)
 
     async def __aenter__(self) -> FastV2cEngine:
         return self
@@ -107,10 +126,19 @@ class FastV2cEngine:
         """SO_RCVBUF as the kernel reports it per family; Linux doubles what was granted (bookkeeping share)."""
         return {_family_name(f): ep.rcvbuf for f, ep in self._endpoints.items()}
 
-    def session(self, target: Target, creds: V2cCredentials) -> FastV2cSession:
-        if not isinstance(creds, V2cCredentials):
-            raise TypeError(f"FastV2cEngine speaks SNMPv2c only, got {type(creds).__name__}")
-        return FastV2cSession(self, target, creds)
+    def session(self, target: Target, creds: V2cCredentials | V3Credentials) -> FastV2cSession | FastV3Session:
+        if isinstance(creds, V2cCredentials):
+            return FastV2cSession(self, target, creds)
+        if isinstance(creds, V3Credentials):
+            from collectors.snmp.fast_v3 import FastV3Session
+
+            return FastV3Session(self, target, creds)
+        raise TypeError(f"FastV2cEngine speaks SNMPv2c and v3, got {type(creds).__name__}")
+
+    def next_salt(self) -> int:
+        """RFC 3826 3.1.2.1: a 64-bit counter from a random start, one value per encrypted message."""
+        self._salt = (self._salt + 1) & 0xFFFF_FFFF_FFFF_FFFF
+        return self._salt
 
     async def close(self) -> None:
         self._closed = True
@@ -133,6 +161,32 @@ class FastV2cEngine:
         build: Callable[[int], bytes],
     ) -> ber.Response:
         """Send ``build(request_id)`` and wait for the matching response, retransmitting on timeout."""
+        response: ber.Response = await self._exchange(target, address, community, None, build)
+        return response
+
+    async def exchange_v3(
+        self,
+        target: Target,
+        address: tuple[int, tuple[Any, ...]],
+        keys: usm.UserKeys | None,
+        build: Callable[[int], bytes],
+    ) -> v3msg.V3Message:
+        """Send ``build(msg_id)`` (msgID = request-id) and wait for the reply that ``keys`` authenticate.
+
+        Replies that fail authentication, do not decode or replay an old time are dropped and counted; the
+        request keeps waiting, so a forger cannot end it early. Reports come back to the caller to act on."""
+        message: v3msg.V3Message = await self._exchange(target, address, b"", keys, build, v3=True)
+        return message
+
+    async def _exchange(
+        self,
+        target: Target,
+        address: tuple[int, tuple[Any, ...]],
+        community: bytes,
+        keys: usm.UserKeys | None,
+        build: Callable[[int], bytes],
+        v3: bool = False,
+    ) -> Any:
         if self._closed:
             raise SnmpFailure(str(target), "engine closed", reason="closed")
         family, sockaddr = address
@@ -153,7 +207,8 @@ class FastV2cEngine:
         peer: Peer = sockaddr[:2]
         by_id = endpoint.pending.setdefault(peer, {})
         loop = asyncio.get_running_loop()
-        pending = _Pending(peer, sockaddr, community, packet, target, loop.create_future(), max(target.retries, 0))
+        pending = _Pending(peer, sockaddr, community, packet, target, loop.create_future(), max(target.retries, 0),
+                           v3=v3, keys=keys)
         by_id[request_id] = pending
         self.stats.requests += 1
         try:
@@ -202,11 +257,11 @@ class FastV2cEngine:
             return
         self.stats.timeouts += 1
         target = pending.target
+        why = "(agent down or ACL)" if pending.v3 else "(agent down, ACL, or wrong community)"
+        if pending.dropped:
+            why += f"; {pending.dropped} reply(s) dropped as unauthenticated, undecodable or outside the time window"
         self._fail(pending, SnmpTimeout(
-            str(target),
-            f"no response after {pending.sent} attempt(s) of {target.timeout:g}s "
-            "(agent down, ACL, or wrong community)",
-        ))
+            str(target), f"no response after {pending.sent} attempt(s) of {target.timeout:g}s {why}"))
 
     @staticmethod
     def _fail(pending: _Pending, exc: SnmpFailure) -> None:
@@ -219,6 +274,9 @@ class FastV2cEngine:
         if not by_id:
             self.stats.unmatched += 1  # decoding datagrams nobody waits for would only burn CPU
             return
+        if _is_v3(data):
+            self._received_v3(by_id, data)
+            return
         try:
             response = ber.decode_response(data)
         except ber.BerError as exc:
@@ -226,7 +284,7 @@ class FastV2cEngine:
             self._malformed(by_id, exc)
             return
         pending = by_id.get(response.request_id)
-        if pending is None or pending.future.done():
+        if pending is None or pending.future.done() or pending.v3:
             self.stats.unmatched += 1
             return
         if response.community != pending.community:
@@ -239,10 +297,54 @@ class FastV2cEngine:
             return
         pending.future.set_result(response)
 
+    def _received_v3(self, by_id: dict[int, _Pending], data: bytes) -> None:
+        try:
+            msg_id = _v3_msg_id(data)
+        except ber.BerError:
+            self.stats.malformed += 1  # nothing in it can be trusted or attributed
+            return
+        pending = by_id.get(msg_id)
+        if pending is None or pending.future.done() or not pending.v3:
+            self.stats.unmatched += 1
+            return
+        try:
+            message = v3msg.decode_message(data, pending.keys)
+        except v3msg.Unauthenticated:
+            self.stats.unauthenticated += 1
+            pending.dropped += 1
+            return
+        except v3msg.DecryptionFailed as exc:
+            # Only the holder of our authentication key could send this: it is the agent, and our privacy key
+            # (or protocol) differs from its own.
+            self.stats.decryption_failed += 1
+            self._fail(pending, SnmpFailure(
+                str(pending.target), f"SNMPv3 reply does not decrypt: wrong privacy key or protocol ({exc})",
+                reason="auth"))
+            return
+        except ber.BerError:
+            self.stats.malformed += 1  # unauthenticated garbage must not end the request either
+            pending.dropped += 1
+            return
+        if message.authenticated:
+            now = asyncio.get_running_loop().time()
+            in_window, clock = v3msg.check_clock(self.clocks.get(pending.peer), message.engine, now)
+            if clock is not None:
+                self.clocks[pending.peer] = clock
+            if not in_window:
+                self.stats.outside_window += 1
+                pending.dropped += 1
+                return
+            if message.report is None and message.pdu.request_id != msg_id:
+                self.stats.unmatched += 1
+                pending.dropped += 1
+                return
+        self.stats.responses += 1
+        pending.future.set_result(message)
+
     def _malformed(self, by_id: dict[int, _Pending], exc: ber.BerError) -> None:
         # Without a parsed request-id the datagram could answer any outstanding request to this peer; failing
         # them all now beats letting each wait out its timeout against an agent that speaks garbage.
-        victims = list(by_id.values())
+        victims = [p for p in by_id.values() if not p.v3]  # v3 requests are only ever failed by what verifies
         if exc.community is not None:
             victims = [p for p in victims if p.community == exc.community]
             if not victims:
@@ -298,6 +400,24 @@ def _grow_rcvbuf(sock: socket.socket, wanted: int) -> int:
     return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
 
 
+def _is_v3(data: bytes) -> bool:
+    """A glance at msgVersion (SEQUENCE header, then INTEGER 3) without parsing: the v2c path stays as it was."""
+    if len(data) < 5:
+        return False
+    first = data[1]
+    at = 2 if first < 0x80 else 2 + (first & 0x7F)
+    return data[at : at + 3] == b"\x02\x01\x03"
+
+
+def _v3_msg_id(data: bytes) -> int:
+    end = len(data)
+    start, stop = ber._header(data, 0, end, ber.SEQUENCE, "message SEQUENCE")
+    _, pos = ber._integer(data, start, stop, "msgVersion")
+    g_start, g_end = ber._header(data, pos, stop, ber.SEQUENCE, "msgGlobalData")
+    msg_id, _ = ber._integer(data, g_start, g_end, "msgID")
+    return msg_id
+
+
 def _family_name(family: int) -> str:
     return "ipv6" if family == socket.AF_INET6 else "ipv4"
 
@@ -344,7 +464,7 @@ class FastV2cSession:
         for start in range(0, len(names), step):
             chunk = names[start : start + step]
             raws = [ber.encode_oid(o) for o in chunk]
-            response = await self._request(_get_builder(self._community, raws))
+            response = await self._get_pdu(raws)
             self._check_status(response, chunk)
             if len(response.varbinds) != len(raws):
                 raise MalformedResponse(
@@ -363,9 +483,8 @@ class FastV2cSession:
     ) -> dict[str, list[tuple[str, Value]]]:
         walk = ColumnWalk(columns, str(self._target))
         repetitions = max(1, max_repetitions)
-        community = self._community
         while oids := walk.pending():
-            response = await self._request(_bulk_builder(community, repetitions, oids))
+            response = await self._bulk_pdu(repetitions, oids)
             if response.error_status == TOO_BIG and repetitions > 1:
                 repetitions //= 2
                 continue
@@ -375,6 +494,12 @@ class FastV2cSession:
 
     async def close(self) -> None:
         pass  # sockets belong to the engine
+
+    async def _get_pdu(self, raws: list[bytes]) -> ber.Response:
+        return await self._request(_get_builder(self._community, raws))
+
+    async def _bulk_pdu(self, repetitions: int, oids: list[bytes]) -> ber.Response:
+        return await self._request(_bulk_builder(self._community, repetitions, oids))
 
     async def _request(self, build: Callable[[int], bytes]) -> ber.Response:
         if self._address is None:
