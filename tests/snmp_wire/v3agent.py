@@ -60,16 +60,20 @@ def config(port: int, persist: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def start(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start(tmp: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], int]:
+    """``port`` and the same ``tmp`` again restart the agent as a reboot: same engine ID, boots + 1."""
     persist = tmp / "persist"
     persist.mkdir(parents=True, exist_ok=True)
-    port = free_udp_port()
+    port = port or free_udp_port()
     conf = tmp / "snmpd.conf"
     conf.write_text(config(port, persist))
+    configs = [str(conf)]
+    if (persist / "snmpd.conf").exists():  # -C skips the persistent store: name it, or a restart is a new engine
+        configs.append(str(persist / "snmpd.conf"))
     log = open(tmp / "snmpd.log", "wb")  # noqa: SIM115 - the child owns it
     env = {**os.environ, "SNMP_PERSISTENT_DIR": str(persist), "MIBS": "", "MIBDIRS": ""}
     proc = subprocess.Popen(
-        [SNMPD, "-f", "-Lo", "-C", "-c", str(conf), "-m", "", "-p", str(tmp / "snmpd.pid")],
+        [SNMPD, "-f", "-Lo", "-C", "-c", ",".join(configs), "-m", "", "-p", str(tmp / "snmpd.pid")],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
     )
     log.close()
