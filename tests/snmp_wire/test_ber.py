@@ -35,7 +35,9 @@ ALL_TYPES: list[tuple[str, int, ber.Value, Any]] = [  # (oid, tag, python value,
     ("1.3.6.1.4.1.9.1.18", ber.OBJECT_IDENTIFIER, "0.0", v2c.ObjectIdentifier("0.0")),
     ("1.3.6.1.4.1.9.1.19", ber.OBJECT_IDENTIFIER, "2.999.16384", v2c.ObjectIdentifier("2.999.16384")),
     ("1.3.6.1.4.1.9.1.20", ber.IP_ADDRESS, "10.0.255.1", v2c.IpAddress("10.0.255.1")),
-    ("1.3.6.1.4.1.9.1.21", ber.OPAQUE, b"\x9f\x78\x04\x3f\x80\x00\x00", v2c.Opaque(b"\x9f\x78\x04\x3f\x80\x00\x00")),
+    ("1.3.6.1.4.1.9.1.21", ber.OPAQUE, 1.0, v2c.Opaque(b"\x9f\x78\x04\x3f\x80\x00\x00")),  # Opaque float
+    ("1.3.6.1.4.1.9.1.26", ber.OPAQUE, 0.1, v2c.Opaque(b"\x9f\x79\x08\x3f\xb9\x99\x99\x99\x99\x99\x9a")),  # double
+    ("1.3.6.1.4.1.9.1.27", ber.OPAQUE, b"\x01\x02", v2c.Opaque(b"\x01\x02")),
     ("1.3.6.1.4.1.9.1.22", ber.NULL, None, v2c.Null("")),
     ("1.3.6.1.4.1.9.1.23", ber.NO_SUCH_OBJECT, None, rfc1905.noSuchObject),
     ("1.3.6.1.4.1.9.1.24", ber.NO_SUCH_INSTANCE, None, rfc1905.noSuchInstance),
@@ -160,11 +162,11 @@ def test_subtree_is_a_byte_prefix_and_suffix_order_matches_arc_order() -> None:
 
 def test_ber_error_carries_the_parsed_header() -> None:
     good = ber.encode_response(b"pub", 31337, [("1.3.6.1.2.1.1.5.0", ber.OCTET_STRING, b"sw")])
-    broken = good[:-4] + b"\x45\x02sw"  # the value turned into an NsapAddress, which SNMPv2c lacks
+    broken = good[:-4] + b"\x04\x03sw"  # the value's length overruns its varbind
     with pytest.raises(ber.BerError) as caught:
         ber.decode_response(broken)
     assert caught.value.request_id == 31337 and caught.value.community == b"pub"
-    assert caught.value.offset is not None and "0x45" in str(caught.value)
+    assert caught.value.offset is not None and "does not match its varbind" in str(caught.value)
     with pytest.raises(ber.BerError) as caught:
         ber.decode_response(good[:10])
     assert caught.value.request_id is None

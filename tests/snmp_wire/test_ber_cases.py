@@ -14,7 +14,13 @@ CASES = sorted(p for p in (Path(__file__).parent / "cases").iterdir() if p.is_di
 
 
 def _as_json(tag: int, value: ber.Value) -> Any:
+    if isinstance(value, ber.BadValue):
+        return {"bad": value.reason}
     return {"hex": value.hex()} if isinstance(value, bytes) else value
+
+
+def _type_name(tag: int) -> str:
+    return ber.TAG_NAMES.get(tag, f"0x{tag:02x}")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -32,7 +38,7 @@ def test_case(case: Path) -> None:
     assert (got.request_id, got.error_status, got.error_index) == (
         expected["request_id"], expected["error_status"], expected["error_index"]
     )
-    varbinds = [[ber.oid_to_str(oid), ber.TAG_NAMES[tag], _as_json(tag, v)] for oid, tag, v in got.varbinds]
+    varbinds = [[ber.oid_to_str(oid), _type_name(tag), _as_json(tag, v)] for oid, tag, v in got.varbinds]
     assert varbinds == expected["varbinds"]
 
 
