@@ -564,6 +564,7 @@ def opaque_value(content: bytes) -> Value:
         return content
     name, size, unpack = kind
     if len(content) != 3 + size or content[2] != size:
-        return BadValue(OPAQUE, f"Opaque {name} with length {content[2]} and {len(content) - 3} octets, expected {size}")
+        got = f"length {content[2]} and {len(content) - 3} octets"
+        return BadValue(OPAQUE, f"Opaque {name} with {got}, expected {size}")
     value: float = unpack.unpack_from(content, 3)[0]
     return value

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from collectors.base import PollTarget
+from collectors.model import Sample
 from collectors.snmp import ber
-from collectors.snmp.collector import SnmpCollector
+from collectors.snmp.collector import DefaultSessions, SnmpCollector
 from collectors.snmp.fast_v2c import FastV2cEngine
 from collectors.snmp.profile import load_profiles
 from collectors.snmp.session import Target, V2cCredentials
@@ -59,18 +60,20 @@ async def test_session_keeps_the_other_values(engine: FastV2cEngine) -> None:
     assert engine.stats.malformed == 0 and engine.stats.timeouts == 0
 
 
-async def test_collector_counts_odd_varbinds_as_missing(engine: FastV2cEngine,
-                                                        caplog: pytest.LogCaptureFixture) -> None:
-    collector = SnmpCollector(load_profiles(), engine, timeout=5, retries=0)
+async def test_collector_counts_odd_varbinds_as_missing(caplog: pytest.LogCaptureFixture) -> None:
+    collector = SnmpCollector(load_profiles(), DefaultSessions(), timeout=5, retries=0)
     async with fake_agent(table_reply(AGENT, COMMUNITY)) as agent:
         target = PollTarget("odd-1", "127.0.0.1", (("device", "odd-1"),), port=agent.port,
                             profiles=("system", "if-mib"), credential=CREDS)
         with caplog.at_level(logging.WARNING, logger="collectors.snmp.collector"):
-            result = await collector.poll(target)
+            try:
+                result = await collector.poll(target)
+            finally:
+                await collector.close()
     assert result.ok and result.reason == "ok", result.error
     assert result.bad_varbinds == 3
     assert "odd-1 (127.0.0.1): 3 varbind(s) undecodable" in caplog.text
-    by_name = {}
+    by_name: dict[str, list[Sample]] = {}
     for sample in result.samples:
         by_name.setdefault(sample.measurement, []).append(sample)
     assert by_name["device"][0].fields == {"uptime_seconds": 123.45}
