@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from collectors.snmp import ber
 from collectors.snmp.fast_v2c import FastV2cEngine
-from collectors.snmp.session import MalformedResponse, Target, V2cCredentials
+from collectors.snmp.session import SnmpFailure, Target, V2cCredentials
 
 from .fake_agent import fake_agent
 from .test_ber import _mutate
 
 COMMUNITY = b"fuzz"
-REQUESTS = 5_000
-CONCURRENT = 1  # one at a time: each mutated datagram meets its waiting request, so the client decodes every one
+REQUESTS = 30_000
+DECODABLE = 3_000
 CASES = Path(__file__).parent / "cases"
 
 
@@ -41,51 +42,65 @@ def _seeds() -> list[bytes]:
     return seeds
 
 
-def _undecodable(rng: random.Random, seeds: list[bytes], request_id: int) -> bytes:
-    """A mutation of a real answer that the decoder rejects and that still names this request, or no request."""
+def _mutated(rng: random.Random, seeds: list[bytes], request_id: int, decodable: bool) -> bytes:
+    """A mutation of a real answer that still names this request (or, undecodable, no request at all):
+    one the decoder rejects, or one it reads, which then goes through the client's own checks."""
     while True:
         good = ber.encode_message(COMMUNITY, ber.RESPONSE, request_id, 0, 0, rng.choice(seeds))
         data = _mutate(rng, good)
+        if not data:
+            continue  # asyncio's sendto drops empty datagrams unsent (bad_empty_datagram covers the decoding)
         try:
-            ber.decode_response(data)
+            got = ber.decode_response(data)
         except ber.BerError as exc:
-            if exc.community in (None, COMMUNITY) and exc.request_id in (None, request_id):
+            if not decodable and exc.community in (None, COMMUNITY) and exc.request_id in (None, request_id):
                 return data
-            # a foreign community or request-id rightly fails nothing: such answers are left to the timer
+            continue  # a foreign community or request-id rightly fails nothing: such answers are left to the timer
+        if decodable and got.community == COMMUNITY and got.request_id == request_id:
+            return data
 
 
-async def test_mutated_answers_end_as_malformed_and_nothing_escapes() -> None:
+async def _poll(reply: Callable[[bytes], list[bytes]], requests: int) -> tuple[dict[str, int], list[Any], Any]:
+    """One request at a time, so every mutated datagram meets the request it answers and is decoded."""
     loop = asyncio.get_running_loop()
     escaped: list[dict[str, Any]] = []
     previous = loop.get_exception_handler()
     loop.set_exception_handler(lambda _, context: escaped.append(context))
-    rng = random.Random(90210)
-    seeds = _seeds()
-    assert len(seeds) > 40
-
-    def reply(data: bytes) -> list[bytes]:
-        return [_undecodable(rng, seeds, ber.decode_request(data).request_id)]
-
     outcomes: dict[str, int] = {}
     try:
         async with FastV2cEngine() as engine, fake_agent(reply) as agent:
             session = engine.session(Target("127.0.0.1", agent.port, timeout=10, retries=0), V2cCredentials("fuzz"))
-
-            async def one() -> None:
+            for _ in range(requests):
                 try:
                     await session.get(["1.3.6.1.2.1.1.5.0"])
                     reason = "answered"
-                except MalformedResponse as exc:
+                except SnmpFailure as exc:
                     reason = exc.reason
-                except Exception as exc:  # noqa: BLE001 - any other outcome is counted and fails below
+                except Exception as exc:  # noqa: BLE001 - any other outcome is counted and fails the test
                     reason = f"{type(exc).__name__}: {exc}"
                 outcomes[reason] = outcomes.get(reason, 0) + 1
-
-            for _ in range(REQUESTS // CONCURRENT):
-                await asyncio.wait_for(asyncio.gather(*(one() for _ in range(CONCURRENT))), 60)
             stats = engine.stats
     finally:
         loop.set_exception_handler(previous)
+    return outcomes, escaped, stats
+
+
+async def test_undecodable_answers_end_as_malformed_and_nothing_escapes() -> None:
+    rng = random.Random(90210)
+    seeds = _seeds()
+    assert len(seeds) > 40
+    outcomes, escaped, stats = await _poll(
+        lambda data: [_mutated(rng, seeds, ber.decode_request(data).request_id, False)], REQUESTS)
     assert escaped == []
     assert outcomes == {"malformed": REQUESTS}
     assert stats.timeouts == 0 and stats.malformed == REQUESTS and stats.unmatched == 0
+
+
+async def test_decodable_mutations_end_as_an_answer_or_a_failure_never_a_timeout() -> None:
+    rng = random.Random(4711)
+    seeds = _seeds()
+    outcomes, escaped, stats = await _poll(
+        lambda data: [_mutated(rng, seeds, ber.decode_request(data).request_id, True)], DECODABLE)
+    assert escaped == []
+    assert set(outcomes) <= {"answered", "malformed", "error-status", "report"}, outcomes
+    assert sum(outcomes.values()) == DECODABLE and stats.timeouts == 0
