@@ -104,3 +104,15 @@ async def test_decodable_mutations_end_as_an_answer_or_a_failure_never_a_timeout
     assert escaped == []
     assert set(outcomes) <= {"answered", "malformed", "error-status", "report"}, outcomes
     assert sum(outcomes.values()) == DECODABLE and stats.timeouts == 0
+
+
+async def test_long_sub_identifier_in_a_report_is_malformed_not_a_timeout() -> None:
+    # The case: a Report naming a 2,042-byte sub-identifier raised ValueError inside datagram_received.
+    name = ber.encode_tlv(ber.OBJECT_IDENTIFIER, b"\x2b" + b"\xff" * 2041 + b"\x7f")
+
+    def reply(data: bytes) -> list[bytes]:
+        varbinds = ber.encode_varbind_list([ber.encode_tlv(ber.SEQUENCE, name + b"\x41\x01\x01")])
+        return [ber.encode_message(COMMUNITY, ber.REPORT, ber.decode_request(data).request_id, 0, 0, varbinds)]
+
+    outcomes, escaped, stats = await _poll(reply, 3)
+    assert escaped == [] and outcomes == {"malformed": 3} and stats.timeouts == 0
