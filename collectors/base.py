@@ -32,6 +32,7 @@ class PollResult:
     error: str = ""  # the precise message for people
     duration_s: float = 0.0
     varbinds: int = 0
+    bad_varbinds: int = 0  # varbinds whose value could not be read; each counted as missing, the poll still ok
     # A partial result (a trap) updates fields of series the device already has instead of replacing them.
     partial: bool = False
 

@@ -59,7 +59,7 @@ class PollHealth:
                              "collector": result.collector, "reason": result.reason}.items()))
         result.samples.append(Sample("poll", tags, {
             "up": 1.0 if result.ok else 0.0, "duration_seconds": result.duration_s,
-            "varbinds": float(result.varbinds)}, now))
+            "varbinds": float(result.varbinds), "bad_varbinds": float(result.bad_varbinds)}, now))
 
     async def settle(self, report: CycleReport) -> None:
         rows, self._rows = self._rows, []

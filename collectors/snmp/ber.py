@@ -8,11 +8,24 @@ final index suffixes are turned into dotted strings.
 
 from __future__ import annotations
 
+import math
 import re
+import struct
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-Value = int | bytes | str | None
+
+class BadValue(NamedTuple):
+    """A varbind value the decoder could not read (unknown type, wrong length, out of range).
+
+    It takes the value's place in that one varbind, so the rest of the response is kept; readers of values
+    treat it as missing and count it. ``reason`` is ours, never device text."""
+
+    tag: int
+    reason: str
+
+
+Value = int | float | bytes | str | BadValue | None
 
 INTEGER = 0x02
 OCTET_STRING = 0x04
@@ -71,11 +84,13 @@ _INT32_MIN = -(1 << 31)
 _INT32_MAX = (1 << 31) - 1
 _UINT32_MAX = (1 << 32) - 1
 _UINT64_MAX = (1 << 64) - 1
-_MAX_SUBID = _UINT32_MAX
+_MAX_SUBID = _UINT32_MAX  # every encoded sub-identifier, the combined first one included (as net-snmp)
 _MAX_ARCS = 128  # RFC 2578 section 3.5
+_MAX_ARC_DIGITS = 10
 
-# A sub-identifier starting with 0x80 is a non-minimal encoding; arcs start at 0 or after a byte < 0x80.
-_NON_MINIMAL_ARC = re.compile(rb"(?:^|[\x00-\x7f])\x80").search
+# Faults in a non-ASCII OID, each at the start of a sub-identifier (offset 0 or after a byte < 0x80): a leading
+# 0x80 (non-minimal), or more than 32 bits (5 bytes whose first carries more than 4 payload bits, or 6+ bytes).
+_BAD_ARC = re.compile(rb"(?:^|[\x00-\x7f])(?:\x80|[\x90-\xff][\x80-\xff]{3}|[\x80-\xff]{5})").search
 # Two suffixes with the same continuation-bit pattern have arcs of equal widths, so byte order is OID order.
 _CONTINUATION_BITS = bytes(b >> 7 for b in range(256))
 
@@ -121,6 +136,8 @@ def encode_oid(oid: str | Sequence[int]) -> bytes:
         if not 0 <= arc <= _MAX_SUBID:
             raise ValueError(f"OID {oid!r} has arc {arc} outside 0..{_MAX_SUBID}")
     head = first * 40 + second
+    if head > _MAX_SUBID:
+        raise ValueError(f"OID {oid!r}: leading arcs {first}.{second} encode above {_MAX_SUBID}")
     rest = arcs[2:]
     if head < 0x80 and all(a < 0x80 for a in rest):
         return bytes([head, *rest])
@@ -130,8 +147,8 @@ def encode_oid(oid: str | Sequence[int]) -> bytes:
 def _parse_arcs(oid: str) -> list[int]:
     text = oid[1:] if oid.startswith(".") else oid
     parts = text.split(".")
-    if not all(p.isascii() and p.isdigit() for p in parts):
-        raise ValueError(f"OID {oid!r} is not dotted decimal")
+    if not all(p.isascii() and p.isdigit() and len(p) <= _MAX_ARC_DIGITS for p in parts):
+        raise ValueError(f"OID {oid[:80]!r} is not dotted decimal of arcs up to {_MAX_SUBID}")
     return [int(p) for p in parts]
 
 
@@ -157,6 +174,8 @@ def decode_arcs(raw: bytes) -> list[int]:
         if start and byte == 0x80:
             raise BerError("OID sub-identifier has a non-minimal leading 0x80 byte", i)
         value = (value << 7) | (byte & 0x7F)
+        if value > _MAX_SUBID:  # checked per byte, so a long sub-identifier never grows a big integer
+            raise BerError(f"OID sub-identifier exceeds {_MAX_SUBID}", i)
         start = not byte & 0x80
         if start:
             arcs.append(value)
@@ -241,6 +260,11 @@ def encode_value(tag: int, value: Value) -> bytes:
         return _tlv(tag, _unsigned(value))
     if tag in (OCTET_STRING, OPAQUE) and isinstance(value, bytes):
         return _tlv(tag, value)
+    if tag == OPAQUE and isinstance(value, float):  # the narrowest of float/double that holds it exactly
+        single = struct.pack(">f", value) if abs(value) <= 3.4e38 or not math.isfinite(value) else b""
+        if single and struct.unpack(">f", single)[0] == value:
+            return _tlv(tag, b"\x9f\x78\x04" + single)
+        return _tlv(tag, b"\x9f\x79\x08" + struct.pack(">d", value))
     if tag == OBJECT_IDENTIFIER and isinstance(value, str):
         return _tlv(tag, encode_oid(value))
     if tag == IP_ADDRESS and isinstance(value, str):
@@ -462,53 +486,85 @@ def _varbinds(data: bytes, pos: int, end: int) -> list[tuple[bytes, int, Value]]
         if n == 0 or oid_end + 2 > vb_end:
             raise BerError(f"varbind name OID length {n} does not fit its varbind", p)
         oid = data[q:oid_end]
-        if not oid.isascii() and (oid[-1] & 0x80 or _NON_MINIMAL_ARC(oid)):
-            raise BerError("varbind name OID ends inside a sub-identifier or has a non-minimal one", q)
+        if not oid.isascii() and (oid[-1] & 0x80 or _BAD_ARC(oid)):
+            raise BerError(
+                f"varbind name OID ends inside a sub-identifier, has a non-minimal one or one above {_MAX_SUBID}", q)
         tag = data[oid_end]
         n = data[oid_end + 1]
         q = oid_end + 2
+        if tag & 0x1F == 0x1F:  # a multi-byte tag: the varbind's own length still bounds it
+            append((oid, tag, BadValue(tag, f"unsupported varbind value type {_tag_name(tag)} (multi-byte tag)")))
+            pos = vb_end
+            continue
         if n & 0x80:
             n, q = _long_length(data, oid_end + 1, n)
         if q + n != vb_end:
             raise BerError(f"{_tag_name(tag)} value length {n} does not match its varbind", oid_end)
+        # The common well-formed values inline; everything else, faults included, in _value.
         if tag == OCTET_STRING:
             value: Value = data[q:vb_end]
-        elif tag == INTEGER:
-            if n == 0 or n > 5:
-                raise BerError(f"INTEGER value of {n} octets", oid_end)
+        elif tag == INTEGER and 0 < n < 5:
             value = from_bytes(data[q:vb_end], "big", signed=True)
-            if not _INT32_MIN <= value <= _INT32_MAX:
-                raise BerError(f"INTEGER value {value} overflows Integer32", oid_end)
-        elif tag == COUNTER64:
-            if n == 0 or n > 9:
-                raise BerError(f"Counter64 value of {n} octets", oid_end)
+        elif tag == COUNTER64 and 0 < n < 9:
             # Unsigned read on purpose: agents commonly drop the leading zero BER needs for the top bit.
             value = from_bytes(data[q:vb_end], "big")
-            if value > _UINT64_MAX:
-                raise BerError(f"Counter64 value {value} overflows 64 bits", oid_end)
-        elif COUNTER32 <= tag <= TIMETICKS or tag == UINTEGER32:
-            if n == 0 or n > 5:
-                raise BerError(f"{TAG_NAMES[tag]} value of {n} octets", oid_end)
+        elif (COUNTER32 <= tag <= TIMETICKS or tag == UINTEGER32) and 0 < n < 5:
             value = from_bytes(data[q:vb_end], "big")
-            if value > _UINT32_MAX:
-                raise BerError(f"{TAG_NAMES[tag]} value {value} overflows 32 bits", oid_end)
-        elif tag == NO_SUCH_OBJECT or tag == NO_SUCH_INSTANCE or tag == END_OF_MIB_VIEW or tag == NULL:
-            if n:
-                raise BerError(f"{TAG_NAMES[tag]} with {n} content octets", oid_end)
-            value = None
-        elif tag == OBJECT_IDENTIFIER:
-            try:
-                value = oid_to_str(data[q:vb_end])
-            except BerError as exc:
-                raise BerError(f"bad OBJECT IDENTIFIER value ({exc.args[0]})", q) from None
-        elif tag == IP_ADDRESS:
-            if n != 4:
-                raise BerError(f"IpAddress of {n} octets, expected 4", oid_end)
-            value = "%d.%d.%d.%d" % tuple(data[q:vb_end])  # noqa: UP031 - fastest for four small ints
-        elif tag == OPAQUE:
-            value = data[q:vb_end]
         else:
-            raise BerError(f"unsupported varbind value type {_tag_name(tag)}", oid_end)
+            value = _value(tag, data[q:vb_end])
         append((oid, tag, value))
         pos = vb_end
     return out
+
+
+def _value(tag: int, content: bytes) -> Value:
+    """One value outside the fast path; a fault becomes a BadValue for this varbind only."""
+    n = len(content)
+    if tag == INTEGER:
+        if n == 0 or n > 5:
+            return BadValue(tag, f"INTEGER value of {n} octets")
+        value = int.from_bytes(content, "big", signed=True)
+        if not _INT32_MIN <= value <= _INT32_MAX:
+            return BadValue(tag, f"INTEGER value {value} overflows Integer32")
+        return value
+    if tag == COUNTER64:
+        if n == 0 or n > 9:
+            return BadValue(tag, f"Counter64 value of {n} octets")
+        value = int.from_bytes(content, "big")
+        return value if value <= _UINT64_MAX else BadValue(tag, f"Counter64 value {value} overflows 64 bits")
+    if COUNTER32 <= tag <= TIMETICKS or tag == UINTEGER32:
+        if n == 0 or n > 5:
+            return BadValue(tag, f"{TAG_NAMES[tag]} value of {n} octets")
+        value = int.from_bytes(content, "big")
+        return value if value <= _UINT32_MAX else BadValue(tag, f"{TAG_NAMES[tag]} value {value} overflows 32 bits")
+    if tag == NULL or tag == NO_SUCH_OBJECT or tag == NO_SUCH_INSTANCE or tag == END_OF_MIB_VIEW:
+        return BadValue(tag, f"{TAG_NAMES[tag]} with {n} content octets") if n else None
+    if tag == OBJECT_IDENTIFIER:
+        try:
+            return oid_to_str(content)
+        except BerError as exc:
+            return BadValue(tag, f"bad OBJECT IDENTIFIER value ({exc.args[0]})")
+    if tag == IP_ADDRESS:
+        if n != 4:
+            return BadValue(tag, f"IpAddress of {n} octets, expected 4")
+        return "%d.%d.%d.%d" % tuple(content)  # noqa: UP031 - fastest for four small ints
+    if tag == OPAQUE:
+        return opaque_value(content)
+    return BadValue(tag, f"unsupported varbind value type {_tag_name(tag)}")
+
+
+# draft-perkins-opaque-01: an Opaque holding a BER value with an extension tag, 0x9f 0x78 (float) or 0x79 (double).
+_OPAQUE_FLOATS = {0x78: ("float", 4, struct.Struct(">f")), 0x79: ("double", 8, struct.Struct(">d"))}
+
+
+def opaque_value(content: bytes) -> Value:
+    """Opaque floats and doubles (net-snmp's laLoadFloat) as float; any other Opaque stays bytes."""
+    kind = _OPAQUE_FLOATS.get(content[1]) if len(content) >= 2 and content[0] == 0x9F else None
+    if kind is None:
+        return content
+    name, size, unpack = kind
+    if len(content) != 3 + size or content[2] != size:
+        got = f"length {content[2]} and {len(content) - 3} octets"
+        return BadValue(OPAQUE, f"Opaque {name} with {got}, expected {size}")
+    value: float = unpack.unpack_from(content, 3)[0]
+    return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,10 +11,21 @@ from typing import Protocol
 
 from collectors.base import PollResult, PollTarget
 from collectors.model import Sample
+from collectors.snmp.ber import BadValue
 from collectors.snmp.profile import Profile, Table
 from collectors.snmp.rates import CounterMemory
-from collectors.snmp.samples import fallback_plan, row_indexes, scalar_fields, table_labels, table_samples, text_of
+from collectors.snmp.samples import (
+    bad_values,
+    fallback_plan,
+    row_indexes,
+    scalar_fields,
+    table_labels,
+    table_samples,
+    text_of,
+)
 from collectors.snmp.session import SnmpFailure, SnmpSession, Target, V2cCredentials, V3Credentials, Value
+
+log = logging.getLogger(__name__)
 
 REDISCOVER_EVERY = 30  # cycles; ifName/ifAlias change rarely and strings are the costliest varbinds
 MAX_REPETITIONS_CAP = 50
@@ -32,6 +44,7 @@ class DeviceMemory:
     rows: int = 0
     cycles_since_discovery: int = REDISCOVER_EVERY
     skip: set[str] | None = None  # columns this device's walk leaves out (see _walk_tables)
+    bad: int = 0  # undecodable varbinds in the last cycle, logged when the count changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,36 +96,45 @@ class SnmpCollector:
         if shape is None:
             shape = self._shapes[target.profiles] = WalkShape.of(profiles)
         try:
-            samples, varbinds = await self._poll(session, target, profiles, shape, memory)
+            samples, varbinds, bad = await self._poll(session, target, profiles, shape, memory)
         except SnmpFailure as exc:
             return self._failed(target, started, exc.reason, f"{target.device} ({target.host}): {exc}")
         finally:
             await session.close()
+        if len(bad) != memory.bad:
+            memory.bad = len(bad)
+            if bad:
+                log.warning("%s (%s): %d varbind(s) undecodable, counted as missing; first: %s", target.device,
+                            target.host, len(bad), bad[0].reason)
         duration = time.perf_counter() - started
-        return PollResult(target.device, self.name, samples, True, duration_s=duration, varbinds=varbinds)
+        return PollResult(target.device, self.name, samples, True, duration_s=duration, varbinds=varbinds,
+                          bad_varbinds=len(bad))
 
     def _failed(self, target: PollTarget, started: float, reason: str, error: str) -> PollResult:
         duration = time.perf_counter() - started
         return PollResult(target.device, self.name, [], False, reason, error, duration, 0)
 
     async def _poll(self, session: SnmpSession, target: PollTarget, profiles: list[Profile], shape: WalkShape,
-                    memory: DeviceMemory) -> tuple[list[Sample], int]:
+                    memory: DeviceMemory) -> tuple[list[Sample], int, list[BadValue]]:
         discover = memory.cycles_since_discovery >= REDISCOVER_EVERY
         scalar_oids = [c.oid for p in profiles for c in p.scalars]
         fact_oids = [oid for p in profiles for oid in p.facts.values()] if discover else []
         got = await session.get(scalar_oids + fact_oids) if scalar_oids or fact_oids else {}
         varbinds = len(got)
+        bad = bad_values(got.values())
         tables = shape.tables
         if discover:
             label_oids = list(dict.fromkeys(oid for t in tables for oids in t.labels.values() for oid in oids))
             walked_labels = await session.walk_columns(label_oids) if label_oids else {}
             varbinds += sum(len(v) for v in walked_labels.values())
+            bad += bad_values(v for rows in walked_labels.values() for _, v in rows)
             memory.labels = {i: table_labels(t, walked_labels) for i, t in enumerate(tables)}
             memory.facts = {name: text_of(got.get(oid)) for p in profiles for name, oid in p.facts.items()}
             memory.cycles_since_discovery = 0
         memory.cycles_since_discovery += 1
         walked = await _walk_tables(session, shape, memory, discover)
         varbinds += sum(len(v) for v in walked.values())
+        bad += bad_values(v for rows in walked.values() for _, v in rows)
         memory.rows = max((len(v) for v in walked.values()), default=0)
         now = time.time_ns()
         base = dict(target.tags)
@@ -124,7 +146,7 @@ class SnmpCollector:
                 memory.rows_named[position] = rows
             elif table.labels and not rows <= memory.rows_named.get(position, set()):
                 memory.cycles_since_discovery = REDISCOVER_EVERY  # a new row appeared: name it next cycle
-        return samples, varbinds
+        return samples, varbinds, bad
 
 
 async def _walk_tables(session: SnmpSession, shape: WalkShape, memory: DeviceMemory,

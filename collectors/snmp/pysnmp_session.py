@@ -142,8 +142,10 @@ def to_value(value: Any) -> tuple[int, Value]:
     tag = _tag(value)
     if tag in _INT_TAGS:
         return tag, int(value)
-    if tag in (ber.OCTET_STRING, ber.OPAQUE):
+    if tag == ber.OCTET_STRING:
         return tag, bytes(value.asOctets())
+    if tag == ber.OPAQUE:
+        return tag, ber.opaque_value(bytes(value.asOctets()))
     if tag == ber.IP_ADDRESS:
         return tag, ".".join(str(b) for b in value.asOctets())
     if tag == ber.OBJECT_IDENTIFIER:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 
 from collectors.model import Sample, Tags
+from collectors.snmp.ber import BadValue
 from collectors.snmp.profile import Column, Profile, Table
 from collectors.snmp.rates import CounterMemory
 
@@ -18,7 +20,7 @@ def text_of(value: object) -> str:
     Windows agents end DisplayStrings with the C string's NUL; it is no part of the name."""
     if isinstance(value, bytes):
         text = value.decode("utf-8", errors="replace")
-    elif value is None:
+    elif value is None or type(value) is BadValue:  # an undecodable varbind names nothing
         text = ""
     else:
         text = str(value)
@@ -26,11 +28,19 @@ def text_of(value: object) -> str:
 
 
 def number_of(column: Column, value: object) -> float | None:
+    """None for a missing reading: no value, a BadValue, text, an `unknown` sentinel, a non-finite float."""
+    if type(value) is float:  # Opaque float/double (laLoadFloat); a counter is never one
+        return value / column.divide if math.isfinite(value) and column.type == "gauge" else None
     if type(value) is not int or (column.unknown and value in column.unknown):  # bool is no number here
         return None
     if column.type == "timeticks":
         return value / 100.0
     return value / column.divide if column.divide != 1.0 else float(value)
+
+
+def bad_values(values: Iterable[object]) -> list[BadValue]:
+    """The varbinds the decoder could not read; each counts as missing where it stands."""
+    return [v for v in values if type(v) is BadValue]
 
 
 def scalar_fields(profile: Profile, got: Mapping[str, object]) -> dict[str, float]:

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from collectors.snmp import ber
 
-Value = int | bytes | str | None
+Value = ber.Value
 
 
 class SnmpFailure(Exception):

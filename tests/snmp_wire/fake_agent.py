@@ -14,6 +14,22 @@ from collectors.snmp import ber
 Reply = Callable[[bytes], Iterable[bytes]]
 
 
+class RawValue(bytes):
+    """A value TLV sent as given (a malformed or unknown value); in ``table_reply`` its tag is ignored."""
+
+
+def _varbind(oid: str | bytes, tag: int, value: ber.Value) -> bytes:
+    if isinstance(value, RawValue):
+        raw = oid if isinstance(oid, bytes) else ber.encode_oid(oid)
+        return ber.encode_tlv(ber.SEQUENCE, ber.encode_tlv(ber.OBJECT_IDENTIFIER, raw) + value)
+    return ber.encode_varbind(oid, tag, value)
+
+
+def _response(community: bytes, request_id: int, varbinds: Iterable[tuple[str | bytes, int, ber.Value]]) -> bytes:
+    parts = [_varbind(oid, tag, value) for oid, tag, value in varbinds]
+    return ber.encode_message(community, ber.RESPONSE, request_id, 0, 0, ber.encode_varbind_list(parts))
+
+
 class FakeAgent(asyncio.DatagramProtocol):
     def __init__(self, reply: Reply) -> None:
         self.reply = reply
@@ -60,7 +76,7 @@ def table_reply(objects: Mapping[str, tuple[int, ber.Value]], community: bytes,
         if request.pdu_type == ber.GET_REQUEST:
             found = {raw: (t, v) for _, raw, t, v in ordered}
             out = [(oid, *found.get(oid, (ber.NO_SUCH_OBJECT, None))) for oid, _, _ in request.varbinds]
-            return [ber.encode_response(community, request.request_id, out)]
+            return [_response(community, request.request_id, out)]
         repetitions = request.error_index
         if max_repetitions_limit is not None and repetitions > max_repetitions_limit:
             return [ber.encode_response(community, request.request_id, [], error_status=1)]
@@ -76,6 +92,6 @@ def table_reply(objects: Mapping[str, tuple[int, ber.Value]], community: bytes,
                 next_arcs, next_raw, tag, value = ordered[at]
                 out.append((next_raw, tag, value))
                 cursors[i] = (next_arcs, next_raw)
-        return [ber.encode_response(community, request.request_id, out)]
+        return [_response(community, request.request_id, out)]
 
     return reply

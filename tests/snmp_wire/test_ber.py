@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,9 @@ ALL_TYPES: list[tuple[str, int, ber.Value, Any]] = [  # (oid, tag, python value,
     ("1.3.6.1.4.1.9.1.18", ber.OBJECT_IDENTIFIER, "0.0", v2c.ObjectIdentifier("0.0")),
     ("1.3.6.1.4.1.9.1.19", ber.OBJECT_IDENTIFIER, "2.999.16384", v2c.ObjectIdentifier("2.999.16384")),
     ("1.3.6.1.4.1.9.1.20", ber.IP_ADDRESS, "10.0.255.1", v2c.IpAddress("10.0.255.1")),
-    ("1.3.6.1.4.1.9.1.21", ber.OPAQUE, b"\x9f\x78\x04\x3f\x80\x00\x00", v2c.Opaque(b"\x9f\x78\x04\x3f\x80\x00\x00")),
+    ("1.3.6.1.4.1.9.1.21", ber.OPAQUE, 1.0, v2c.Opaque(b"\x9f\x78\x04\x3f\x80\x00\x00")),  # Opaque float
+    ("1.3.6.1.4.1.9.1.26", ber.OPAQUE, 0.1, v2c.Opaque(b"\x9f\x79\x08\x3f\xb9\x99\x99\x99\x99\x99\x9a")),  # double
+    ("1.3.6.1.4.1.9.1.27", ber.OPAQUE, b"\x01\x02", v2c.Opaque(b"\x01\x02")),
     ("1.3.6.1.4.1.9.1.22", ber.NULL, None, v2c.Null("")),
     ("1.3.6.1.4.1.9.1.23", ber.NO_SUCH_OBJECT, None, rfc1905.noSuchObject),
     ("1.3.6.1.4.1.9.1.24", ber.NO_SUCH_INSTANCE, None, rfc1905.noSuchInstance),
@@ -135,10 +139,76 @@ def test_oid_round_trip(oid: str, arcs: list[int]) -> None:
 
 
 @pytest.mark.parametrize("bad", ["", "1", "3.1", "1.40", "1.3.-1", "1.3.6.x", "1.3.4294967296", "1..3", "1.3.٣",
-                                 "1." + ".".join(["1"] * 128)])
+                                 "1." + ".".join(["1"] * 128), "2.4294967216", "1.3." + "9" * 5000])
 def test_encode_oid_rejects(bad: str) -> None:
     with pytest.raises(ValueError):
         ber.encode_oid(bad)
+
+
+def test_head_arc_limit_is_the_encoded_one() -> None:
+    assert ber.oid_to_str(ber.encode_oid("2.4294967215")) == "2.4294967215"  # 80 + 4294967215 = 2**32 - 1
+
+
+LONG_ARC = b"\xff" * 65_000 + b"\x7f"  # one sub-identifier of 65,001 bytes
+
+
+@pytest.mark.parametrize("raw", [b"\x2b\x90\x80\x80\x80\x00", b"\x2b\x8f\xff\xff\xff\xff\x00", b"\x2b" + LONG_ARC,
+                                 LONG_ARC, b"\x90\x80\x80\x80\x00\x01"])
+def test_sub_identifiers_above_32_bits_are_ber_errors_on_every_path(raw: bytes) -> None:
+    for convert in (ber.decode_arcs, ber.oid_to_str, ber.suffix_to_str):
+        with pytest.raises(ber.BerError, match="exceeds 4294967295"):
+            convert(raw)
+    with pytest.raises(ber.BerError):
+        ber.suffix_greater(raw, b"\x01\x80\x01")
+    message = ber.encode_message(b"c", ber.RESPONSE, 1, 0, 0, ber.encode_varbind_list([
+        ber.encode_tlv(ber.SEQUENCE, ber.encode_tlv(ber.OBJECT_IDENTIFIER, raw) + b"\x05\x00")]))
+    with pytest.raises(ber.BerError, match="one above 4294967295"):
+        ber.decode_response(message)
+
+
+def test_largest_sub_identifier_still_decodes() -> None:
+    raw = b"\x2b\x8f\xff\xff\xff\x7f"
+    assert ber.oid_to_str(raw) == "1.3.4294967295" and ber.suffix_to_str(raw[1:]) == "4294967295"
+
+
+def test_long_sub_identifiers_cost_linear_time() -> None:
+    # The limit is checked per byte: 65 kB of continuation bytes must not build a 455,000-bit integer.
+    value = ber.encode_tlv(ber.OBJECT_IDENTIFIER, b"\x2b" + LONG_ARC)
+    name = ber.encode_tlv(ber.OBJECT_IDENTIFIER, ber.encode_oid("1.3.6.1.2.1.1.2.0"))
+    message = ber.encode_message(b"c", ber.RESPONSE, 1, 0, 0, ber.encode_varbind_list([
+        ber.encode_tlv(ber.SEQUENCE, name + value)]))
+    started = time.perf_counter()
+    for _ in range(20):
+        got = ber.decode_response(message)
+        for raw in (b"\x2b" + LONG_ARC, LONG_ARC):
+            with pytest.raises(ber.BerError):
+                ber.oid_to_str(raw)
+    assert isinstance(got.varbinds[0][2], ber.BadValue)
+    assert time.perf_counter() - started < 0.5  # was 0.33 s per datagram
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"\x9f\x78\x04\x41\x20\x00\x00", 10.0),
+    (b"\x9f\x79\x08\x40\x24\x00\x00\x00\x00\x00\x00", 10.0),
+    (b"\x9f\x78\x04\x7f\xc0\x00\x00", math.nan),
+    (b"\x41\xf0\x00\x00", b"\x41\xf0\x00\x00"),  # no float tag: an Opaque of raw bytes
+    (b"\x9f\x76\x01\x05", b"\x9f\x76\x01\x05"),  # opaque Counter64: left as bytes
+    (b"\x9f\x78\x04\x41\x20\x00", ber.BadValue(ber.OPAQUE, "Opaque float with length 4 and 3 octets, expected 4")),
+    (b"\x9f\x79\x00", ber.BadValue(ber.OPAQUE, "Opaque double with length 0 and 0 octets, expected 8")),
+    (b"\x9f", b"\x9f"),
+])
+def test_opaque_floats(content: bytes, expected: ber.Value) -> None:
+    got = ber.opaque_value(content)
+    if isinstance(expected, float) and math.isnan(expected):
+        assert isinstance(got, float) and math.isnan(got)
+    else:
+        assert got == expected and type(got) is type(expected)
+
+
+@pytest.mark.parametrize("value", [1.0, 0.1, -2.5e-3, 1e300, math.inf])
+def test_opaque_float_round_trip(value: float) -> None:
+    tlv = ber.encode_value(ber.OPAQUE, value)
+    assert ber.opaque_value(tlv[2:]) == value
 
 
 def test_subtree_is_a_byte_prefix_and_suffix_order_matches_arc_order() -> None:
@@ -160,11 +230,11 @@ def test_subtree_is_a_byte_prefix_and_suffix_order_matches_arc_order() -> None:
 
 def test_ber_error_carries_the_parsed_header() -> None:
     good = ber.encode_response(b"pub", 31337, [("1.3.6.1.2.1.1.5.0", ber.OCTET_STRING, b"sw")])
-    broken = good[:-4] + b"\x45\x02sw"  # the value turned into an NsapAddress, which SNMPv2c lacks
+    broken = good[:-4] + b"\x04\x03sw"  # the value's length overruns its varbind
     with pytest.raises(ber.BerError) as caught:
         ber.decode_response(broken)
     assert caught.value.request_id == 31337 and caught.value.community == b"pub"
-    assert caught.value.offset is not None and "0x45" in str(caught.value)
+    assert caught.value.offset is not None and "does not match its varbind" in str(caught.value)
     with pytest.raises(ber.BerError) as caught:
         ber.decode_response(good[:10])
     assert caught.value.request_id is None
@@ -180,7 +250,7 @@ def _seeds() -> list[bytes]:
 def _mutate(rng: random.Random, data: bytes) -> bytes:
     buf = bytearray(data)
     for _ in range(rng.randint(1, 4)):
-        kind = rng.randrange(7)
+        kind = rng.randrange(8)
         pos = rng.randrange(len(buf)) if buf else 0
         if kind == 0 and buf:
             buf[pos] = rng.randrange(256)
@@ -195,7 +265,10 @@ def _mutate(rng: random.Random, data: bytes) -> bytes:
         elif kind == 5 and buf:  # a length-like byte: long-form and indefinite lengths
             buf[pos] = rng.choice([0x00, 0x7F, 0x80, 0x81, 0x82, 0x84, 0x85, 0xFF])
         elif kind == 6 and buf:
-            buf[pos] = rng.choice([0x02, 0x04, 0x05, 0x06, 0x30, 0x40, 0x41, 0x46, 0x80, 0x82, 0xA2, 0xA8])
+            buf[pos] = rng.choice([0x02, 0x04, 0x05, 0x06, 0x30, 0x40, 0x41, 0x44, 0x45, 0x46, 0x80, 0x82, 0x9F,
+                                   0xA2, 0xA8])
+        elif kind == 7:  # a run of continuation bytes: a long or over-32-bit sub-identifier
+            buf[pos:pos] = bytes([rng.choice([0x81, 0x90, 0xFF])]) * rng.choice([3, 4, 5, 300])
     return bytes(buf)
 
 
@@ -206,7 +279,11 @@ def test_fuzz_only_ber_error_escapes() -> None:
     for i in range(30_000):
         data = _mutate(rng, rng.choice(seeds)) if i % 10 else rng.randbytes(rng.randint(0, 64))
         try:
-            ber.decode_response(data)
+            got = ber.decode_response(data)
+            for oid, _, _ in got.varbinds:  # what the client does with names: text, suffixes, order
+                ber.oid_to_str(oid)
+                ber.suffix_to_str(oid[1:])
+                ber.suffix_greater(oid[1:], oid[:1])
             outcomes["ok"] += 1
         except ber.BerError:
             outcomes["error"] += 1
