@@ -4,6 +4,7 @@ one source address while another's linkDown still arrives, malformed datagrams, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -48,6 +49,7 @@ class Listening:
             await asyncio.sleep(0.02)
 
 
+@contextlib.asynccontextmanager
 async def _listening(listen: TrapListen, events: list[SecurityEvent]) -> AsyncIterator[Listening]:
     receiver = TrapReceiver(listen, {"127.0.0.1": "core-1", "127.0.0.3": "village-3", "::1": "core-6"},
                             events.append)
@@ -139,7 +141,7 @@ def test_parse_rejects_and_fails_as_ber_errors() -> None:
 async def intake() -> AsyncIterator[tuple[Listening, list[SecurityEvent], int]]:
     port = free_port(socket.SOCK_DGRAM)
     events: list[SecurityEvent] = []
-    async for state in _listening(TrapListen(port=port, communities=(COMMUNITY,)), events):
+    async with _listening(TrapListen(port=port, communities=(COMMUNITY,)), events) as state:
         yield state, events, port
 
 
@@ -168,7 +170,7 @@ async def test_v1_trap_and_inform_from_net_snmp(intake: tuple[Listening, list[Se
 async def test_ipv6_listener() -> None:
     port = free_port(socket.SOCK_DGRAM)
     events: list[SecurityEvent] = []
-    async for state in _listening(TrapListen(host="::1", port=port, communities=(COMMUNITY,)), events):
+    async with _listening(TrapListen(host="::1", port=port, communities=(COMMUNITY,)), events) as state:
         await _run(SNMPTRAP or "snmptrap", "-v", "2c", "-c", COMMUNITY, f"udp6:[::1]:{port}", "", LINK_DOWN,
                    "1.3.6.1.2.1.2.2.1.1.9", "i", "9")
         await state.until(lambda: len(state.traps()) == 1)
@@ -197,7 +199,8 @@ async def test_flood_from_one_source_leaves_others_on_time(
             await asyncio.sleep(max(0.0, started + sent / 10_000 - time.monotonic()))
         await state.until(lambda: state.traps("village-3"), timeout=5)
         arrived = next(t for t, r in state.results if r.device == "village-3")
-        assert legit_at is not None and arrived - legit_at < 1.0, arrived - legit_at
+        assert legit_at is not None
+        assert arrived - legit_at < 1.0, arrived - legit_at
         await state.until(lambda: state.intake("127.0.0.2").get("dropped", 0) > 0, timeout=5)
     finally:
         flood.close()
@@ -256,11 +259,15 @@ async def test_repeated_deaths_end_the_stream_with_an_error(monkeypatch: pytest.
 
     monkeypatch.setattr(traps, "RESTARTS", 1)
     events: list[SecurityEvent] = []
-    async for state in _listening(TrapListen(port=free_port(socket.SOCK_DGRAM), communities=(COMMUNITY,)), events):
-        for deaths in (1, 2):
-            await state.until(lambda: state.receiver.pid is not None and state.receiver.restarts == deaths - 1)
+    async with _listening(TrapListen(port=free_port(socket.SOCK_DGRAM), communities=(COMMUNITY,)), events) as state:
+        receiver = state.receiver
+        def restarted(times: int) -> Callable[[], bool]:
+            return lambda: receiver.pid is not None and receiver.restarts == times
+
+        for restarts in (0, 1):
+            await state.until(restarted(restarts))
             await asyncio.sleep(0.5)
-            os.kill(state.receiver.pid or 0, signal.SIGKILL)
+            os.kill(receiver.pid or 0, signal.SIGKILL)
         await state.until(lambda: state.error is not None)
         assert "died" in str(state.error) and "giving up" in str(state.error)
 
