@@ -42,6 +42,10 @@ TRAPS = {
 OPER_STATUS = {"linkDown": 2.0, "linkUp": 1.0}
 # Results waiting for the monitor; beyond this a flood is dropped (and counted) rather than eating memory.
 QUEUE_LIMIT = 10_000
+# After a device's result goes to the monitor, its next waits this long and takes in every trap of the device
+# that arrives meanwhile: each result costs the monitor an alert evaluation, so a busy device costs at most two a
+# second, while the first trap of any quiet device goes at once.
+COALESCE_S = 0.5
 RESTARTS = 5  # worker deaths tolerated within RESTART_WINDOW_S before the stream ends with an error
 RESTART_WINDOW_S = 60.0
 RCVBUF = 4 << 20  # kernel buffer for the socket: bursts wait there, not in Python
@@ -161,20 +165,35 @@ class TrapReceiver:
         self._sock: socket.socket | None = None
         self._process: Any = None
         self._conn: Connection | None = None
-        self._queue: asyncio.Queue[PollResult | BaseException] = asyncio.Queue()
+        self._pending: dict[tuple[str, str], PollResult] = {}  # (device, collector) -> what waits for the monitor
+        self._due: dict[tuple[str, str], float] = {}  # the earliest a key's next result may go
+        self._wake = asyncio.Event()
+        self._failure: BaseException | None = None
         self._deaths: list[float] = []
 
     async def results(self) -> AsyncIterator[PollResult]:
         self.start()
         try:
             while True:
-                item = await self._queue.get()
-                if isinstance(item, BaseException):
-                    self._restart(item)
+                if self._failure is not None:
+                    failure, self._failure = self._failure, None
+                    self._restart(failure)
+                now = time.monotonic()
+                key = next((k for k in self._pending if self._due.get(k, 0.0) <= now), None)
+                if key is None:
+                    await self._sleep(min((self._due[k] for k in self._pending), default=now + 3600) - now)
                     continue
-                yield item
+                self._due[key] = now + COALESCE_S
+                yield self._pending.pop(key)
         finally:
             self.stop()
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), max(0.0, seconds))
+        except TimeoutError:
+            pass
 
     def start(self) -> None:
         """Binds the socket and starts the worker; must run inside the event loop that takes the results."""
@@ -226,21 +245,43 @@ class TrapReceiver:
                 reason = RuntimeError(f"trap worker {process.pid} died (exit code {process.exitcode}): "
                                       f"{type(exc).__name__}")
                 try:
-                    loop.call_soon_threadsafe(self._queue.put_nowait, reason)
+                    loop.call_soon_threadsafe(self._fail, reason)
                 except RuntimeError:  # the loop is closed: nobody is listening any more
                     pass
 
     def _deliver(self, results: Sequence[PollResult], events: Sequence[SecurityEvent]) -> None:
         for result in results:
-            if self._queue.qsize() >= QUEUE_LIMIT:
-                self.dropped += 1
-                if self.dropped % 1000 == 1:
-                    log.warning("trap queue full: %d traps dropped so far", self.dropped)
-            else:
-                self._queue.put_nowait(result)
+            self._hold(result)
+        self._wake.set()
         if self.on_event:
             for event in events:
                 self.on_event(event)
+
+    def _hold(self, result: PollResult) -> None:
+        key = (result.device, result.collector)
+        held = self._pending.get(key)
+        if held is None:
+            if len(self._pending) >= QUEUE_LIMIT:
+                self.dropped += 1
+                if self.dropped % 1000 == 1:
+                    log.warning("trap queue full: %d traps dropped so far", self.dropped)
+                return
+            self._pending[key] = result
+            if len(self._due) > 2 * QUEUE_LIMIT:  # forget the keys whose pause is over
+                now = time.monotonic()
+                self._due = {k: t for k, t in self._due.items() if t > now}
+        elif result.partial:  # traps of one device: the newest sample of each series wins
+            merged = {(s.measurement, s.tags): s for s in held.samples}
+            for sample in result.samples:
+                merged.pop((sample.measurement, sample.tags), None)
+                merged[(sample.measurement, sample.tags)] = sample
+            held.samples[:] = list(merged.values())
+        else:  # intake counts are cumulative: the newest replaces
+            self._pending[key] = result
+
+    def _fail(self, reason: BaseException) -> None:
+        self._failure = reason
+        self._wake.set()
 
     def _restart(self, reason: BaseException) -> None:
         now = time.monotonic()
