@@ -281,3 +281,31 @@ def test_port_in_use_fails_at_start() -> None:
             receiver.start()
     finally:
         holder.close()
+
+
+def test_v3_trap_users_and_replays() -> None:
+    from collectors.snmp import usm, v3msg
+    from collectors.trap_intake import V3Keys
+
+    engine_id = bytes.fromhex("8000000001020304")
+    keys = usm.user_keys(engine_id, "SHA", b"authpass123", "AES", b"privpass123")
+    creds = Credentials(users=(V3Keys(b"trapper", keys),))
+
+    def trap(boots: int, engine_time: int, sender_keys: usm.UserKeys = keys, user: bytes = b"trapper") -> bytes:
+        varbinds = ber.encode_varbind_list([ber.encode_varbind("1.3.6.1.6.3.1.1.4.1.0", ber.OBJECT_IDENTIFIER,
+                                                               LINK_DOWN)])
+        return v3msg.encode_message(v3msg.encode_pdu(0xA7, 9, 0, 0, varbinds), 9, user, sender_keys,
+                                    v3msg.Engine(engine_id, boots, engine_time), salt=boots * 7 + engine_time,
+                                    reportable=False)
+
+    note = parse(trap(5, 1000), creds, 0.0)
+    assert (note.version, note.security_name, note.varbinds) == (3, "trapper", [("1.3.6.1.6.3.1.1.4.1.0", LINK_DOWN)])
+    assert parse(trap(5, 900), creds, 1.0).security_name == "trapper"  # within 150 s of the latest
+    for replayed in (trap(5, 849), trap(4, 2000)):  # older than the window, an earlier boot
+        with pytest.raises(Rejected):
+            parse(replayed, creds, 2.0)
+    other = usm.user_keys(engine_id, "SHA", b"not-the-key", "AES", b"privpass123")
+    for forged in (trap(5, 1001, other), trap(5, 1001, user=b"mallory")):
+        with pytest.raises(Rejected):
+            parse(forged, creds, 3.0)
+    assert parse(trap(6, 3), creds, 4.0).version == 3  # a reboot: a newer boots counter is adopted
