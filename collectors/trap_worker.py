@@ -97,7 +97,11 @@ def main(sock: socket.socket, conn: Connection, listen: TrapListen, devices: Map
             continue
         if note.pdu_type == INFORM:
             _answer(sock, note, address)
-        decoded = decode(source, note.varbinds, devices, now_ns(), note.security_name)
+        try:
+            decoded = decode(source, note.varbinds, devices, now_ns(), note.security_name)
+        except Exception:  # noqa: BLE001 - a trap we cannot read must not end the intake of every other
+            counts.count(source, "malformed")
+            continue
         device = decoded.samples[0].tag("device")
         _put(out, ("result", PollResult(device, "trap", decoded.samples, True, partial=True)), counts, source)
         for event in decoded.events:
