@@ -1,25 +1,30 @@
-"""SNMP trap receiver (v2c and v3 USM) on pysnmp's asyncio engine, and the pure decoding of traps into Samples.
+"""SNMP trap receiver, and the pure decoding of traps into Samples.
 
 A trap becomes a `trap` sample (device, trap name, if_index; received=1); linkDown/linkUp also become an
 `interface` sample with `oper_status` 2/1, so the alert engine acts on a link change before the next poll;
 authenticationFailure also becomes a `SecurityEvent`. An unknown sender is kept as device `unknown:<addr>`.
+
+The socket is read in a worker process (`collectors.trap_worker`) that throttles each source address with a token
+bucket, so a flooding device costs that process's CPU and its own traps, never the monitor's event loop. Dropped,
+malformed and rejected datagrams are counted per source (`trap_intake` samples), and a source's first throttled
+trap in a window raises a `trap-flood` SecurityEvent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import socket
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from typing import Any
 
-from pysnmp.carrier.asyncio.dgram import udp
-from pysnmp.entity import config, engine
-from pysnmp.entity.rfc3413 import ntfrcv
-from pysnmp.proto.api import v2c
-
 from collectors.base import PollResult
-from collectors.model import Sample, make_tags, now_ns
+from collectors.model import Sample, make_tags
 from inventory.model import Inventory
 
 log = logging.getLogger(__name__)
@@ -35,8 +40,15 @@ TRAPS = {
     "1.3.6.1.6.3.1.1.5.5": "authenticationFailure",
 }
 OPER_STATUS = {"linkDown": 2.0, "linkUp": 1.0}
-# Traps waiting for the monitor; beyond this a flood is dropped (and counted) rather than eating memory.
+# Results waiting for the monitor; beyond this a flood is dropped (and counted) rather than eating memory.
 QUEUE_LIMIT = 10_000
+# After a device's result goes to the monitor, its next waits this long and takes in every trap of the device
+# that arrives meanwhile: each result costs the monitor an alert evaluation, so a busy device costs at most two a
+# second, while the first trap of any quiet device goes at once.
+COALESCE_S = 0.5
+RESTARTS = 5  # worker deaths tolerated within RESTART_WINDOW_S before the stream ends with an error
+RESTART_WINDOW_S = 60.0
+RCVBUF = 4 << 20  # kernel buffer for the socket: bursts wait there, not in Python
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,20 +69,26 @@ class Decoded:
 @dataclass(frozen=True, slots=True)
 class V3User:
     name: str
-    auth_key: str = field(repr=False)
+    auth_key: str = field(repr=False)  # the passphrases (RFC 3414 A.2 turns them into keys)
     priv_key: str = field(repr=False)
     # The sender's snmpEngineID (hex): a v3 trap is authenticated with keys localised to the sender's engine.
     engine_id: str = ""
+    auth: str = "SHA"
+    priv: str = "AES"
 
 
 @dataclass(frozen=True, slots=True)
 class TrapListen:
-    """Where traps arrive and who may send them: v2c communities and v3 users."""
+    """Where traps arrive, who may send them (v2c communities and v3 users), and how much each source may send."""
 
     host: str = "127.0.0.1"
     port: int = 162
     communities: tuple[str, ...] = field(default=(), repr=False)
     users: tuple[V3User, ...] = ()
+    rate_per_s: float = 50.0  # per source address, sustained
+    burst: float = 200.0  # per source address, at once
+    queue_limit: int = QUEUE_LIMIT  # decoded traps waiting for the parent, in the worker
+    flood_window_s: float = 60.0  # at most one trap-flood event per source in this long
 
 
 def device_addresses(inventory: Inventory) -> dict[str, str]:
@@ -117,18 +135,23 @@ def _if_index(varbinds: Sequence[tuple[str, Any]]) -> int | None:
     return None
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, v2c.ObjectIdentifier):
-        return str(value)
+def bind(listen: TrapListen) -> socket.socket:
+    """The UDP socket, IPv4 or IPv6 as the host says; a port in use fails here, in the caller's process."""
+    family, kind, proto, _, address = socket.getaddrinfo(listen.host, listen.port, type=socket.SOCK_DGRAM)[0]
+    sock = socket.socket(family, kind, proto)
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        return value.prettyPrint() if hasattr(value, "prettyPrint") else str(value)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class TrapReceiver:
     """Listens on `host:port` while `results()` is being read; each notification becomes a partial PollResult
-    (collector `trap`), and each security event goes to `on_event`."""
+    (collector `trap`), per-source intake counts a PollResult of collector `trap-intake`, and each security event
+    goes to `on_event`. The worker process does the reading; this side only takes its batches."""
 
     name = "trap"
 
@@ -137,57 +160,137 @@ class TrapReceiver:
         self.listen = listen
         self.on_event = on_event
         self.devices = dict(devices or {})
-        self.dropped = 0
-        self._engine: engine.SnmpEngine | None = None
-        self._queue: asyncio.Queue[PollResult] = asyncio.Queue(QUEUE_LIMIT)
+        self.dropped = 0  # results the monitor did not take in time (the worker counts its own per source)
+        self.restarts = 0
+        self._sock: socket.socket | None = None
+        self._process: Any = None
+        self._conn: Connection | None = None
+        self._pending: dict[tuple[str, str], PollResult] = {}  # (device, collector) -> what waits for the monitor
+        self._due: dict[tuple[str, str], float] = {}  # the earliest a key's next result may go
+        self._wake = asyncio.Event()
+        self._failure: BaseException | None = None
+        self._deaths: list[float] = []
 
     async def results(self) -> AsyncIterator[PollResult]:
         self.start()
         try:
             while True:
-                yield await self._queue.get()
+                if self._failure is not None:
+                    failure, self._failure = self._failure, None
+                    self._restart(failure)
+                now = time.monotonic()
+                key = next((k for k in self._pending if self._due.get(k, 0.0) <= now), None)
+                if key is None:
+                    await self._sleep(min((self._due[k] for k in self._pending), default=now + 3600) - now)
+                    continue
+                self._due[key] = now + COALESCE_S
+                yield self._pending.pop(key)
         finally:
             self.stop()
 
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), max(0.0, seconds))
+        except TimeoutError:
+            pass
+
     def start(self) -> None:
-        """Must run inside the event loop that will serve the socket."""
-        if self._engine is not None:
+        """Binds the socket and starts the worker; must run inside the event loop that takes the results."""
+        if self._sock is not None:
             return
-        snmp = engine.SnmpEngine()
-        listen = self.listen
-        config.add_transport(snmp, udp.DOMAIN_NAME, udp.UdpTransport().open_server_mode((listen.host, listen.port)))
-        for number, community in enumerate(listen.communities):
-            config.add_v1_system(snmp, f"trap-area-{number}", community)
-        for user in listen.users:
-            config.add_v3_user(snmp, user.name, config.USM_AUTH_HMAC96_SHA, user.auth_key,
-                               config.USM_PRIV_CFB128_AES, user.priv_key,
-                               securityEngineId=v2c.OctetString(hexValue=user.engine_id) if user.engine_id else None)
-        ntfrcv.NotificationReceiver(snmp, self._received)
-        self._engine = snmp
+        self._sock = bind(self.listen)
+        self._spawn()
 
     def stop(self) -> None:
-        if self._engine is not None:
-            self._engine.close_dispatcher()
-            self._engine = None
+        process, conn, sock = self._process, self._conn, self._sock
+        self._process = self._conn = self._sock = None
+        if process is not None:
+            process.terminate()
+            process.join(timeout=2)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=2)
+        if conn is not None:
+            conn.close()
+        if sock is not None:
+            sock.close()
 
-    def _received(self, snmp: engine.SnmpEngine, state_reference: Any, context_engine_id: Any, context_name: Any,
-                  varbinds: Sequence[tuple[Any, Any]], cb_ctx: Any) -> None:
-        context = snmp.observer.get_execution_context("rfc3412.receiveMessage:request")
-        sender = str(context["transportAddress"][0])
-        security_name = str(context.get("securityName", ""))
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def _spawn(self) -> None:
+        from collectors import trap_worker  # noqa: PLC0415 - the worker module imports this one
+
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        process = context.Process(target=trap_worker.main, args=(self._sock, child, self.listen, self.devices),
+                                  daemon=True, name="yiwang-traps")
+        process.start()
+        child.close()
+        self._process, self._conn = process, parent
+        loop = asyncio.get_running_loop()
+        threading.Thread(target=self._read, args=(parent, process, loop), daemon=True, name="trap-reader").start()
+
+    def _read(self, conn: Connection, process: Any, loop: asyncio.AbstractEventLoop) -> None:
+        # One call into the loop per batch, never one per trap.
         try:
-            decoded = decode(sender, [(str(oid), _plain(value)) for oid, value in varbinds], self.devices, now_ns(),
-                             security_name)
-        except Exception:  # noqa: BLE001 - one malformed trap must not stop the receiver
-            log.exception("undecodable trap from %s", sender)
-            return
-        device = decoded.samples[0].tag("device")
-        try:
-            self._queue.put_nowait(PollResult(device, self.name, decoded.samples, True, partial=True))
-        except asyncio.QueueFull:
-            self.dropped += 1
-            if self.dropped % 1000 == 1:
-                log.warning("trap queue full: %d traps dropped so far", self.dropped)
+            while True:
+                _, results, events = conn.recv()
+                loop.call_soon_threadsafe(self._deliver, results, events)
+        except (EOFError, OSError, TypeError, ValueError) as exc:
+            if self._conn is conn:  # not our own stop()
+                process.join(timeout=2)
+                reason = RuntimeError(f"trap worker {process.pid} died (exit code {process.exitcode}): "
+                                      f"{type(exc).__name__}")
+                try:
+                    loop.call_soon_threadsafe(self._fail, reason)
+                except RuntimeError:  # the loop is closed: nobody is listening any more
+                    pass
+
+    def _deliver(self, results: Sequence[PollResult], events: Sequence[SecurityEvent]) -> None:
+        for result in results:
+            self._hold(result)
+        self._wake.set()
         if self.on_event:
-            for event in decoded.events:
+            for event in events:
                 self.on_event(event)
+
+    def _hold(self, result: PollResult) -> None:
+        key = (result.device, result.collector)
+        held = self._pending.get(key)
+        if held is None:
+            if len(self._pending) >= QUEUE_LIMIT:
+                self.dropped += 1
+                if self.dropped % 1000 == 1:
+                    log.warning("trap queue full: %d traps dropped so far", self.dropped)
+                return
+            self._pending[key] = result
+            if len(self._due) > 2 * QUEUE_LIMIT:  # forget the keys whose pause is over
+                now = time.monotonic()
+                self._due = {k: t for k, t in self._due.items() if t > now}
+        elif result.partial:  # traps of one device: the newest sample of each series wins
+            merged = {(s.measurement, s.tags): s for s in held.samples}
+            for sample in result.samples:
+                merged.pop((sample.measurement, sample.tags), None)
+                merged[(sample.measurement, sample.tags)] = sample
+            held.samples[:] = list(merged.values())
+        else:  # intake counts are cumulative: the newest replaces
+            self._pending[key] = result
+
+    def _fail(self, reason: BaseException) -> None:
+        self._failure = reason
+        self._wake.set()
+
+    def _restart(self, reason: BaseException) -> None:
+        now = time.monotonic()
+        self._deaths = [t for t in self._deaths if now - t < RESTART_WINDOW_S] + [now]
+        if len(self._deaths) > RESTARTS:
+            raise RuntimeError(f"{reason}; {len(self._deaths)} deaths in {RESTART_WINDOW_S:.0f} s, giving up")
+        log.error("%s; restarting it", reason)
+        self.restarts += 1
+        old, self._conn = self._conn, None
+        if old is not None:
+            old.close()
+        self._spawn()

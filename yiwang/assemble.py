@@ -129,7 +129,8 @@ def trap_receiver(settings: Settings, inventory: Inventory, store: Store) -> Tra
         log.warning("security event: %s from %s (%s)", event.kind, event.device, event.sender)
         store.record_security_event(event.time_ns, event.kind, event.device, event.sender, event.security_name)
 
-    return TrapReceiver(TrapListen(traps.host, traps.port, tuple(communities), tuple(users)),
+    return TrapReceiver(TrapListen(traps.host, traps.port, tuple(communities), tuple(users), traps.rate_per_s,
+                                   traps.burst),
                         device_addresses(inventory), security_event)
 
 

@@ -96,6 +96,8 @@ class TrapSettings(Strict):
     port: int = Field(10162, ge=1, le=65535)
     communities: list[SecretSetting] = Field(default_factory=list)
     users: list[TrapUserSetting] = Field(default_factory=list)
+    rate_per_s: float = Field(50.0, gt=0, description="traps a second each source address may send, sustained")
+    burst: float = Field(200.0, ge=1, description="traps each source address may send at once")
 
 
 class Settings(Strict):

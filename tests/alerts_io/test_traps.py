@@ -77,7 +77,7 @@ async def test_v2c_and_v3_traps_from_net_snmp() -> None:
     finally:
         listening.cancel()
         await asyncio.gather(listening, return_exceptions=True)
-    assert receiver._engine is None  # the socket is closed once nobody listens
+    assert receiver._process is None and receiver._sock is None  # closed once nobody listens
     assert [(s.measurement, s.tag("trap"), s.tag("if_index"), dict(s.fields)) for s in samples] == [
         ("trap", "linkDown", "3", {"received": 1.0}),
         ("interface", "", "3", {"oper_status": 2.0}),
