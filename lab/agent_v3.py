@@ -1,8 +1,10 @@
 """SNMPv3 for the lab's agent: the authoritative side of the User-based Security Model (RFC 3414 3.2).
 
 One USM user per agent (a name, an authentication and a privacy protocol and their passwords); each device has its
-own engine ID, derived from its address (RFC 3411 SnmpEngineID format 1/2: IPv4/IPv6 address), boots 1 and the
-seconds since the responder started. Pure apart from the clock it is handed: datagram in, datagram (or None) out.
+own engine ID, derived from its address (RFC 3411 SnmpEngineID format 1/2: IPv4/IPv6 address); the engine's boots
+count the responder's starts (kept in a file, as net-snmp keeps snmpEngineBoots, so that a restarted lab is a
+rebooted agent to a poller that knew it, never a replay), its time the seconds since this start.
+Pure apart from the clock it is handed: datagram in, datagram (or None) out.
 
 What it answers, in RFC 3414 3.2's order:
   - another (or an empty) engine ID: a usmStatsUnknownEngineIDs report with ours, our boots and time (discovery);
@@ -90,6 +92,19 @@ def _head(data: bytes) -> _Head:
     engine_time, p = _integer(data, p, u_end, "msgAuthoritativeEngineTime")
     n_start, n_end = _header(data, p, u_end, ber.OCTET_STRING, "msgUserName")
     return _Head(msg_id, max_size, data[f_start], data[e_start:e_end], boots, engine_time, data[n_start:n_end])
+
+
+def next_boots(path: Path) -> int:
+    """snmpEngineBoots for this start: one more than the last start recorded in ``path`` (1 the first time)."""
+    try:
+        boots = int(path.read_text(encoding="utf-8").strip()) + 1
+    except (FileNotFoundError, ValueError):
+        boots = 1
+    boots = min(max(boots, 1), v3msg.MAX_BOOTS)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(f"{boots}\n", encoding="utf-8")
+    tmp.replace(path)
+    return boots
 
 
 def read_usm_user(path: Path) -> UsmUser:

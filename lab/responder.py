@@ -1,7 +1,7 @@
 """The lab's SNMP agents: one process answers for many devices, each at its own address, from their data files.
 
 Run as `python -m lab.responder --data-dir DIR --manifest FILE --port N --community-file FILE
-[--usm-user-file FILE]`. The manifest lists
+[--usm-user-file FILE --boots-file FILE]`. The manifest lists
 `address<TAB>device` lines; a device's data is `DIR/<device>.snmprec`. One UDP socket per address: the address a
 request arrived on selects the device, so one community serves them all.
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.agent import MAX_MESSAGE, Agent
-from lab.agent_v3 import UsmAgent, engine_id_of, read_usm_user
+from lab.agent_v3 import UsmAgent, engine_id_of, next_boots, read_usm_user
 from lab.mib import Interner, Mib, parse_snmprec
 from lab.state import read_manifest
 
@@ -186,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--usm-user-file", type=Path,
                         help="JSON {name, auth_protocol, auth_password, priv_protocol, priv_password}: answer SNMPv3 "
                              "for this user too")
+    parser.add_argument("--boots-file", type=Path,
+                        help="SNMPv3 snmpEngineBoots, counted up at each start (default: boots 1)")
     parser.add_argument("--max-message-size", type=int, default=MAX_MESSAGE)
     parser.add_argument("--reload-interval", type=float, default=0.25)
     args = parser.parse_args(argv)
@@ -193,7 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     community = args.community_file.read_text(encoding="utf-8").strip().encode("utf-8")
     devices = [Device(name, address, f"{name}.snmprec", engine_id=engine_id_of(address))
                for address, name in read_manifest(args.manifest)]
-    usm_agent = UsmAgent(read_usm_user(args.usm_user_file), time.time()) if args.usm_user_file else None
+    usm_agent = None
+    if args.usm_user_file:
+        boots = next_boots(args.boots_file) if args.boots_file else 1
+        usm_agent = UsmAgent(read_usm_user(args.usm_user_file), time.time(), boots)
     agent = Agent(community, args.max_message_size, usm_agent)
     responder = Responder(agent, args.data_dir, devices, Interner(time.time()))
     try:

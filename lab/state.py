@@ -44,6 +44,10 @@ class LabPaths:
         """`lab up --snmp v3`: the responders' USM user, passwords included (lab.agent_v3.usm_user_json)."""
         return self.root / "usm-user.json"
 
+    def engine_boots(self, responder: str) -> Path:
+        """A responder's SNMPv3 snmpEngineBoots; kept across `lab down`, so that boots only ever go up."""
+        return self.root / f"{responder}.engine-boots"
+
     def v3_secret(self, which: str) -> Path:
         """The v3 user's `auth` or `priv` password alone, as the inventory's secret reference reads it."""
         return self.root / f"v3-{which}.secret"

@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -146,3 +147,28 @@ async def test_outside_the_time_window_is_an_authenticated_report(responder: Run
     assert reply.authenticated and reply.msg_id == 8 and reply.engine.boots == 1
     assert abs(reply.engine.time - found.engine.time) <= 2
     assert not re.search("priv-pass", repr(reply))
+
+
+async def test_a_restarted_responder_is_a_rebooted_agent(tmp_path: Path, small: CityPlan,
+                                                          engine: FastV2cEngine) -> None:
+    """The boots file counts starts: a poller that knew the agent resynchronises on the authenticated
+    notInTimeWindows report (boots went up) instead of taking the restarted agent's early time for a replay."""
+    user_file, boots = tmp_path / "usm.json", tmp_path / "snmp.engine-boots"
+    write_atomic(user_file, usm_user_json(USER), mode=0o600)
+    extra = ("--usm-user-file", str(user_file), "--boots-file", str(boots))
+    first = start(tmp_path / "one", small, extra)
+    _, host = first.device("hg-core-01")
+    try:
+        session = engine.session(Target(host, first.port, 1.0, 1), v3())
+        assert (await session.get([SYS_NAME]))[SYS_NAME] == b"hg-core-01"
+        assert engine.clocks[(host, first.port)].boots == 1
+    finally:
+        first.stop()
+    second = start(tmp_path / "two", small, extra, port=first.port)
+    try:
+        assert (await session.get([SYS_NAME]))[SYS_NAME] == b"hg-core-01"
+        assert engine.clocks[(host, first.port)].boots == 2
+        assert engine.stats.discoveries == 1  # same engine ID: a resync, not a rediscovery
+    finally:
+        second.stop()
+    assert boots.read_text().strip() == "2"
