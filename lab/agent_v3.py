@@ -85,13 +85,22 @@ def _head(data: bytes) -> _Head:
     f_start, f_end = _header(data, p, g_end, ber.OCTET_STRING, "msgFlags")
     if f_end - f_start != 1:
         raise ber.BerError("msgFlags is not one octet", f_start)
+    model, p = _integer(data, f_end, g_end, "msgSecurityModel")
+    flags = data[f_start]
+    # RFC 3412 7.2 steps 2-5 and the ranges of RFC 3412/3414: a message outside them is dropped, never answered.
+    if (not 0 <= msg_id <= v3msg.MAX_BOOTS or not v3msg.MIN_MAX_SIZE <= max_size <= v3msg.MAX_BOOTS
+            or model != v3msg.USM_SECURITY_MODEL or (flags & v3msg.FLAG_PRIV and not flags & v3msg.FLAG_AUTH)):
+        raise ber.BerError("msgGlobalData out of range", g_start)
     s_start, s_end = _header(data, g_end, msg_end, ber.OCTET_STRING, "msgSecurityParameters")
     u_start, u_end = _header(data, s_start, s_end, ber.SEQUENCE, "UsmSecurityParameters")
     e_start, e_end = _header(data, u_start, u_end, ber.OCTET_STRING, "msgAuthoritativeEngineID")
     boots, p = _integer(data, e_end, u_end, "msgAuthoritativeEngineBoots")
     engine_time, p = _integer(data, p, u_end, "msgAuthoritativeEngineTime")
     n_start, n_end = _header(data, p, u_end, ber.OCTET_STRING, "msgUserName")
-    return _Head(msg_id, max_size, data[f_start], data[e_start:e_end], boots, engine_time, data[n_start:n_end])
+    if (not 0 <= boots <= v3msg.MAX_BOOTS or not 0 <= engine_time <= v3msg.MAX_BOOTS or e_end - e_start > 32
+            or n_end - n_start > 32):
+        raise ber.BerError("USM engine ID, boots, time or user name out of range", u_start)
+    return _Head(msg_id, max_size, flags, data[e_start:e_end], boots, engine_time, data[n_start:n_end])
 
 
 def next_boots(path: Path) -> int:
@@ -185,11 +194,7 @@ class UsmAgent:
             stats.decryption_errors += 1
             return self._report(head, reportable, engine, "decryptionErrors", stats.decryption_errors)
         except ber.BerError:
-            # Authenticated, so the body is what the user sent: with privacy, a body that does not read is what a
-            # wrong privacy key gives (AES-CFB decrypts anything, to garbage).
-            if wants_priv:
-                stats.decryption_errors += 1
-                return self._report(head, reportable, engine, "decryptionErrors", stats.decryption_errors)
+            # (A wrong privacy key almost always fails at the decrypted scopedPDU's own header: DecryptionFailed.)
             agent.stats.malformed += 1
             return None
         if message.pdu.pdu_type not in _REQUEST_PDUS:

@@ -9,6 +9,7 @@ and a Mib holding the values snmpd answered with.
 from __future__ import annotations
 
 import json
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -77,3 +78,69 @@ def test_the_agent_answers_a_recorded_client_as_snmpd_did(case: Path) -> None:
     assert reply.engine == found and reply.context_engine_id == served.context_engine_id
     assert reply.pdu.varbinds == served.pdu.varbinds
     assert (reply.pdu.error_status, reply.pdu.error_index) == (served.pdu.error_status, served.pdu.error_index)
+
+
+def _setup() -> tuple[Agent, Any, list[bytes], v3msg.Engine, usm.UserKeys, float]:
+    case = next(c for c in CASES if c.name == "netsnmp_get_sha_aes")
+    meta = json.loads((case / "case.json").read_text())
+    datagrams = [bytes.fromhex(line[2:]) for line in (case / "datagrams.txt").read_text().splitlines()]
+    found = v3msg.decode_message(datagrams[1], None).engine
+    user = UsmUser(meta["user"], RIGHT_AUTH, meta["priv_pass"], meta["auth"], meta["priv"])
+    agent = Agent(b"c", usm=UsmAgent(user, T0, found.boots))
+    keys = usm.user_keys(found.engine_id, "SHA", RIGHT_AUTH.encode(), "AES", meta["priv_pass"].encode())
+    mib = parse_snmprec(snmprec(v3msg.decode_message(datagrams[3], keys).pdu.varbinds), Interner(time.time()))
+    return agent, mib, datagrams, found, keys, T0 + found.time
+
+
+def test_levels_contexts_and_reportable_flag() -> None:
+    agent, mib, _, found, keys, now = _setup()
+    sec = v3msg.Security(b"u-sha-aes", keys, found)
+
+    def ask(message: bytes, later: float = 0.0) -> v3msg.V3Message | None:
+        answer = agent.answer(mib, message, now + later, found.engine_id)
+        return None if answer is None else v3msg.decode_message(answer, keys)
+
+    no_auth = v3msg.encode_get(sec._replace(keys=None), 1, ["1.3.6.1.2.1.1.1.0"])
+    got = ask(no_auth)
+    assert got is not None and got.report is not None and got.report.reason == "unsupportedSecLevels"
+    context = ask(v3msg.encode_get(sec._replace(context_name=b"vlan-10"), 2, ["1.3.6.1.2.1.1.1.0"], salt=5))
+    assert context is not None and context.report is not None and context.report.reason == "unknownContexts"
+    assert context.authenticated and context.pdu.request_id == 2
+    stale = v3msg.encode_get(sec, 3, ["1.3.6.1.2.1.1.1.0"])
+    assert ask(stale, later=150.9).report is None  # type: ignore[union-attr]
+    late = ask(stale, later=151)
+    assert late is not None and late.report is not None and late.report.reason == "notInTimeWindows"
+    assert late.authenticated and late.engine == found._replace(time=found.time + 151)
+    assert not late.flags & v3msg.FLAG_PRIV
+    other = v3msg.encode_get(sec._replace(engine=found._replace(boots=found.boots + 1)), 4, ["1.3.6.1.2.1.1.1.0"])
+    assert ask(other).report.reason == "notInTimeWindows"  # type: ignore[union-attr]
+    # Not reportable (RFC 3412 7.2.6): no report, whatever the fault.
+    pdu = v3msg.encode_pdu(ber.GET_REQUEST, 6, 0, 0, v3msg.request_varbinds(["1.3.6.1.2.1.1.1.0"]))
+    silent = v3msg.encode_message(pdu, 6, b"nobody", None, found, reportable=False)
+    assert agent.answer(mib, silent, now, found.engine_id) is None
+    assert agent.usm is not None and agent.usm.stats.unknown_user_names == 1
+
+
+def test_mutated_requests_never_raise() -> None:
+    """Bit flips, truncations and junk appended to real requests: an answer or None, never an exception."""
+    agent, mib, datagrams, found, keys, now = _setup()
+    rng = random.Random(2026)
+    answered, reasons = 0, set()
+    for n in range(30_000):
+        data = bytearray(datagrams[2] if n % 3 else datagrams[0])
+        kind = n % 4
+        if kind == 0:
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        elif kind == 1:
+            del data[rng.randrange(len(data)):]
+        elif kind == 2:
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        else:
+            data += rng.randbytes(rng.randrange(1, 9))
+        answer = agent.answer(mib, bytes(data), now, found.engine_id)
+        if answer is not None:
+            answered += 1
+            reply = v3msg.decode_message(answer, keys)  # what the agent sends always reads back
+            reasons.add(reply.report.reason if reply.report else "response")
+    assert agent.stats.malformed > 5000 and answered > 5000
+    assert {"unknownEngineIDs", "wrongDigests", "response"} <= reasons
