@@ -4,7 +4,8 @@ Pure apart from the clock it is handed. SNMPv2c GetRequest, GetNextRequest and G
 (noSuchObject / noSuchInstance / endOfMibView, non-repeaters and max-repetitions, a bulk answer cut to fit the
 message size, tooBig when a Get or GetNext answer cannot fit), SNMPv1 with its noSuchName and without Counter64
 (RFC 2576 4.1.2.1), a read-only agent's answer to SetRequest. What a real agent ignores is ignored, and counted:
-a wrong community, a malformed datagram, SNMPv3, or a PDU an agent does not answer.
+a wrong community, a malformed datagram, SNMPv3 (unless a USM user is configured: lab.agent_v3), or a PDU an
+agent does not answer.
 """
 
 from __future__ import annotations
@@ -13,14 +14,19 @@ import hmac
 from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import TYPE_CHECKING
 
 from collectors.snmp import ber
 from lab.mib import Cell, Mib, key_of
+
+if TYPE_CHECKING:
+    from lab.agent_v3 import UsmAgent
 
 # The largest UDP payload over IPv4; net-snmp's agent cuts bulk answers to its maximum message size likewise.
 MAX_MESSAGE = 65507
 
 TOO_BIG, NO_SUCH_NAME, NO_ACCESS = 1, 2, 6
+VERSION_3 = 3
 _MIN_VARBIND = 7  # SEQUENCE, OID and value headers and a one-octet OID
 
 
@@ -55,13 +61,15 @@ def message_version(data: bytes) -> int | None:
 
 
 class Agent:
-    def __init__(self, community: bytes, max_size: int = MAX_MESSAGE) -> None:
+    def __init__(self, community: bytes, max_size: int = MAX_MESSAGE, usm: UsmAgent | None = None) -> None:
         self.community = community
         self.max_size = max_size
         self.stats = AgentStats()
+        self.usm = usm  # SNMPv3 (lab.agent_v3), when the lab runs with a USM user
 
-    def answer(self, mib: Mib | None, data: bytes, now: float) -> bytes | None:
-        """The response datagram, or None when the request gets no answer."""
+    def answer(self, mib: Mib | None, data: bytes, now: float, engine_id: bytes = b"") -> bytes | None:
+        """The response datagram, or None when the request gets no answer. ``engine_id``: the device's SNMPv3
+        engine ID (lab.agent_v3.engine_id_of its address), used when the agent has a USM user."""
         stats = self.stats
         if mib is None:
             stats.silent += 1
@@ -70,6 +78,8 @@ class Agent:
         if version not in (ber.VERSION_1, ber.VERSION_2C):
             if version is None:
                 stats.malformed += 1
+            elif version == VERSION_3 and self.usm is not None:
+                return self.usm.answer(self, mib, data, now, engine_id)
             else:
                 stats.unsupported += 1
             return None
@@ -85,22 +95,10 @@ class Agent:
         if not hmac.compare_digest(request.community, self.community):
             stats.bad_community += 1
             return None
-        pdu = request.pdu_type
-        if pdu == ber.GET_BULK_REQUEST:
-            if version == ber.VERSION_1:
-                stats.unsupported += 1
-                return None
-            status, index, parts = self._bulk(mib, request, now)
-        elif pdu == ber.GET_REQUEST:
-            status, index, parts = self._get(mib, request, now)
-        elif pdu == ber.GET_NEXT_REQUEST:
-            status, index, parts = self._next(mib, request, now)
-        else:  # SetRequest: every object here is read-only
-            status, index, parts = (NO_SUCH_NAME if version == ber.VERSION_1 else NO_ACCESS), 1, _echo(request)
-        # (a bulk answer was already cut to fit)
-        if status == 0 and pdu != ber.GET_BULK_REQUEST and sum(map(len, parts)) > self._budget(request):
-            stats.too_big += 1
-            status, index, parts = TOO_BIG, 0, _echo(request) if version == ber.VERSION_1 else []
+        if request.pdu_type == ber.GET_BULK_REQUEST and version == ber.VERSION_1:
+            stats.unsupported += 1
+            return None
+        status, index, parts = self.respond(mib, request, now, self._budget(request))
         if status == 0:
             stats.varbinds += len(parts)
         answer = ber.encode_message(request.community, ber.RESPONSE, request.request_id, status, index,
@@ -110,6 +108,24 @@ class Agent:
             return None
         stats.answered += 1
         return answer
+
+    def respond(self, mib: Mib, request: ber.Response, now: float, budget: int) -> tuple[int, int, list[bytes]]:
+        """(error-status, error-index, encoded varbinds) for a decoded request, the varbinds within ``budget``
+        bytes: the PDU's answer whichever message (v1, v2c, v3) carries it."""
+        pdu = request.pdu_type
+        if pdu == ber.GET_BULK_REQUEST:
+            return self._bulk(mib, request, now, budget)  # (cut to fit already)
+        if pdu == ber.GET_REQUEST:
+            status, index, parts = self._get(mib, request, now)
+        elif pdu == ber.GET_NEXT_REQUEST:
+            status, index, parts = self._next(mib, request, now)
+        else:  # SetRequest: every object here is read-only
+            v1 = request.version == ber.VERSION_1
+            return (NO_SUCH_NAME if v1 else NO_ACCESS), 1, _echo(request)
+        if status == 0 and sum(map(len, parts)) > budget:
+            self.stats.too_big += 1
+            return TOO_BIG, 0, _echo(request) if request.version == ber.VERSION_1 else []
+        return status, index, parts
 
     def _budget(self, request: ber.Response) -> int:
         # Message, version, community, PDU, request-id, error fields and list headers: at most 33 bytes besides
@@ -151,7 +167,7 @@ class Agent:
                 parts.append(exception(raw, ber.END_OF_MIB_VIEW))
         return 0, 0, parts
 
-    def _bulk(self, mib: Mib, request: ber.Response, now: float) -> tuple[int, int, list[bytes]]:
+    def _bulk(self, mib: Mib, request: ber.Response, now: float, budget: int) -> tuple[int, int, list[bytes]]:
         """RFC 3416 4.2.3, cut after the first row in which every repeater has reached the end, or where the
         next varbind would not fit."""
         varbinds = request.varbinds
@@ -159,7 +175,6 @@ class Agent:
         repetitions = max(request.error_index, 0)
         cells, keys, oids = mib.cells, mib.shape.keys, mib.shape.oids
         n = len(cells)
-        budget = self._budget(request)
         parts: list[bytes] = []
         size = 0
         for raw, _, _ in varbinds[:non_repeaters]:

@@ -59,18 +59,22 @@ def write_data_files(paths: LabPaths, devices: Iterable[DevicePlan], started: fl
         (paths.data / f"{device.name}.snmprec").write_text(render_snmprec(device, started), encoding="utf-8")
 
 
-def responder_command(data_dir: Path, manifest: Path, port: int, community_file: Path) -> list[str]:
+def responder_command(data_dir: Path, manifest: Path, port: int, community_file: Path,
+                      usm_user_file: Path | None = None, boots_file: Path | None = None) -> list[str]:
+    usm = ["--usm-user-file", str(usm_user_file)] if usm_user_file is not None else []
+    usm += ["--boots-file", str(boots_file)] if boots_file is not None else []
     return [sys.executable, "-m", "lab.responder", "--data-dir", str(data_dir), "--manifest", str(manifest),
-            "--port", str(port), "--community-file", str(community_file)]
+            "--port", str(port), "--community-file", str(community_file), *usm]
 
 
-def start_responder(paths: LabPaths, shard: Shard, port: int) -> ProcessRecord:
+def start_responder(paths: LabPaths, shard: Shard, port: int, v3: bool = False) -> ProcessRecord:
     """One process answering for every device of the shard, each at its own address."""
     log = paths.log(shard.name)
     log.parent.mkdir(parents=True, exist_ok=True)
     manifest = paths.root / "run" / f"{shard.name}.agents"
     write_manifest(manifest, [(d.host, d.name) for d in shard.devices])
-    args = responder_command(paths.data, manifest, port, paths.secret)
+    args = responder_command(paths.data, manifest, port, paths.secret, paths.usm_user if v3 else None,
+                             paths.engine_boots(shard.name) if v3 else None)
     return _spawn(shard.name, args, dict(os.environ), log, endpoints=len(shard.devices), devices=len(shard.devices))
 
 

@@ -21,11 +21,14 @@ app = typer.Typer(help="The simulated reference city on loopback.", no_args_is_h
 def lab_up_command(config: ConfigOption = None,
                    profile: Annotated[str, typer.Option(help="small (one county) or city")] = "small",
                    seed: Annotated[int, typer.Option(help="seed for the generated city")] = 2026,
-                   rate_scale: Annotated[float, typer.Option(help="multiply every traffic rate")] = 1.0) -> None:
+                   rate_scale: Annotated[float, typer.Option(help="multiply every traffic rate")] = 1.0,
+                   snmp: Annotated[str, typer.Option(help="v2c (by community) or v3 (an authPriv SHA/AES-128 user in "
+                                                          "the inventory)")] = "v2c",
+                   port: Annotated[int, typer.Option(help="the agents' UDP (and SSH TCP) port")] = 161) -> None:
     """Generate the reference city and start its agents on loopback."""
     settings = settings_from(config)
     try:
-        status = lab_up(settings.state_dir, profile=profile, seed=seed, rate_scale=rate_scale)
+        status = lab_up(settings.state_dir, profile=profile, seed=seed, rate_scale=rate_scale, port=port, snmp=snmp)
     except LabError as exc:
         raise fail(str(exc)) from None
     _print_lab(status)
@@ -37,7 +40,7 @@ def _print_lab(status: Any) -> None:
         return
     note = " (already up)" if status.already_up else f" in {status.startup_seconds:.1f} s"
     out.print(f"lab is up{note}: {status.profile} profile, seed {status.seed}, {status.devices} devices on UDP port "
-              f"{status.port}; inventory in {escape(str(status.inventory_dir))}")
+              f"{status.port}, SNMP {status.snmp}; inventory in {escape(str(status.inventory_dir))}")
     table = Table("agent process", "pid", "devices", "running", "RSS MB", "CPU s")
     for p in status.processes:
         table.add_row(p.name, str(p.pid), str(p.devices), "yes" if p.running else "[red]no[/red]",

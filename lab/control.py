@@ -3,6 +3,7 @@ meant for the terminal."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
@@ -13,7 +14,11 @@ from pathlib import Path
 
 import psutil
 
+from collectors.snmp.fast_v2c import FastV2cEngine
+from collectors.snmp.session import SnmpFailure, V3Credentials
+from collectors.snmp.session import Target as SessionTarget
 from lab import firewall
+from lab.agent_v3 import UsmUser, read_usm_user, usm_user_json
 from lab.agents import (
     _spawn,
     check_devices,
@@ -26,10 +31,10 @@ from lab.agents import (
     wait_for_shards,
     write_data_files,
 )
-from lab.city import PROFILES, CityPlan, TrafficDefaults, generate_city
-from lab.export import SSH_USER, foreign_files, remove_inventory, write_inventory
+from lab.city import PROFILES, CityPlan, DevicePlan, TrafficDefaults, generate_city
+from lab.export import SSH_USER, V3_AUTH, V3_PRIV, V3_USER, foreign_files, remove_inventory, write_inventory
 from lab.faults import Fault, apply_fault, clear_faults, load_faults
-from lab.probe import Target
+from lab.probe import SYS_NAME, Target
 from lab.state import LabError, LabPaths, LabRecord, ProcessRecord, write_atomic
 from lab.traps import send_link_trap
 
@@ -37,6 +42,7 @@ SSH_LOGIN_FILE = "ssh.login"
 SSH_READY = "ready.json"
 
 START_TIMEOUT = 120.0
+SNMP_MODES = ("v2c", "v3")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,7 @@ class LabStatus:
     seed: int | None = None
     rate_scale: float | None = None
     port: int | None = None
+    snmp: str | None = None
     started: float | None = None
     devices: int = 0
     startup_seconds: float = 0.0
@@ -70,9 +77,15 @@ class LabStatus:
 
 
 def lab_up(state_dir: Path, profile: str = "small", seed: int = 2026, rate_scale: float = 1.0,
-           port: int = 161) -> LabStatus:
+           port: int = 161, snmp: str = "v2c") -> LabStatus:
     """Generate the city, write its inventory and data, start the agents and return once every device answers
-    at its own address with its own sysName. Idempotent: an identical lab already up is left as it is."""
+    at its own address with its own sysName. Idempotent: an identical lab already up is left as it is.
+
+    `snmp`: "v2c" (the inventory polls by community) or "v3" (the agents also answer the USM user
+    `lab.export.V3_USER`, SHA/AES-128 authPriv, each device with its own engine ID, and the inventory's credential
+    is that user: no community in it). The lab's own probes and traps keep to v2c either way."""
+    if snmp not in SNMP_MODES:
+        raise LabError(f"unknown SNMP mode {snmp!r}; use one of {', '.join(SNMP_MODES)}")
     if profile not in PROFILES:
         raise LabError(f"unknown lab profile {profile!r}; use one of {', '.join(PROFILES)}")
     if not 0 < port < 65536:
@@ -86,14 +99,16 @@ def lab_up(state_dir: Path, profile: str = "small", seed: int = 2026, rate_scale
         record = LabRecord.load(paths.record)
         if record is not None:
             if all(is_running(p) for p in record.processes) and record.processes:
-                if (record.profile, record.seed, record.rate_scale, record.port) == (profile, seed, rate_scale, port):
+                if ((record.profile, record.seed, record.rate_scale, record.port, record.snmp)
+                        == (profile, seed, rate_scale, port, snmp)):
                     return _status(paths, record, already_up=True)
                 raise LabError(f"a {record.profile} lab (seed {record.seed}, rate scale {record.rate_scale}, port "
-                               f"{record.port}) is already up in {state_dir}; run `lab down` first")
+                               f"{record.port}, SNMP {record.snmp}) is already up in {state_dir}; run `lab down` "
+                               "first")
             _teardown(paths, record)  # a half-dead lab from before: start clean
         started_at = time.monotonic()
         plan = generate_city(seed, profile, TrafficDefaults(rate_scale=rate_scale))
-        record = LabRecord(profile, seed, rate_scale, port, time.time(), len(plan.devices))
+        record = LabRecord(profile, seed, rate_scale, port, time.time(), len(plan.devices), snmp=snmp)
         try:
             _start(paths, plan, record)
         except BaseException:
@@ -114,7 +129,8 @@ def _start(paths: LabPaths, plan: CityPlan, record: LabRecord) -> None:
     write_atomic(paths.secret, secret, mode=0o600)
     ssh_secret = paths.root / SSH_LOGIN_FILE
     write_atomic(ssh_secret, secrets.token_hex(12), mode=0o600)
-    write_inventory(plan, paths.inventory, paths.secret, record.port, ssh_secret)
+    v3_files = _write_usm_user(paths) if record.snmp == "v3" else None
+    write_inventory(plan, paths.inventory, paths.secret, record.port, ssh_secret, v3_files)
     busy = endpoints_in_use((d.host for d in plan.devices), record.port)
     if busy:
         raise LabError(f"{len(busy)} lab endpoints are already in use, e.g. {', '.join(busy[:3])}; is another lab "
@@ -129,7 +145,7 @@ def _start(paths: LabPaths, plan: CityPlan, record: LabRecord) -> None:
     for shard in shards:
         # Each responder reads its files while the next shard's files are being written.
         write_data_files(paths, shard.devices, record.started)
-        process = start_responder(paths, shard, record.port)
+        process = start_responder(paths, shard, record.port, v3=record.snmp == "v3")
         record.processes.append(process)
         record.save(paths.record)
         write_atomic(paths.root / "run" / f"{process.name}.pid", f"{process.pid}\n")
@@ -140,7 +156,41 @@ def _start(paths: LabPaths, plan: CityPlan, record: LabRecord) -> None:
     if silent:
         raise LabError(f"{len(silent)} of {len(plan.devices)} devices did not answer with their sysName after "
                        f"start-up, e.g. {', '.join(silent[:5])}; see the logs in {paths.logs}")
+    if v3_files is not None:
+        _check_v3(paths, plan, record.port)
     _wait_ssh(paths, ssh)
+
+
+def _write_usm_user(paths: LabPaths) -> tuple[Path, Path]:
+    """A fresh user per `lab up`: the responders read it whole, the inventory references each password alone."""
+    user = UsmUser(V3_USER, secrets.token_hex(12), secrets.token_hex(12), V3_AUTH, V3_PRIV)
+    write_atomic(paths.usm_user, usm_user_json(user), mode=0o600)
+    auth, priv = paths.v3_secret("auth"), paths.v3_secret("priv")
+    write_atomic(auth, user.auth_password, mode=0o600)
+    write_atomic(priv, user.priv_password, mode=0o600)
+    return auth, priv
+
+
+def _check_v3(paths: LabPaths, plan: CityPlan, port: int) -> None:
+    """Every device answers its sysName over v3 authPriv too (one discovery and one GET each)."""
+    user = read_usm_user(paths.usm_user)
+    creds = V3Credentials(user.name, user.auth_protocol, user.auth_password, user.priv_protocol, user.priv_password)
+
+    async def sweep() -> list[str]:
+        async with FastV2cEngine() as engine:
+            async def one(device: DevicePlan) -> str | None:
+                session = engine.session(SessionTarget(device.host, port, 1.0, 2), creds)
+                try:
+                    got = await session.get([SYS_NAME])
+                except SnmpFailure:
+                    return device.name
+                return None if got.get(SYS_NAME) == device.sys_name.encode("utf-8") else device.name
+            return [name for name in await asyncio.gather(*map(one, plan.devices)) if name]
+
+    wrong = asyncio.run(sweep())
+    if wrong:
+        raise LabError(f"{len(wrong)} of {len(plan.devices)} devices did not answer their sysName over SNMPv3 after "
+                       f"start-up, e.g. {', '.join(wrong[:5])}; see the logs in {paths.logs}")
 
 
 def _spawn_ssh(paths: LabPaths, plan: CityPlan, record: LabRecord, password_file: Path) -> ProcessRecord:
@@ -191,7 +241,8 @@ def _clean(paths: LabPaths) -> None:
         shutil.rmtree(paths.root / name, ignore_errors=True)
     remove_inventory(paths.inventory)
     shutil.rmtree(paths.root / "ssh", ignore_errors=True)
-    for file in (paths.faults, paths.secret, paths.root / SSH_LOGIN_FILE):
+    for file in (paths.faults, paths.secret, paths.root / SSH_LOGIN_FILE, paths.usm_user, paths.v3_secret("auth"),
+                 paths.v3_secret("priv")):
         file.unlink(missing_ok=True)
 
 
@@ -264,7 +315,7 @@ def _status(paths: LabPaths, record: LabRecord | None, already_up: bool = False)
     faults, _ = load_faults(paths)
     return LabStatus(
         up=bool(processes) and not problems, state_dir=state_dir, inventory_dir=paths.inventory,
-        profile=record.profile, seed=record.seed, rate_scale=record.rate_scale, port=record.port,
+        profile=record.profile, seed=record.seed, rate_scale=record.rate_scale, port=record.port, snmp=record.snmp,
         started=record.started, devices=record.devices, startup_seconds=record.startup_seconds,
         processes=processes, faults=tuple(faults), firewall_rules=rules, already_up=already_up, problems=problems,
     )

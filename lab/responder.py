@@ -1,6 +1,7 @@
 """The lab's SNMP agents: one process answers for many devices, each at its own address, from their data files.
 
-Run as `python -m lab.responder --data-dir DIR --manifest FILE --port N --community-file FILE`. The manifest lists
+Run as `python -m lab.responder --data-dir DIR --manifest FILE --port N --community-file FILE
+[--usm-user-file FILE --boots-file FILE]`. The manifest lists
 `address<TAB>device` lines; a device's data is `DIR/<device>.snmprec`. One UDP socket per address: the address a
 request arrived on selects the device, so one community serves them all.
 
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.agent import MAX_MESSAGE, Agent
+from lab.agent_v3 import UsmAgent, engine_id_of, next_boots, read_usm_user
 from lab.mib import Interner, Mib, parse_snmprec
 from lab.state import read_manifest
 
@@ -40,6 +42,7 @@ class Device:
     file: str
     mib: Mib | None = None
     inode: int = 0
+    engine_id: bytes = b""  # its SNMPv3 engine ID, from its address
 
 
 class Responder:
@@ -117,7 +120,7 @@ class Responder:
                 return
             except OSError:
                 return
-            response = answer(device.mib, data, time.time())
+            response = answer(device.mib, data, time.time(), device.engine_id)
             if response is not None:
                 try:
                     sock.sendto(response, peer)
@@ -132,6 +135,10 @@ class Responder:
 def log(message: str) -> None:
     sys.stdout.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
     sys.stdout.flush()
+
+
+def stats_line(agent: Agent) -> str:
+    return agent.stats.line() + (f" {agent.usm.stats.line()}" if agent.usm else "")
 
 
 def raise_open_files(needed: int) -> None:
@@ -161,12 +168,12 @@ async def serve(responder: Responder, port: int, reload_interval: float) -> None
             responder.check(again_if_recent=True)
             if time.monotonic() - last_stats > STATS_EVERY:
                 last_stats = time.monotonic()
-                line = responder.agent.stats.line()
+                line = stats_line(responder.agent)
                 if line != last_line:
                     log(f"stats: {line} send_errors={responder.send_errors}")
                     last_line = line
     finally:
-        log(f"stopping: {responder.agent.stats.line()} send_errors={responder.send_errors}")
+        log(f"stopping: {stats_line(responder.agent)} send_errors={responder.send_errors}")
         responder.close()
 
 
@@ -176,13 +183,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--manifest", type=Path, required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--community-file", type=Path, required=True, help="the community; never on the command line")
+    parser.add_argument("--usm-user-file", type=Path,
+                        help="JSON {name, auth_protocol, auth_password, priv_protocol, priv_password}: answer SNMPv3 "
+                             "for this user too")
+    parser.add_argument("--boots-file", type=Path,
+                        help="SNMPv3 snmpEngineBoots, counted up at each start (default: boots 1)")
     parser.add_argument("--max-message-size", type=int, default=MAX_MESSAGE)
     parser.add_argument("--reload-interval", type=float, default=0.25)
     args = parser.parse_args(argv)
     started = time.monotonic()
     community = args.community_file.read_text(encoding="utf-8").strip().encode("utf-8")
-    devices = [Device(name, address, f"{name}.snmprec") for address, name in read_manifest(args.manifest)]
-    responder = Responder(Agent(community, args.max_message_size), args.data_dir, devices, Interner(time.time()))
+    devices = [Device(name, address, f"{name}.snmprec", engine_id=engine_id_of(address))
+               for address, name in read_manifest(args.manifest)]
+    usm_agent = None
+    if args.usm_user_file:
+        boots = next_boots(args.boots_file) if args.boots_file else 1
+        usm_agent = UsmAgent(read_usm_user(args.usm_user_file), time.time(), boots)
+    agent = Agent(community, args.max_message_size, usm_agent)
+    responder = Responder(agent, args.data_dir, devices, Interner(time.time()))
     try:
         raise_open_files(len(devices) + 256)
         responder.check()

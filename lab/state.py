@@ -40,6 +40,19 @@ class LabPaths:
         return self.root / "community.secret"
 
     @property
+    def usm_user(self) -> Path:
+        """`lab up --snmp v3`: the responders' USM user, passwords included (lab.agent_v3.usm_user_json)."""
+        return self.root / "usm-user.json"
+
+    def engine_boots(self, responder: str) -> Path:
+        """A responder's SNMPv3 snmpEngineBoots; kept across `lab down`, so that boots only ever go up."""
+        return self.root / f"{responder}.engine-boots"
+
+    def v3_secret(self, which: str) -> Path:
+        """The v3 user's `auth` or `priv` password alone, as the inventory's secret reference reads it."""
+        return self.root / f"v3-{which}.secret"
+
+    @property
     def inventory(self) -> Path:
         """Where production reads its inventory when no configuration names one: the lab writes there, so
         production code never has to know the lab exists."""
@@ -101,6 +114,7 @@ class LabRecord:
     devices: int
     startup_seconds: float = 0.0
     processes: list[ProcessRecord] = field(default_factory=list)
+    snmp: str = "v2c"  # what the inventory polls with: "v2c" (the community) or "v3" (a USM authPriv user)
 
     def save(self, path: Path) -> None:
         write_json(path, asdict(self))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -99,9 +100,10 @@ def localize_key(ku: bytes, engine_id: bytes, hash_name: str) -> bytes:
     return hashlib.new(hash_name, ku + engine_id + ku).digest()
 
 
-def localized_priv_key(priv: PrivProtocol, auth: AuthProtocol, password: bytes, engine_id: bytes) -> bytes:
+def localized_priv_key(priv: PrivProtocol, auth: AuthProtocol, password: bytes, engine_id: bytes,
+                       to_key: Callable[[bytes, str], bytes] = password_to_key) -> bytes:
     """The privacy key, extended to the cipher's length with the variant's key extension."""
-    kul = localize_key(password_to_key(password, auth.hash), engine_id, auth.hash)
+    kul = localize_key(to_key(password, auth.hash), engine_id, auth.hash)
     while len(kul) < priv.key_len:
         if priv.extension == "blumenthal":
             kul += hashlib.new(auth.hash, kul).digest()
@@ -124,15 +126,16 @@ class UserKeys:
 
 
 def user_keys(engine_id: bytes, auth_name: str, auth_password: bytes, priv_name: str = "NONE",
-              priv_password: bytes = b"") -> UserKeys:
+              priv_password: bytes = b"", to_key: Callable[[bytes, str], bytes] = password_to_key) -> UserKeys:
+    """``to_key``: password_to_key, or a cache of it (LocalizedKeys): only localisation depends on the engine."""
     auth = auth_protocol(auth_name)
     priv = priv_protocol(priv_name)
     if auth is None:
         if priv is not None:
             raise UsmError("privacy needs authentication (RFC 3414: no noAuthPriv level)")
         return UserKeys(engine_id, None, b"", None, b"")
-    auth_key = localize_key(password_to_key(auth_password, auth.hash), engine_id, auth.hash)
-    priv_key = localized_priv_key(priv, auth, priv_password, engine_id) if priv else b""
+    auth_key = localize_key(to_key(auth_password, auth.hash), engine_id, auth.hash)
+    priv_key = localized_priv_key(priv, auth, priv_password, engine_id, to_key) if priv else b""
     return UserKeys(engine_id, auth, auth_key, priv, priv_key)
 
 
@@ -140,18 +143,30 @@ class LocalizedKeys:
     """Cache of ``user_keys`` per (protocols, secrets, engine ID): the 1 MB expansion runs once per key.
 
     Bounded: when full the oldest entry goes (a device replaced with a new engine ID leaves one stale entry).
+    Every agent has its own engine ID, so the password-to-key expansion (Ku, the slow part) is cached apart, per
+    (password, hash): a new engine then costs one localisation (two hashes), not two 1 MB expansions.
     """
 
     def __init__(self, max_entries: int = 100_000) -> None:
         self._max = max_entries
         self._cache: dict[tuple[str, bytes, str, bytes, bytes], UserKeys] = {}
+        self._master: dict[tuple[bytes, str], bytes] = {}
+
+    def _to_key(self, password: bytes, hash_name: str) -> bytes:
+        found = self._master.get((password, hash_name))
+        if found is None:
+            found = password_to_key(password, hash_name)
+            if len(self._master) >= 1024:
+                del self._master[next(iter(self._master))]
+            self._master[(password, hash_name)] = found
+        return found
 
     def get(self, engine_id: bytes, auth_name: str, auth_password: bytes, priv_name: str = "NONE",
             priv_password: bytes = b"") -> UserKeys:
         key = (auth_name, auth_password, priv_name, priv_password, engine_id)
         found = self._cache.get(key)
         if found is None:
-            found = user_keys(engine_id, auth_name, auth_password, priv_name, priv_password)
+            found = user_keys(engine_id, auth_name, auth_password, priv_name, priv_password, self._to_key)
             if len(self._cache) >= self._max:
                 del self._cache[next(iter(self._cache))]
             self._cache[key] = found

@@ -64,11 +64,11 @@ def wrapper_data(t0: float) -> str:
             f"{IF_HC_IN}.1|70:ramp|base={2**64 - 1000},rate=1000.000000,t0={t0:.3f}\n")
 
 
-def start(tmp_path: Path, plan: CityPlan) -> Running:
+def start(tmp_path: Path, plan: CityPlan, extra: tuple[str, ...] = (), port: int | None = None) -> Running:
     if not shutil.which("snmpget"):
         pytest.skip("net-snmp's snmpget is not installed")
     data, run = tmp_path / "data", tmp_path / "run"
-    data.mkdir()
+    data.mkdir(parents=True)
     started = time.time()
     pairs = []
     for name, address in DEVICES.items():
@@ -78,10 +78,10 @@ def start(tmp_path: Path, plan: CityPlan) -> Running:
     pairs.append(WRAPPER)
     write_manifest(run / "agents", pairs)
     write_atomic(run / "community", COMMUNITY + "\n", mode=0o600)
-    port = random.randint(20000, 29999)
+    port = port or random.randint(20000, 29999)
     log = tmp_path / "responder.log"
     with open(log, "wb") as out:
-        process = psutil.Popen(responder_command(data, run / "agents", port, run / "community"),
+        process = psutil.Popen([*responder_command(data, run / "agents", port, run / "community"), *extra],
                                stdout=out, stderr=subprocess.STDOUT)
     running = Running(process, port, data, log, plan)
     deadline = time.monotonic() + 20
