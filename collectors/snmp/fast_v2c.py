@@ -274,9 +274,10 @@ class FastV2cEngine:
         if not by_id:
             self.stats.unmatched += 1  # decoding datagrams nobody waits for would only burn CPU
             return
-        if _is_v3(data):
+        if _is_v3(data) and any(p.v3 for p in by_id.values()):
             self._received_v3(by_id, data)
             return
+        # Only v2c requests wait on this peer: a datagram claiming v3 is as undecodable as any other garbage.
         try:
             response = ber.decode_response(data)
         except ber.BerError as exc:
