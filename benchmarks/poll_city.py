@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -278,11 +279,13 @@ SNMPD_MODULES = {"default": (COMMUNITY, 25), "tuned": (COMMUNITY, 5)}
 
 
 async def poll_with_exporter(targets: list[tuple[str, str]], modules: dict[str, tuple[str, int]],
-                             rounds: list[str], port: int, concurrency: int, work: Path
-                             ) -> list[dict[str, float]]:
-    """targets: (address, module) pairs; a round named "*" uses each target's own module. One result per round."""
+                             rounds: list[str], port: int, concurrency: int, work: Path,
+                             modules_config: dict[str, dict[str, Any]] | None = None) -> list[dict[str, float]]:
+    """targets: (address, module) pairs; a round named "*" uses each target's own module. One result per round.
+    `modules_config`: whole exporter modules by name, beside the v2c ones built from `modules`."""
     config = work / "snmp.yml"
-    config.write_text(yaml.safe_dump({name: exporter_module(c, r) for name, (c, r) in modules.items()}))
+    config.write_text(yaml.safe_dump({**{name: exporter_module(c, r) for name, (c, r) in modules.items()},
+                                      **(modules_config or {})}))
     listen = free_port()
     log = open(work / "exporter.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen([EXPORTER, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{listen}",

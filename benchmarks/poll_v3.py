@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from poll_city import EXPORTER, exporter_module, poll_with_exporter  # benchmarks/ is sys.path[0] when run
+
 from collectors.base import PollTarget
 from collectors.snmp.collector import DefaultSessions, SessionFactory, SnmpCollector
 from collectors.snmp.profile import load_profiles
@@ -103,6 +105,7 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=2000)
     parser.add_argument("--agents", type=int, default=4, help="snmpd processes")
     parser.add_argument("--no-pysnmp", action="store_true")
+    parser.add_argument("--no-exporter", action="store_true")
     args = parser.parse_args()
     hosts = addresses(args.devices)
     with tempfile.TemporaryDirectory(prefix="yiwang-poll-v3-") as tmp:
@@ -117,13 +120,35 @@ def main() -> None:
                 py_cpu, py_vb = asyncio.run(run(hosts, V3, PysnmpSessions))
                 print(f"  pysnmp v3: {py_vb} varbinds, {py_cpu:.2f} s CPU")
                 py = py_cpu / max(py_vb, 1) * 1e6
+            exporter_v2c = exporter_v3 = float("nan")
+            if not args.no_exporter and Path(EXPORTER).exists():
+                exporter_v2c, exporter_v3 = exporter_figures(hosts, Path(tmp))
         finally:
             for proc in procs:
                 stop_snmpd(proc)
     v2c = v2c_cpu / max(v2c_vb, 1) * 1e6
     v3 = v3_cpu / max(v3_vb, 1) * 1e6
     print(f"devices={args.devices} v2c_us_per_varbind={v2c:.1f} v3_us_per_varbind={v3:.1f} ratio={v3 / v2c:.2f} "
-          f"pysnmp_v3_us_per_varbind={py:.1f}")
+          f"pysnmp_v3_us_per_varbind={py:.1f} exporter_v3_us_per_varbind={exporter_v3:.1f} "
+          f"exporter_v2c_us_per_varbind={exporter_v2c:.1f}")
+
+
+def exporter_figures(hosts: list[str], work: Path) -> tuple[float, float]:
+    """prometheus-snmp-exporter on the same agents and columns: its v2c module, then the same module with v3
+    authPriv SHA/AES-128; the second of two rounds of each, CPU of the exporter process per varbind."""
+    tuned = exporter_module(COMMUNITY, 5)  # one column's worth per request, as in poll_city.py
+    v3 = {**tuned, "version": 3, "auth": {"security_level": "authPriv", "username": V3.user, "password": V3.auth_key,
+                                          "auth_protocol": "SHA", "priv_protocol": "AES",
+                                          "priv_password": V3.priv_key}}
+    figures = []
+    for name, module in (("v2c", tuned), ("v3", v3)):
+        rounds = asyncio.run(poll_with_exporter([(h, name) for h in hosts], {}, [name, name], PORT, 200, work,
+                                                modules_config={name: module}))
+        steady = rounds[-1]
+        print(f"  exporter {name}: {steady['varbinds']:.0f} varbinds, {steady['cpu_s']:.2f} s CPU, "
+              f"{steady['failed']:.0f} failed")
+        figures.append(steady["cpu_s"] / max(steady["varbinds"], 1) * 1e6)
+    return figures[0], figures[1]
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,14 +62,16 @@ def _answers(port: int, community: str) -> bool:
     return ber.decode_response(data).request_id == 7
 
 
-def start_responder(tmp_dir: Path, wait: float = 60.0) -> Responder:
-    """snmpsim-command-responder from this Python's environment; as root it needs SNMPSIM_ALLOW_ROOT."""
+def start_responder(tmp_dir: Path, wait: float = 60.0, extra: Sequence[str] = ()) -> Responder:
+    """snmpsim-command-responder from this Python's environment; as root it needs SNMPSIM_ALLOW_ROOT.
+    `extra`: more options, e.g. an SNMPv3 engine and user (`--v3-engine-id auto --v3-user ...`)."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
     port = free_udp_port()
     log = tmp_dir / "snmpsim.log"
+    # An engine's options end with its endpoint: the extra (SNMPv3) ones go before it.
     command = [str(Path(sys.executable).with_name("snmpsim-command-responder")), f"--data-dir={RECORDINGS}",
-               f"--cache-dir={tmp_dir / 'cache'}", f"--agent-udpv4-endpoint=127.0.0.1:{port}", "--log-level=error",
-               f"--logging-method=file:{log}"]
+               f"--cache-dir={tmp_dir / 'cache'}", "--log-level=error", f"--logging-method=file:{log}", *extra,
+               f"--agent-udpv4-endpoint=127.0.0.1:{port}"]
     env = {**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}
     started = time.time()
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
