@@ -7,6 +7,17 @@ import pytest
 from collectors.snmp.fast_v2c import FastV2cEngine
 from collectors.snmp.pysnmp_session import PysnmpEngine
 from lab.snmpd import Agent, start_snmpd, stop_snmpd
+from tests.snmp_wire import v3agent
+
+
+@pytest.fixture(scope="module")
+def agent_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """net-snmp with one SNMPv3 user per auth/priv combination (tests/snmp_wire/v3agent.py): its UDP port."""
+    proc, port = v3agent.start(tmp_path_factory.mktemp("snmpd-v3"))
+    try:
+        yield port
+    finally:
+        stop_snmpd(proc)
 
 
 @pytest.fixture(scope="session")

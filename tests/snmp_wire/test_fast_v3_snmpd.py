@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -32,15 +32,6 @@ IF_TYPE = "1.3.6.1.2.1.2.2.1.3"
 HOSTS = ["127.0.0.1", "::1"]
 COMPARED = [u for u in USERS if u.name in ("u-sha-aes", "u-sha256-aes256", "u-md5-des", "u-sha512-aes256",
                                            "u-sha384-aes256c", "u-sha256-nopriv")]
-
-
-@pytest.fixture(scope="module")
-def agent_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    proc, port = v3agent.start(Path(tmp_path_factory.mktemp("snmpd-v3")))
-    try:
-        yield port
-    finally:
-        stop_snmpd(proc)
 
 
 @pytest.fixture

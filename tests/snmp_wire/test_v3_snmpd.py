@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from collectors.snmp import ber, usm, v3msg
-from lab.snmpd import stop_snmpd
 from tests.snmp_wire import v3agent
 from tests.snmp_wire.v3agent import PASS_AUTH, PASS_PRIV, USERS, User, exchange
 
@@ -19,15 +15,6 @@ SYS_NAME = "1.3.6.1.2.1.1.5.0"
 IF_DESCR = "1.3.6.1.2.1.2.2.1.2"
 HOSTS = ["127.0.0.1", "::1"]
 CACHE = usm.LocalizedKeys()
-
-
-@pytest.fixture(scope="module")
-def agent_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    proc, port = v3agent.start(Path(tmp_path_factory.mktemp("snmpd-v3")))
-    try:
-        yield port
-    finally:
-        stop_snmpd(proc)
 
 
 async def discover(host: str, port: int) -> v3msg.Engine:
