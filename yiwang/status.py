@@ -63,11 +63,6 @@ def area_tree(inv: Inventory, counts: AreaCounts, root: str | None, depth: int) 
     return [node(a.id, depth) for a in tops]
 
 
-def rollup(inv: Inventory, states: Mapping[str, Mapping[str, DeviceState]], root: str | None,
-           depth: int) -> list[dict[str, Any]]:
-    return area_tree(inv, area_counts(inv, states), root, depth)
-
-
 def area_status(count: Mapping[str, int]) -> str:
     if count["total"] == 0 or count["unknown"] == count["total"]:
         return "unknown"

@@ -9,7 +9,7 @@ import yaml
 from lab import lab_clear, lab_fault
 from yiwang.assemble import assemble
 from yiwang.config import load_settings
-from yiwang.status import rollup
+from yiwang.status import area_tree
 
 
 async def test_unreachable_township_and_a_link_down(lab_state: Path, tmp_path: Path) -> None:
@@ -31,9 +31,9 @@ async def test_unreachable_township_and_a_link_down(lab_state: Path, tmp_path: P
         assert {f.device for f in snmp.failures} == dark
         assert {f.reason for f in snmp.failures} == {"timeout"}
         assert {f.device for f in icmp.failures} == dark
-        tree = rollup(inv, assembly.services.health.states, township, 0)[0]
+        tree = area_tree(inv, assembly.services.health.counts, township, 0)[0]  # what /api/areas serves
         assert tree["status"] == "down" and tree["devices"]["down"] == len(dark)
-        county = rollup(inv, assembly.services.health.states, "hb.hg.huangzhou", 0)[0]
+        county = area_tree(inv, assembly.services.health.counts, "hb.hg.huangzhou", 0)[0]
         assert county["status"] == "degraded"
         interfaces = [s for s in assembly.latest.device_samples(village_device) if s.measurement == "interface"
                       and s.tag("interface") == uplink.local.interface]
