@@ -6,11 +6,12 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import FastAPI, HTTPException, Query, Response
+from fastapi import Path as PathParam
 from fastapi.middleware.gzip import GZipMiddleware
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from collectors.model import Sample
 from inventory.model import Inventory
@@ -22,17 +23,29 @@ from yiwang.store import Store
 EXPOSITION = "text/plain; version=0.0.4; charset=utf-8"
 
 
+# The store keeps times as nanoseconds in 64-bit integers: a later time was a 500 from SQLite, not an answer.
+LAST_STORABLE_S = (2**63 - 1) // 10**9  # 2262-04-11 (and 1677-09-22 before 1970)
+
+
 class SilenceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     area: str | None = Field(None, description="an area id; its whole subtree is covered")
     device: str | None = None
     rule: str | None = None
-    starts: datetime | None = Field(None, description="default: now")
+    starts: datetime | None = Field(None, description="default: now; start and end within 1677-2262")
     ends: datetime | None = None
     duration_s: float | None = Field(None, gt=0, description="instead of ends")
     comment: str = ""
     created_by: str = ""
+
+    @model_validator(mode="after")
+    def _storable(self) -> SilenceRequest:
+        starts = self.starts.timestamp() if self.starts is not None else time.time()
+        ends = self.ends.timestamp() if self.ends is not None else starts + (self.duration_s or 0.0)
+        if not -LAST_STORABLE_S < min(starts, ends) <= max(starts, ends) < LAST_STORABLE_S:
+            raise ValueError("a silence must start and end between 1677-09-22 and 2262-04-11")
+        return self
 
 
 class BackupRequest(BaseModel):
@@ -40,6 +53,28 @@ class BackupRequest(BaseModel):
 
     device: str | None = None
     area: str | None = Field(None, description="every SSH device in the area and beneath it")
+
+
+class Problem(BaseModel):
+    """Why a request was refused, in words."""
+
+    detail: str
+
+
+# What routes answer besides their result, so that the OpenAPI document says it: every route may find nothing
+# (a device, area, alert, silence or configuration that does not exist), get a body that is not JSON, or ask for a
+# part the configuration turned off.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "the body is not JSON"},
+    404: {"model": Problem, "description": "no such area, device, alert, silence or configuration version"},
+    409: {"model": Problem, "description": "alerting or the archive is disabled in the configuration"},
+}
+# A silence is checked beyond its schema (an end, a known area): refused with words, not a field list.
+SILENCE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"description": "the request does not describe a silence",
+          "content": {"application/json": {"schema": {"anyOf": [
+              {"$ref": "#/components/schemas/HTTPValidationError"}, {"$ref": "#/components/schemas/Problem"}]}}}},
+}
 
 
 class AckRequest(BaseModel):
@@ -86,7 +121,7 @@ class ServicesView(Protocol):
 
 
 def create_app(services: ServicesView) -> FastAPI:
-    app = FastAPI(title="yiwang", version="0.1.0",
+    app = FastAPI(title="yiwang", version="0.1.0", responses=COMMON_RESPONSES,
                   description="Operations for a city e-government extranet: monitor, alert, change, check.")
     # A full city's exposition is hundreds of MB of text; level 1 shrinks it ~30x for little CPU.
     app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=1)
@@ -160,17 +195,18 @@ def create_app(services: ServicesView) -> FastAPI:
     def list_silences() -> list[dict[str, Any]]:
         return services.store.silences(time.time_ns())
 
-    @app.post("/api/silences", summary="Silence alerts by area (subtree), device or rule", status_code=201)
+    @app.post("/api/silences", summary="Silence alerts by area (subtree), device or rule", status_code=201,
+              responses=SILENCE_RESPONSES)
     def create_silence(body: SilenceRequest) -> dict[str, Any]:
         return _silence(body, "silence")
 
     @app.post("/api/maintenance", summary="Plan a maintenance window: a silence with a start and an end",
-              status_code=201)
+              status_code=201, responses=SILENCE_RESPONSES)
     def create_maintenance(body: SilenceRequest) -> dict[str, Any]:
         return _silence(body, "maintenance")
 
     @app.delete("/api/silences/{silence_id}", summary="End a silence or maintenance window now")
-    def end_silence(silence_id: int) -> dict[str, Any]:
+    def end_silence(silence_id: Annotated[int, PathParam(ge=0, lt=2**63, description="as listed")]) -> dict[str, Any]:
         if not services.store.expire_silence(silence_id, time.time_ns()):
             raise HTTPException(404, f"no silence {silence_id}")
         return {"id": silence_id, "ended": True}

@@ -97,6 +97,12 @@ def test_yiwang_run_end_to_end(lab_state: Path, tmp_path: Path, victoria: Victor
         assert httpx.get(f"{api}/api/silences").json() == []
         bad = httpx.post(f"{api}/api/silences", json={"area": "hb.nowhere", "duration_s": 60})
         assert bad.status_code == 422 and "no area 'hb.nowhere'" in bad.text
+        # times the store cannot hold are refused, not a 500 from the database
+        for late in ({"area": "hb", "duration_s": 1.7976931348623157e308},
+                     {"area": "hb", "ends": "9999-01-01T00:00:00Z"},
+                     {"area": "hb", "starts": "0001-01-01T00:00:00Z", "duration_s": 60}):
+            refused = httpx.post(f"{api}/api/silences", json=late)
+            assert refused.status_code == 422 and "2262-04-11" in refused.text, refused.text
         assert httpx.post(f"{api}/api/alerts/0123456789abcdef/ack", json={"by": "noc"}).status_code == 404
 
         exposition = httpx.get(f"{api}/metrics").content
