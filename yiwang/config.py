@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -34,9 +34,63 @@ class SecretSetting(Strict):
         return SecretRef(env=self.env, file=self.file)
 
 
+class TlsSettings(Strict):
+    cert: Path = Field(description="PEM certificate chain, the server's certificate first")
+    key: Path = Field(description="PEM private key; readable by yiwang only")
+
+
 class ApiSettings(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    tls: TlsSettings | None = None
+    metrics_public: bool = Field(False, description="/metrics without authentication (for a Prometheus with none)")
+
+
+class LdapSettings(Strict):
+    """A directory (OpenLDAP, Active Directory) that authenticates people; their groups give their roles."""
+
+    url: str = Field(description="ldap://host:389 or ldaps://host:636")
+    start_tls: bool = False
+    ca_file: Path | None = Field(None, description="CA certificates to verify the server (ldaps or StartTLS)")
+    bind_dn: str | None = Field(None, description="the service account that searches; none = anonymous search")
+    bind_password: SecretSetting | None = None
+    user_base: str
+    user_filter: str = Field("(uid={username})", description="{username} is escaped before it is put in")
+    group_base: str
+    group_filter: str = Field("(|(member={dn})(uniqueMember={dn})(memberUid={username}))",
+                              description="groups of a user; {dn} and {username} are escaped")
+    group_roles: dict[str, list[str]] = Field(
+        default_factory=dict, description="group DN -> yiwang roles (DNs compared case-insensitively)")
+    timeout_s: float = Field(5.0, gt=0, le=60)
+
+
+class AuthSettings(Strict):
+    enabled: bool = Field(True, description="false: no authentication at all; refused unless the API is on "
+                                            "loopback (for benchmarks and trials)")
+    session_idle_s: float = Field(600.0, gt=0, description="a browser session ends after this long unused")
+    session_max_s: float = Field(43200.0, gt=0, description="and after this long in any case")
+    lockout_failures: int = Field(5, ge=1, le=100, description="failed logins in a row that lock an account")
+    lockout_s: float = Field(900.0, gt=0, description="how long a locked account stays locked")
+    token_recheck_s: float = Field(60.0, gt=0, le=3600,
+                                   description="a token's hash is verified again after this long")
+    ldap: LdapSettings | None = None
+
+
+class SyslogSettings(Strict):
+    """RFC 5424 syslog to the security management platform (安管平台)."""
+
+    host: str
+    port: int = Field(514, ge=1, le=65535)
+    protocol: Literal["udp", "tcp", "tls"] = "udp"
+    ca_file: Path | None = Field(None, description="for tls: CA certificates that verify the receiver")
+    facility: int = Field(13, ge=0, le=23, description="13 = log audit (RFC 5424)")
+    app_name: str = Field("yiwang", min_length=1, max_length=48)
+
+
+class AuditSettings(Strict):
+    path: Path | None = Field(None, description="the hash-chained trail; default: audit/audit.jsonl in the state "
+                                                "folder")
+    syslog: SyslogSettings | None = None
 
 
 class PollSettings(Strict):
@@ -113,6 +167,12 @@ class Settings(Strict):
     traps: TrapSettings = TrapSettings()
     ssh: SshSettings = SshSettings()
     archive: ArchiveSettings = ArchiveSettings()
+    auth: AuthSettings = AuthSettings()
+    audit: AuditSettings = AuditSettings()
+
+    @property
+    def audit_path(self) -> Path:
+        return self.audit.path or self.state_dir / "audit" / "audit.jsonl"
 
     @property
     def database(self) -> str:

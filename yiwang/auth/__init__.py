@@ -1,0 +1,1 @@
+"""Who may do what: users, API tokens, roles, browser sessions and the directory (LDAP)."""
