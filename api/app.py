@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Protocol
 
-from fastapi import FastAPI, HTTPException, Query, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from yiwang.audit import AuditTrail
+from yiwang.auth.service import AuthError, AuthService, UserError
+from yiwang.auth.sessions import SessionStore
 
+from api.security import SESSION_COOKIE, AuditMiddleware, Gate, require, source
 from collectors.model import Sample
 from inventory.model import Inventory
 from yiwang.alerting import AlertStage
 from yiwang.archive.service import ArchiveError, ConfigArchive
+from yiwang.auth.roles import Identity, Permission, RoleError
+from yiwang.config import ApiSettings, AuthSettings
+from yiwang.jobs import JobError, JobRegistry
 from yiwang.status import AreaCounts, DeviceState, area_tree, device_status
 from yiwang.store import Store
 
@@ -28,24 +37,75 @@ LAST_STORABLE_S = (2**63 - 1) // 10**9  # 2262-04-11 (and 1677-09-22 before 1970
 
 
 class SilenceRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # The model's own check cannot be read from its schema; this says it, so that clients (and schemathesis) know.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [{"required": ["ends"]},
+                                                                           {"required": ["duration_s"]}]})
 
     area: str | None = Field(None, description="an area id; its whole subtree is covered")
     device: str | None = None
     rule: str | None = None
     starts: datetime | None = Field(None, description="default: now; start and end within 1677-2262")
     ends: datetime | None = None
-    duration_s: float | None = Field(None, gt=0, description="instead of ends")
-    comment: str = ""
-    created_by: str = ""
+    duration_s: float | None = Field(None, gt=0, le=LAST_STORABLE_S, description="instead of ends")
+    comment: str = Field("", max_length=2000)
 
     @model_validator(mode="after")
     def _storable(self) -> SilenceRequest:
+        if self.ends is None and self.duration_s is None:
+            raise ValueError("give ends or duration_s")
         starts = self.starts.timestamp() if self.starts is not None else time.time()
         ends = self.ends.timestamp() if self.ends is not None else starts + (self.duration_s or 0.0)
         if not -LAST_STORABLE_S < min(starts, ends) <= max(starts, ends) < LAST_STORABLE_S:
             raise ValueError("a silence must start and end between 1677-09-22 and 2262-04-11")
         return self
+
+
+class AckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str = Field("", max_length=2000)
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")
+    roles: list[str] = Field(min_length=1, max_length=6)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[str] | None = Field(None, min_length=1, max_length=6)
+    locked: bool | None = None
+
+
+class PasswordRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")
+    roles: list[str] = Field(min_length=1, max_length=6)
+    expires_days: float | None = Field(90, gt=0, le=3650, description="none: never (not advised)")
+
+
+class ApproveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str = Field("", max_length=2000)
 
 
 class BackupRequest(BaseModel):
@@ -66,6 +126,9 @@ class Problem(BaseModel):
 # part the configuration turned off.
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "the body is not JSON"},
+    401: {"model": Problem, "description": "no token or session, or one that is wrong, expired or revoked"},
+    403: {"model": Problem, "description": "the caller's roles do not allow this, or a cookie request without its "
+                                          "CSRF token"},
     404: {"model": Problem, "description": "no such area, device, alert, silence or configuration version"},
     409: {"model": Problem, "description": "alerting or the archive is disabled in the configuration"},
 }
@@ -75,13 +138,6 @@ SILENCE_RESPONSES: dict[int | str, dict[str, Any]] = {
           "content": {"application/json": {"schema": {"anyOf": [
               {"$ref": "#/components/schemas/HTTPValidationError"}, {"$ref": "#/components/schemas/Problem"}]}}}},
 }
-
-
-class AckRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    by: str
-    comment: str = ""
 
 
 class LatestView(Protocol):
@@ -119,15 +175,78 @@ class ServicesView(Protocol):
     @property
     def archive(self) -> ConfigArchive | None: ...
 
+    @property
+    def auth(self) -> AuthService | None: ...  # None: authentication turned off (loopback only)
 
-def create_app(services: ServicesView) -> FastAPI:
+    @property
+    def sessions(self) -> SessionStore: ...
+
+    @property
+    def audit(self) -> AuditTrail: ...
+
+    @property
+    def jobs(self) -> JobRegistry: ...
+
+
+def create_app(services: ServicesView, api: ApiSettings | None = None, auth: AuthSettings | None = None) -> FastAPI:
+    api = api or ApiSettings()
+    auth = auth or AuthSettings()
     app = FastAPI(title="yiwang", version="0.1.0", responses=COMMON_RESPONSES,
                   description="Operations for a city e-government extranet: monitor, alert, change, check.")
     # A full city's exposition is hundreds of MB of text; level 1 shrinks it ~30x for little CPU.
     app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=1)
+    app.add_middleware(AuditMiddleware, trail=services.audit)
+    gate = Gate(services.auth, services.sessions, secure_cookies=api.tls is not None)
 
+    def allowed(permission: Permission | None) -> Any:
+        return Depends(require(gate, permission))
+
+    Reader = Annotated[Identity, allowed(Permission.READ)]
+    Operator = Annotated[Identity, allowed(Permission.OPERATE)]
+    ConfigReader = Annotated[Identity, allowed(Permission.CONFIGS_READ)]
+    Approver = Annotated[Identity, allowed(Permission.CHANGE_APPROVE)]
+    Auditor = Annotated[Identity, allowed(Permission.AUDIT_READ)]
+    Admin = Annotated[Identity, allowed(Permission.USERS_MANAGE)]
+    Anyone = Annotated[Identity, allowed(None)]
+    metrics_guard = [] if api.metrics_public else [allowed(Permission.READ)]
+
+    # --- sessions -------------------------------------------------------------------------------------------
+    @app.post("/api/auth/login", summary="Log in: a session cookie (HttpOnly, SameSite=Strict) and its CSRF token",
+              tags=["auth"])
+    async def login(body: LoginRequest, request: Request, response: Response) -> dict[str, Any]:
+        request.state.audit_identity = body.name
+        if services.auth is None:
+            raise HTTPException(409, "authentication is turned off in the configuration")
+        try:
+            identity = await asyncio.to_thread(services.auth.login, body.name, body.password, source(request))
+        except AuthError as exc:
+            request.state.audit_reason = f"login {exc.reason}"
+            raise HTTPException(401, "wrong name or password, or the account is locked after too many failures",
+                                headers={"WWW-Authenticate": 'Bearer realm="yiwang"'}) from None
+        request.state.identity = identity
+        session = services.sessions.create(identity)
+        response.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="strict",
+                            secure=gate.secure_cookies, path="/")
+        return {"name": identity.name, "roles": identity.role_names, "csrf_token": session.csrf_token,
+                "idle_timeout_s": auth.session_idle_s}
+
+    @app.post("/api/auth/logout", summary="End this browser session", tags=["auth"])
+    def logout(request: Request, response: Response, identity: Anyone) -> dict[str, Any]:
+        session_id = request.cookies.get(SESSION_COOKIE)
+        if session_id:
+            services.sessions.end(session_id)
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict",
+                               secure=gate.secure_cookies)
+        return {"name": identity.name, "logged_out": True}
+
+    @app.get("/api/auth/me", summary="Who the caller is, and what their roles allow", tags=["auth"])
+    def me(identity: Anyone) -> dict[str, Any]:
+        return {"name": identity.name, "kind": identity.kind, "roles": identity.role_names,
+                "permissions": sorted(p.value for p in identity.granted)}
+
+    # --- status -------------------------------------------------------------------------------------------
     @app.get("/api/areas", summary="The area tree with device status rolled up per level")
-    async def areas(root: str | None = Query(None, description="start at this area id"),
+    async def areas(_: Reader, root: str | None = Query(None, description="start at this area id", max_length=200),
                     depth: int = Query(2, ge=0, le=4, description="levels of children to include")
                     ) -> list[dict[str, Any]]:
         # async: the counts are kept per cycle by the poll health, so this is a small tree, not a city's walk
@@ -136,7 +255,7 @@ def create_app(services: ServicesView) -> FastAPI:
         return area_tree(services.inventory, services.health.counts, root, depth)
 
     @app.get("/api/devices/{name}", summary="A device: inventory, poll health and latest metrics")
-    def device(name: str) -> dict[str, Any]:
+    def device(name: str, _: Reader) -> dict[str, Any]:
         inv = services.inventory
         found = inv.devices.get(name)
         if found is None:
@@ -158,12 +277,13 @@ def create_app(services: ServicesView) -> FastAPI:
             "metrics": metrics,
         }
 
+    # --- alerts -------------------------------------------------------------------------------------------
     @app.get("/api/alerts", summary="Active alerts (pending and firing), storms rolled up by area")
-    def alerts() -> list[dict[str, object]]:
+    def alerts(_: Reader) -> list[dict[str, object]]:
         return services.alerts.active() if services.alerts is not None else []
 
     @app.get("/api/alerts/history", summary="Alert transitions, newest first")
-    def alert_history(limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
+    def alert_history(_: Reader, limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
         return services.store.alert_history(limit)
 
     def _alerts() -> AlertStage:
@@ -171,76 +291,91 @@ def create_app(services: ServicesView) -> FastAPI:
             raise HTTPException(409, "alerting is disabled in the configuration")
         return services.alerts
 
-    def _silence(body: SilenceRequest, kind: str) -> dict[str, Any]:
+    def _silence(body: SilenceRequest, kind: str, identity: Identity) -> dict[str, Any]:
         now = time.time_ns()
         starts = int(body.starts.timestamp() * 1e9) if body.starts else now
         if body.ends is not None:
             ends = int(body.ends.timestamp() * 1e9)
-        elif body.duration_s is not None:
-            ends = starts + int(body.duration_s * 1e9)
         else:
-            raise HTTPException(422, "give ends or duration_s")
+            ends = starts + int((body.duration_s or 0.0) * 1e9)
         try:
             silence_id = _alerts().silence(starts_ns=starts, ends_ns=ends, area=body.area, device=body.device,
-                                           rule=body.rule, comment=body.comment, created_by=body.created_by, kind=kind)
+                                           rule=body.rule, comment=body.comment, created_by=identity.name,
+                                           kind=kind)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
-        return {"id": silence_id, "kind": kind, "starts_ns": starts, "ends_ns": ends}
+        return {"id": silence_id, "kind": kind, "starts_ns": starts, "ends_ns": ends, "created_by": identity.name}
 
-    @app.get("/api/security-events", summary="Security events (SNMP authentication failures), newest first")
-    def security_events(limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
+    @app.get("/api/security-events", summary="Security events (SNMP authentication failures, failed logins), "
+                                            "newest first")
+    def security_events(_: Reader, limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
         return services.store.security_events(limit)
 
     @app.get("/api/silences", summary="Silences and maintenance windows that are not over")
-    def list_silences() -> list[dict[str, Any]]:
+    def list_silences(_: Reader) -> list[dict[str, Any]]:
         return services.store.silences(time.time_ns())
 
     @app.post("/api/silences", summary="Silence alerts by area (subtree), device or rule", status_code=201,
               responses=SILENCE_RESPONSES)
-    def create_silence(body: SilenceRequest) -> dict[str, Any]:
-        return _silence(body, "silence")
+    def create_silence(body: SilenceRequest, identity: Operator) -> dict[str, Any]:
+        return _silence(body, "silence", identity)
 
     @app.post("/api/maintenance", summary="Plan a maintenance window: a silence with a start and an end",
               status_code=201, responses=SILENCE_RESPONSES)
-    def create_maintenance(body: SilenceRequest) -> dict[str, Any]:
-        return _silence(body, "maintenance")
+    def create_maintenance(body: SilenceRequest, identity: Operator) -> dict[str, Any]:
+        return _silence(body, "maintenance", identity)
 
     @app.delete("/api/silences/{silence_id}", summary="End a silence or maintenance window now")
-    def end_silence(silence_id: Annotated[int, PathParam(ge=0, lt=2**63, description="as listed")]) -> dict[str, Any]:
+    def end_silence(silence_id: Annotated[int, PathParam(ge=0, lt=2**63, description="as listed")],
+                    _: Operator) -> dict[str, Any]:
         if not services.store.expire_silence(silence_id, time.time_ns()):
             raise HTTPException(404, f"no silence {silence_id}")
         return {"id": silence_id, "ended": True}
 
     @app.post("/api/alerts/{fingerprint}/ack", summary="Acknowledge a firing alert: repeats stop until it resolves")
-    def acknowledge(fingerprint: str, body: AckRequest) -> dict[str, Any]:
+    def acknowledge(fingerprint: Annotated[str, PathParam(max_length=64)], body: AckRequest,
+                    identity: Operator) -> dict[str, Any]:
         try:
-            _alerts().acknowledge(fingerprint, body.by, body.comment, time.time_ns())
+            _alerts().acknowledge(fingerprint, identity.name, body.comment, time.time_ns())
         except ValueError as exc:
             raise HTTPException(404, str(exc)) from None
-        return {"fingerprint": fingerprint, "acknowledged": True}
+        return {"fingerprint": fingerprint, "acknowledged": True, "by": identity.name}
 
+    # --- configurations -------------------------------------------------------------------------------------
     def _archive() -> ConfigArchive:
         if services.archive is None:
             raise HTTPException(409, "the configuration archive is disabled or no device has SSH access")
         return services.archive
 
     @app.get("/api/configs/status", summary="Age of the last good backup per device and per area")
-    def config_status(area: str | None = None) -> dict[str, Any]:
+    def config_status(_: Reader, area: str | None = Query(None, max_length=200)) -> dict[str, Any]:
         try:
             return _archive().status(area)
         except ArchiveError as exc:
             raise HTTPException(404, str(exc)) from None
 
-    @app.post("/api/configs/backup", summary="Back up now: one device, one area, or all")
-    async def config_backup(body: BackupRequest) -> list[dict[str, Any]]:
+    @app.post("/api/configs/backup", summary="Back up now: one device, one area, or all; answered at once with the "
+                                             "job that does it", status_code=202, tags=["jobs"])
+    def config_backup(body: BackupRequest, identity: Operator, response: Response) -> dict[str, Any]:
+        archive = _archive()
         try:
-            results = await _archive().backup(body.device, body.area)
+            targets = archive.select(body.device, body.area)
         except ArchiveError as exc:
             raise HTTPException(404, str(exc)) from None
-        return [asdict(r) for r in results]
+        names = [t.device for t in targets]
+        what = body.device or body.area or "all"
+
+        async def work(job: Any) -> list[dict[str, Any]]:
+            results = await archive.backup(body.device, body.area)
+            return [asdict(r) for r in results]
+
+        job = services.jobs.start("backup", what, identity, {"device": body.device, "area": body.area,
+                                                             "devices": len(names)}, work)
+        response.headers["Location"] = f"/api/jobs/{job.id}"
+        return {"job": job.id, "url": f"/api/jobs/{job.id}", "devices": len(names)}
 
     @app.get("/api/configs/{device}/versions", summary="A device's configuration versions, newest first")
-    def config_versions(device: str) -> list[dict[str, Any]]:
+    def config_versions(device: str, _: ConfigReader) -> list[dict[str, Any]]:
         try:
             return [{"commit": v.commit, "time": v.time.isoformat(), "message": v.message}
                     for v in _archive().versions(device)]
@@ -248,18 +383,141 @@ def create_app(services: ServicesView) -> FastAPI:
             raise HTTPException(404, str(exc)) from None
 
     @app.get("/api/configs/{device}/diff", summary="The diff between two versions", response_class=Response)
-    def config_diff(device: str, a: str, b: str) -> Response:
+    def config_diff(device: str, _: ConfigReader, a: str = Query(max_length=64),
+                    b: str = Query(max_length=64)) -> Response:
         try:
             return Response(_archive().diff(device, a, b), media_type="text/plain; charset=utf-8")
         except (ArchiveError, ValueError) as exc:
             raise HTTPException(404, str(exc)) from None
 
-    @app.get("/metrics", summary="Prometheus exposition of every latest sample", response_class=Response)
+    # --- jobs ---------------------------------------------------------------------------------------------
+    @app.get("/api/jobs", summary="Jobs of this run, newest first", tags=["jobs"])
+    def jobs(_: Reader, limit: int = Query(100, ge=1, le=500)) -> list[dict[str, Any]]:
+        return [j.view() for j in services.jobs.list(limit)]
+
+    @app.get("/api/jobs/{job_id}", summary="A job: its state, summary and per-device results", tags=["jobs"])
+    def job(job_id: Annotated[str, PathParam(max_length=64)], _: Reader) -> dict[str, Any]:
+        try:
+            return services.jobs.get(job_id).view()
+        except JobError as exc:
+            raise HTTPException(exc.status, str(exc)) from None
+
+    @app.post("/api/jobs/{job_id}/approve", summary="Release a job's next wave (not by the one who started it)",
+              tags=["jobs"])
+    async def approve(job_id: Annotated[str, PathParam(max_length=64)], body: ApproveRequest, request: Request,
+                      identity: Approver) -> dict[str, Any]:
+        try:
+            return (await services.jobs.approve(job_id, identity, body.comment)).view()
+        except JobError as exc:
+            request.state.audit_reason = str(exc)
+            raise HTTPException(exc.status, str(exc)) from None
+
+    # --- users and tokens (admin) ---------------------------------------------------------------------------
+    def _auth() -> AuthService:
+        if services.auth is None:
+            raise HTTPException(409, "authentication is turned off in the configuration")
+        return services.auth
+
+    @app.get("/api/users", summary="Users and their roles", tags=["admin"])
+    def users(_: Admin) -> list[dict[str, Any]]:
+        return [asdict(u) for u in _auth().users()]
+
+    @app.post("/api/users", summary="Add a local user", status_code=201, tags=["admin"])
+    def add_user(body: UserRequest, _: Admin) -> dict[str, Any]:
+        try:
+            return asdict(_auth().add_user(body.name, body.roles, body.password))
+        except (UserError, RoleError) as exc:
+            raise HTTPException(422, str(exc)) from None
+
+    @app.patch("/api/users/{name}", summary="Change a user's roles, lock or unlock them", tags=["admin"])
+    def change_user(name: Annotated[str, PathParam(max_length=64)], body: UserChange,
+                    identity: Admin) -> dict[str, Any]:
+        service = _auth()
+        if name == identity.name and body.roles is not None:
+            raise HTTPException(403, "an administrator may not change their own roles")
+        try:
+            if body.roles is not None:
+                service.set_roles(name, body.roles)
+            if body.locked is True:
+                service.lock(name)
+                services.sessions.end_user(name)
+            elif body.locked is False:
+                service.unlock(name)
+            found = service.user(name)
+        except (UserError, RoleError) as exc:
+            raise HTTPException(_status(exc), str(exc)) from None
+        if found is None:
+            raise HTTPException(404, f"no user {name!r}")
+        return asdict(found)
+
+    @app.post("/api/users/{name}/password", summary="Set a user's password", tags=["admin"])
+    def set_password(name: Annotated[str, PathParam(max_length=64)], body: PasswordRequest,
+                     _: Admin) -> dict[str, Any]:
+        try:
+            _auth().set_password(name, body.password)
+        except UserError as exc:
+            raise HTTPException(_status(exc), str(exc)) from None
+        services.sessions.end_user(name)
+        return {"name": name, "password_set": True}
+
+    @app.delete("/api/users/{name}", summary="Remove a user", tags=["admin"])
+    def remove_user(name: Annotated[str, PathParam(max_length=64)], identity: Admin) -> dict[str, Any]:
+        if name == identity.name:
+            raise HTTPException(403, "an administrator may not remove themselves")
+        try:
+            _auth().remove(name)
+        except UserError as exc:
+            raise HTTPException(_status(exc), str(exc)) from None
+        services.sessions.end_user(name)
+        return {"name": name, "removed": True}
+
+    @app.get("/api/tokens", summary="API tokens (never their secrets)", tags=["admin"])
+    def tokens(_: Admin) -> list[dict[str, Any]]:
+        return [asdict(t) for t in _auth().tokens()]
+
+    @app.post("/api/tokens", summary="Create an API token: the token is in this answer and nowhere else",
+              status_code=201, tags=["admin"])
+    def create_token(body: TokenRequest, identity: Admin) -> JSONResponse:
+        expires = body.expires_days * 86400 if body.expires_days is not None else None
+        try:
+            plaintext, record = _auth().create_token(body.name, body.roles, expires, identity.name)
+        except (UserError, RoleError) as exc:
+            raise HTTPException(422, str(exc)) from None
+        # never cached anywhere on the way back
+        return JSONResponse({"token": plaintext, **_jsonable(asdict(record))}, status_code=201,
+                            headers={"Cache-Control": "no-store"})
+
+    @app.delete("/api/tokens/{token_id}", summary="Revoke an API token now", tags=["admin"])
+    def revoke_token(token_id: Annotated[str, PathParam(max_length=64)], _: Admin) -> dict[str, Any]:
+        try:
+            _auth().revoke_token(token_id)
+        except UserError as exc:
+            raise HTTPException(_status(exc), str(exc)) from None
+        return {"id": token_id, "revoked": True}
+
+    # --- the audit trail (auditor) --------------------------------------------------------------------------
+    @app.get("/api/audit", summary="The audit trail, newest first", tags=["audit"])
+    def audit(_: Auditor, since: datetime | None = None, until: datetime | None = None,
+              identity: str | None = Query(None, max_length=200),
+              action: str | None = Query(None, max_length=200, description="prefix, e.g. 'POST /api/silences'"),
+              outcome: str | None = Query(None, max_length=64, description="prefix: ok, denied, refused, error"),
+              limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
+        return [asdict(r) for r in services.audit.records(since=since, until=until, identity=identity,
+                                                           action=action, outcome=outcome, limit=limit)]
+
+    @app.get("/api/audit/verify", summary="Check the trail's hash chain: intact, or the first bad record",
+             tags=["audit"])
+    def audit_verify(_: Auditor) -> dict[str, Any]:
+        return asdict(services.audit.verify())
+
+    # --- Prometheus -----------------------------------------------------------------------------------------
+    @app.get("/metrics", summary="Prometheus exposition of every latest sample", response_class=Response,
+             dependencies=metrics_guard)
     def metrics() -> Response:
         return Response(services.latest.render(), media_type=EXPOSITION)
 
     @app.get("/metrics/areas/{area_id}", summary="Prometheus exposition for one area: a scrape shard",
-             response_class=Response)
+             response_class=Response, dependencies=metrics_guard)
     def area_metrics(area_id: str) -> Response:
         if area_id not in services.inventory.areas:
             raise HTTPException(404, f"no area {area_id!r}")
@@ -267,6 +525,14 @@ def create_app(services: ServicesView) -> FastAPI:
         return Response(services.latest.render(services.inventory.path_labels(area_id)), media_type=EXPOSITION)
 
     return app
+
+
+def _status(exc: Exception) -> int:
+    return 404 if str(exc).startswith("no user") or str(exc).startswith("no token") else 422
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
 
 
 def _health(record: Any) -> dict[str, Any]:

@@ -59,6 +59,7 @@ def fault_latency(interval_s: float, work: Path) -> dict[str, float]:
         config = work / "yiwang.yaml"
         config.write_text(yaml.safe_dump({
             "state_dir": str(state), "database_url": f"sqlite:///{work}/y.db", "api": {"port": api_port},
+            "auth": {"enabled": False},  # monitoring latency, not auth: see auth_overhead.py
             "poll": {"interval_s": interval_s, "icmp_interval_s": interval_s},
             "alerts": {"rules": [str(work / "rules.yaml")],
                        "notifiers": [{"name": "bench", "type": "webhook", "url": f"http://127.0.0.1:{hook_port}/"}]},

@@ -190,6 +190,7 @@ def one_run(design: str, workers: int, inventory: Path, work: Path, timeout_s: f
     port = free_port()
     config = state / "yiwang.yaml"
     document: dict[str, Any] = {"state_dir": str(state), "inventory": [str(inventory)], "api": {"port": port},
+                                "auth": {"enabled": False},  # monitoring latency, not auth: see auth_overhead.py
                                 **DESIGNS[design]}
     if design != "none":
         document["ssh"] = {**document["ssh"], "workers": workers}

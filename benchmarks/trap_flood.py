@@ -150,6 +150,7 @@ def run(lab_state: Path, work: Path, rate: int, seconds: float) -> str:
     config = work / "yiwang.yaml"
     config.write_text(yaml.safe_dump({
         "state_dir": str(lab_state), "database_url": f"sqlite:///{work}/y.db", "api": {"port": api_port},
+        "auth": {"enabled": False},  # monitoring latency, not auth: see auth_overhead.py
         "poll": {"interval_s": INTERVAL_S, "icmp_interval_s": INTERVAL_S},
         "alerts": {"rules": [str(work / "rules.yaml")],
                    "notifiers": [{"name": "noc", "type": "webhook", "url": f"http://127.0.0.1:{hook_port}/"}]},

@@ -6,9 +6,11 @@ import asyncio
 import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -24,7 +26,14 @@ from inventory.secrets import SecretError, resolve
 from yiwang.alerting import AlertStage
 from yiwang.archive.ages import BackupAges
 from yiwang.archive.service import ConfigArchive
+from yiwang.audit import AuditEvent, AuditTrail, SyslogForwarder
+from yiwang.auth.directory import Directory
+from yiwang.auth.roles import Identity
+from yiwang.auth.service import AuthService
+from yiwang.auth.sessions import SessionStore
 from yiwang.config import SecretSetting, Settings, default_inventory_dir
+from yiwang.jobs import Job as WorkJob
+from yiwang.jobs import JobRegistry
 from yiwang.latest import LatestStore
 from yiwang.notify import Dispatcher
 from yiwang.pipeline import Job, Monitor, Registered, Stage, default_workers
@@ -52,6 +61,10 @@ class Services:
     health: PollHealth
     alerts: AlertStage | None
     archive: ConfigArchive | None
+    auth: AuthService | None  # None: authentication turned off (loopback only)
+    sessions: SessionStore
+    audit: AuditTrail
+    jobs: JobRegistry
 
     @property
     def store(self) -> Store:
@@ -231,7 +244,13 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
         stages.append(AlertsStage(alerts, latest, dispatcher, [n for n in ALERT_INPUTS if n in polled]))
     traps = trap_receiver(settings, inv, store)
     monitor = Monitor(registered, stages, jobs, [traps] if traps is not None else [])
-    assembly = Assembly(monitor, Services(inv, latest, health, alerts, archive), problems)
+    auth, audit = access(settings, store)
+    jobs_registry = JobRegistry(functools.partial(record_job_step, audit))
+    sessions = SessionStore(settings.auth.session_idle_s, settings.auth.session_max_s)
+    services = Services(inv, latest, health, alerts, archive, auth, sessions, audit, jobs_registry)
+    assembly = Assembly(monitor, services, problems)
+    assembly.closing.append(jobs_registry.close)
+    assembly.closing.append(functools.partial(asyncio.to_thread, audit.close))
     if parts.ssh is not None:
         assembly.closing.append(functools.partial(asyncio.to_thread, parts.ssh.close))
     if dispatcher is not None:
@@ -245,6 +264,40 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
 
 
 AGES_INTERVAL_S = 60.0
+
+
+def access(settings: Settings, store: Store) -> tuple[AuthService | None, AuditTrail]:
+    """Who may use the API (None: nobody is asked) and the trail of what they did."""
+    forwarder = SyslogForwarder(settings.audit.syslog) if settings.audit.syslog is not None else None
+    audit = AuditTrail(settings.audit_path, forwarder)
+    if not settings.auth.enabled:
+        return None, audit
+    directory: Directory | None = None
+    if settings.auth.ldap is not None:
+        from yiwang.auth.ldap import directory_from_settings
+
+        try:
+            directory = directory_from_settings(settings.auth.ldap, settings.state_dir)
+        except SecretError as exc:
+            raise SetupError(f"auth.ldap: {exc}") from None
+
+    def security_event(kind: str, subject: str, source: str, detail: str) -> None:
+        log.warning("security event: %s for %s from %s", kind, subject, source)
+        store.record_security_event(time.time_ns(), kind, subject, source, detail)
+
+    return AuthService(store.engine, settings.auth, directory=directory, on_security_event=security_event), audit
+
+
+def record_job_step(audit: AuditTrail, job: WorkJob, step: str, identity: Identity | None,
+                    detail: Mapping[str, Any]) -> Awaitable[Any]:
+    """Each step of a job is a record of its own; a step no person took (the job ended) is the starter's."""
+    event = AuditEvent(
+        identity=identity.name if identity is not None else job.started_by,
+        identity_kind=identity.kind if identity is not None else "job",
+        roles=identity.role_names if identity is not None else [],
+        source="yiwang", action=f"job.{job.kind}.{step}", target=f"job={job.id} {job.target}",
+        parameters=dict(detail), outcome="ok" if step != "finished" or job.state == "done" else job.state)
+    return asyncio.to_thread(audit.append, event)
 
 
 async def backup_job(archive: ConfigArchive) -> None:

@@ -34,12 +34,16 @@ app.add_typer(config_app, name="config")
 
 @app.command()
 def run(config: ConfigOption = None,
-        workers: Annotated[int | None, typer.Option(help="poll processes (default: one per core)")] = None) -> None:
+        workers: Annotated[int | None, typer.Option(help="poll processes (default: one per core)")] = None,
+        log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info") -> None:
     """Run the poll scheduler, the sinks and the HTTP API in one process."""
     from yiwang.server import serve
 
     settings = settings_from(config)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = logging.getLevelName(log_level.upper())
+    if not isinstance(level, int):
+        raise fail(f"--log-level: no level {log_level!r}")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # paramiko logs every SSH connection at INFO: thousands of lines a cycle for a city
     logging.getLogger("paramiko").setLevel(logging.WARNING)
     try:

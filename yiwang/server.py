@@ -7,11 +7,13 @@ import contextlib
 import gc
 import logging
 import signal
+import sys
 from collections.abc import Iterator
 
 import uvicorn
 
 from api.app import create_app
+from api.security import is_loopback
 from yiwang.assemble import SetupError, assemble
 from yiwang.config import Settings
 
@@ -56,24 +58,63 @@ async def collect_young(stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), YOUNG_EVERY_S)
 
 
+def check_exposure(settings: Settings) -> list[str]:
+    """Refuse what must not run, and say what should not: the API open to the network without TLS or auth."""
+    api = settings.api
+    loopback = is_loopback(api.host)
+    if not settings.auth.enabled and not loopback:
+        raise RuntimeError(f"auth.enabled is false and the API would listen on {api.host}: without authentication "
+                           "it may only listen on loopback (127.0.0.1 or ::1)")
+    warnings = []
+    if api.tls is None and not loopback:
+        warnings.append(f"the API listens on {api.host} without TLS: passwords, tokens and session cookies cross "
+                        "the network in clear; set api.tls {cert, key}")
+    if api.tls is not None:
+        for what, path in (("cert", api.tls.cert), ("key", api.tls.key)):
+            if not path.is_file():
+                raise RuntimeError(f"api.tls.{what}: no file {path}")
+    if not settings.auth.enabled:
+        warnings.append("authentication is turned off (auth.enabled: false): every caller may do everything")
+    return warnings
+
+
+def announce_first_admin(password: str, settings: Settings) -> None:
+    # Straight to the terminal, never through logging: logs are shipped and kept, this must be seen once.
+    print(f"\nyiwang: no user existed, so one was created: name admin, password {password}\n"
+          f"        (also in {settings.state_dir / 'initial-admin-password'}, readable by its owner only;\n"
+          "        log in, create the people who use yiwang, and change or remove this account)\n",
+          file=sys.stderr, flush=True)
+
+
 async def serve(settings: Settings, workers: int | None = None) -> None:
+    warnings = check_exposure(settings)
     try:
         assembly = await asyncio.to_thread(assemble, settings, workers)
     except SetupError as exc:
         raise RuntimeError(str(exc)) from None
     for problem in assembly.problems:
         log.warning("%s", problem)
+    for warning in warnings:
+        log.warning("%s", warning)
+    auth = assembly.services.auth
+    if auth is not None:
+        first = await asyncio.to_thread(auth.bootstrap_admin, settings.state_dir)
+        if first is not None:
+            announce_first_admin(first, settings)
     await assembly.start()
     monitor = assembly.monitor
-    app = create_app(assembly.services)
+    app = create_app(assembly.services, settings.api, settings.auth)
     quiet_garbage_collector()
+    tls = settings.api.tls
     server = ApiServer(uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
-                                      log_level="warning", lifespan="off"))
+                                      log_level="warning", lifespan="off",
+                                      ssl_certfile=str(tls.cert) if tls else None,
+                                      ssl_keyfile=str(tls.key) if tls else None))
     stop = asyncio.Event()
     install_stop_signals(stop)
-    log.info("monitoring %s; API on http://%s:%d",
+    log.info("monitoring %s; API on %s://%s:%d",
              ", ".join(f"{len(r.targets)} {name}" for name, r in monitor.collectors.items()),
-             settings.api.host, settings.api.port)
+             "https" if tls else "http", settings.api.host, settings.api.port)
     if settings.traps.enabled:
         log.info("receiving traps on %s:%d", settings.traps.host, settings.traps.port)
     api_task = asyncio.create_task(server.serve())

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.collectors.snmpsim_responder import Responder, start_responder
-from tests.e2e.conftest import free_tcp_port
+from tests.e2e.conftest import api_client, api_token, free_tcp_port
 
 WRAP_AFTER_S = 20  # old-switch's port 1 ifInOctets wraps this long after snmpsim starts (make_recordings.py)
 PORT1 = "RMON:10/100 Port 1 on Unit 1"
@@ -88,13 +88,13 @@ def test_fallbacks_through_run_api_and_metrics(responder: Responder, tmp_path: P
         "poll": {"interval_s": 3, "icmp_interval_s": 5, "timeout_s": 1, "retries": 1, "icmp_count": 1}}))
     log = tmp_path / "yiwang.log"
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "xdg")}
+    client = api_client(f"http://127.0.0.1:{api_port}", api_token(config, "viewer"))
     with open(log, "wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "yiwang", "run", "-c", str(config)], stdout=out,
                                    stderr=subprocess.STDOUT, env=env)
-    api = f"http://127.0.0.1:{api_port}"
 
     def device(name: str) -> dict[str, Any]:
-        response = httpx.get(f"{api}/api/devices/{name}")
+        response = client.get(f"/api/devices/{name}")
         assert "\\u0000" not in response.text, response.text  # no NUL anywhere in the JSON
         return dict(response.json())
 
@@ -133,7 +133,7 @@ def test_fallbacks_through_run_api_and_metrics(responder: Responder, tmp_path: P
         assert xp["Intel(R) PRO/Wireless 2200BG Network Connection"]["tags"]["if_index"] == "65539"
         assert xp["Intel(R) PRO/Wireless 2200BG Network Connection"]["fields"]["speed_mbps"] == 54.0
 
-        exposition = httpx.get(f"{api}/metrics").content
+        exposition = client.get("/metrics").content
         assert b"\x00" not in exposition
         check = subprocess.run(["promtool", "check", "metrics"], input=exposition, capture_output=True)
         assert check.returncode == 0, check.stdout + check.stderr

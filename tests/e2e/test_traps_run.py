@@ -10,12 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import yaml
 
 from alerts.rules import DEFAULT_RULES
 from lab import lab_clear, lab_fault, lab_inventory_dir
 from lab.peers import free_port, recorder
+from tests.e2e.conftest import api_client, api_token
 from tests.e2e.test_run import _cycles, _wait
 
 
@@ -44,12 +44,12 @@ def test_link_down_trap_notifies_between_polls(lab_state: Path, tmp_path: Path) 
     device_ip = next(d["address"] for d in yaml.safe_load((lab_inventory_dir(lab_state) / "devices.yaml").read_text())[
         "devices"] if d["name"] == device)
     log = tmp_path / "yiwang.log"
+    client = api_client(f"http://127.0.0.1:{api_port}", api_token(config, "viewer"))
     with recorder(hook_port) as webhook, open(log, "wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "yiwang", "run", "-c", str(config)], stdout=out,
                                    stderr=subprocess.STDOUT, env={**os.environ})
         try:
-            api = f"http://127.0.0.1:{api_port}"
-            _wait(lambda: len(httpx.get(f"{api}/api/devices/{device}").json()["health"]) == 2, 90, "first cycles")
+            _wait(lambda: len(client.get(f"/api/devices/{device}").json()["health"]) == 2, 90, "first cycles")
             _wait(lambda: "icmp cycle:" in log.read_text() and "snmp cycle:" in log.read_text(), 30, "both cycles")
             lab_fault(lab_state, "link-down", device, interface, trap_to=f"127.0.0.1:{trap_port}")
             firing = _wait(lambda: [b for b in webhook.bodies if b["kind"] == "firing"], 30, "the trap's alert")
@@ -61,7 +61,7 @@ def test_link_down_trap_notifies_between_polls(lab_state: Path, tmp_path: Path) 
             # a device reporting that someone tried a wrong community on it: a security event
             subprocess.run(["snmptrap", "-v", "2c", "-c", secret.read_text().strip(), f"--clientaddr={device_ip}",
                             f"127.0.0.1:{trap_port}", "", "1.3.6.1.6.3.1.1.5.5"], check=True, timeout=10)
-            events = _wait(lambda: httpx.get(f"{api}/api/security-events").json(), 20, "the security event")
+            events = _wait(lambda: client.get("/api/security-events").json(), 20, "the security event")
             assert [(e["kind"], e["device"]) for e in events] == [("authenticationFailure", device)]
         finally:
             lab_clear(lab_state)

@@ -150,6 +150,7 @@ class Prometheus(_Process):
     targets: Sequence[str] = ()
     scrape_interval: str = "1s"
     metrics_path: str = "/metrics"
+    bearer_token_file: Path | None = None  # Prometheus authenticates to yiwang with an API token in this file
 
     @property
     def config_path(self) -> Path:
@@ -164,7 +165,9 @@ class Prometheus(_Process):
             "scrape_configs:\n"
             "  - job_name: yiwang\n"
             f"    metrics_path: {self.metrics_path}\n"
-            f"    static_configs:\n      - targets: [{targets}]\n")
+            + (f"    authorization:\n      type: Bearer\n      credentials_file: {self.bearer_token_file}\n"
+               if self.bearer_token_file else "")
+            + f"    static_configs:\n      - targets: [{targets}]\n")
         return [_binary("prometheus"), f"--config.file={self.config_path}",
                 f"--storage.tsdb.path={self.data_path}", f"--web.listen-address=127.0.0.1:{self.port}"]
 
@@ -208,11 +211,13 @@ def start_victoria_metrics(tmp_path: Path, *, port: int | None = None, extra_arg
 
 
 def start_prometheus(tmp_path: Path, targets: Sequence[str], *, port: int | None = None,
-                     scrape_interval: str = "1s", metrics_path: str = "/metrics") -> Prometheus:
+                     scrape_interval: str = "1s", metrics_path: str = "/metrics",
+                     bearer_token_file: Path | None = None) -> Prometheus:
     """A running Prometheus scraping `targets` ("127.0.0.1:PORT") every scrape_interval."""
     base = tmp_path / "prometheus"
     base.mkdir(parents=True, exist_ok=True)
     server = Prometheus("prometheus", port or free_port(), base / "data", base / "server.log",
-                        targets=tuple(targets), scrape_interval=scrape_interval, metrics_path=metrics_path)
+                        targets=tuple(targets), scrape_interval=scrape_interval, metrics_path=metrics_path,
+                        bearer_token_file=bearer_token_file)
     server.start()
     return server

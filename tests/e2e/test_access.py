@@ -1,0 +1,287 @@
+"""Who may do what, tried as an attacker would: real HTTP against `yiwang run` on the small lab, at debug logging,
+with canary secrets that must never come back out (not in a response, the log, or the audit trail)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import api_token, free_tcp_port, write_config
+
+# Canaries: if any of these ever shows outside the request that carried it, a secret has leaked.
+PASSWORDS = {
+    "viewer1": "Canary-Viewer-7f3a!x",
+    "operator1": "Canary-Operator-9c1e!y",
+    "approver1": "Canary-Approver-2b8d!z",
+    "approver2": "Canary-Approver2-4e6f!w",
+    "admin1": "Canary-Admin-5a0c!v",
+    "auditor1": "Canary-Auditor-8d2b!u",
+    "engineer1": "Canary-Engineer-3f9a!t",
+}
+ROLES = {
+    "viewer1": ["viewer"], "operator1": ["operator", "approver"], "approver1": ["approver"],
+    "approver2": ["approver"], "admin1": ["admin"], "auditor1": ["auditor"], "engineer1": ["engineer"],
+}
+
+
+@dataclass
+class Running:
+    url: str
+    config: Path
+    log: Path
+    audit: Path
+    process: subprocess.Popen[bytes]
+    tokens: dict[str, str] = field(default_factory=dict)
+    seen: list[str] = field(default_factory=list)  # every response body, for the canary check
+
+    def client(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, event_hooks={"response": [self._keep]}, **kwargs)
+
+    def _keep(self, response: httpx.Response) -> None:
+        response.read()
+        self.seen.append(json.dumps(dict(response.headers)) + response.text)
+
+
+def yiwang(config: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "yiwang", *args, "-c", str(config)], capture_output=True, text=True,
+                          input=stdin, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def running(lab_state: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    work = tmp_path_factory.mktemp("access")
+    port = free_tcp_port()
+    audit = work / "audit" / "audit.jsonl"
+    config = write_config(work / "yiwang.yaml", lab_state, database_url=f"sqlite:///{work / 'y.sqlite'}",
+                          api={"port": port}, audit={"path": str(audit)}, ssh={"enabled": False},
+                          auth={"lockout_failures": 5, "lockout_s": 3600, "token_recheck_s": 60})
+    for name, password in PASSWORDS.items():
+        secret = work / f"{name}.password"
+        secret.write_text(password + "\n")
+        command = ["auth", "user", "add", name, "--password-file", str(secret)]
+        for role in ROLES[name]:
+            command += ["--role", role]
+        done = yiwang(config, *command)
+        assert done.returncode == 0, done.stderr
+    log = work / "yiwang.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "yiwang", "run", "-c", str(config), "--log-level", "debug"],
+                                   stdout=out, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "XDG_STATE_HOME": str(work / "xdg")})
+    run = Running(f"http://127.0.0.1:{port}", config, log, audit, process)
+    run.tokens["viewer"] = api_token(config, "viewer", name="viewer-token")
+    run.tokens["admin"] = api_token(config, "admin", name="admin-token")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{run.url}/openapi.json").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.3)
+        yield run
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+def login(run: Running, name: str, password: str | None = None) -> tuple[httpx.Client, str]:
+    client = run.client()
+    answer = client.post("/api/auth/login", json={"name": name, "password": password or PASSWORDS[name]})
+    assert answer.status_code == 200, answer.text
+    return client, answer.json()["csrf_token"]
+
+
+def audit_records(run: Running) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in run.audit.read_text(encoding="utf-8").splitlines()]
+
+
+def test_no_token_malformed_and_wrong_tokens_are_refused(running: Running) -> None:
+    anonymous = running.client()
+    answer = anonymous.get("/api/areas")
+    assert answer.status_code == 401 and answer.headers["www-authenticate"].startswith("Bearer")
+    good = running.tokens["viewer"]
+    for header in ("Bearer", "Bearer ", "Basic dmlld2VyMTp4", f"Token {good}", "Bearer yw_", "Bearer yw_zz_zz",
+                   f"Bearer {good[:-1]}", f"Bearer {good}x", "Bearer " + "A" * 5000, f"bearer\t{good}\x00"):
+        refused = httpx.get(f"{running.url}/api/areas", headers={"Authorization": header})
+        assert refused.status_code in (400, 401), (header[:40], refused.status_code)
+    assert running.client(good).get("/api/areas").status_code == 200
+
+
+def test_expired_and_revoked_tokens(running: Running) -> None:
+    short = api_token(running.config, "viewer", name="short-lived", expires="2s")
+    assert running.client(short).get("/api/areas").status_code == 200
+    time.sleep(2.5)
+    expired = running.client(short).get("/api/areas")
+    assert expired.status_code == 401 and "expired" in expired.text
+
+    admin = running.client(running.tokens["admin"])
+    made = admin.post("/api/tokens", json={"name": "to-revoke", "roles": ["viewer"], "expires_days": 1})
+    assert made.status_code == 201 and made.headers["cache-control"] == "no-store"
+    token, token_id = made.json()["token"], made.json()["id"]
+    assert running.client(token).get("/api/areas").status_code == 200  # now in the cache
+    listed = admin.get("/api/tokens").json()
+    assert token not in json.dumps(listed) and any(t["id"] == token_id for t in listed)
+    assert admin.delete(f"/api/tokens/{token_id}").status_code == 200
+    revoked = running.client(token).get("/api/areas")
+    assert revoked.status_code == 401 and "revoked" in revoked.text  # at once, cache or not
+
+
+def test_roles_are_enforced_and_refusals_audited(running: Running) -> None:
+    viewer = running.client(running.tokens["viewer"])
+    assert viewer.get("/api/alerts").status_code == 200
+    refused = viewer.post("/api/silences", json={"area": "hb", "duration_s": 60, "comment": "viewer tries"})
+    assert refused.status_code == 403 and "operate" in refused.text
+    assert viewer.post("/api/configs/backup", json={}).status_code == 403
+    assert viewer.get("/api/audit").status_code == 403
+    assert viewer.get("/api/users").status_code == 403
+    record = next(r for r in reversed(audit_records(running)) if r["action"] == "POST /api/silences")
+    assert record["identity"] == "viewer-token" and record["outcome"].startswith("denied")
+    assert record["status"] == 403 and record["roles"] == ["viewer"] and record["source"] == "127.0.0.1"
+
+    # an administrator manages users and cannot read the trail; the auditor reads it and changes nothing
+    admin = running.client(running.tokens["admin"])
+    assert admin.get("/api/users").status_code == 200
+    assert admin.get("/api/audit").status_code == 403
+    assert admin.get("/api/audit/verify").status_code == 403
+    assert admin.post("/api/silences", json={"area": "hb", "duration_s": 60}).status_code == 403
+    both = admin.post("/api/users", json={"name": "sneaky", "roles": ["admin", "auditor"],
+                                          "password": "Sneaky-Passw0rd!"})
+    assert both.status_code == 422 and "separation of duties" in both.text
+    auditor, _ = login(running, "auditor1")
+    trail = auditor.get("/api/audit", params={"outcome": "denied", "limit": 500})
+    assert trail.status_code == 200 and any(r["action"] == "GET /api/audit" and r["identity"] == "admin-token"
+                                            for r in trail.json())
+    assert auditor.get("/api/audit/verify").json()["ok"] is True
+    assert auditor.post("/api/silences", json={"area": "hb", "duration_s": 60}).status_code == 403
+
+    engineer = running.client(api_token(running.config, "engineer", name="engineer-token"))
+    assert engineer.get("/api/configs/some-device/versions").status_code in (404, 409)  # allowed, nothing there
+    assert viewer.get("/api/configs/some-device/versions").status_code == 403
+
+
+def test_session_cookie_csrf_and_logout(running: Running) -> None:
+    client, csrf = login(running, "operator1")
+    answer = client.get("/api/auth/me")
+    assert answer.json()["name"] == "operator1" and "operate" in answer.json()["permissions"]
+    # a state-changing request with the cookie but no CSRF token: refused and audited
+    forged = client.post("/api/silences", json={"area": "hb", "duration_s": 60, "comment": "csrf"})
+    assert forged.status_code == 403 and "X-CSRF-Token" in forged.text
+    wrong = client.post("/api/silences", json={"area": "hb", "duration_s": 60}, headers={"X-CSRF-Token": "x" * 43})
+    assert wrong.status_code == 403
+    made = client.post("/api/silences", json={"area": "hb", "duration_s": 60, "comment": "with csrf"},
+                       headers={"X-CSRF-Token": csrf})
+    assert made.status_code == 201 and made.json()["created_by"] == "operator1"
+    assert client.post("/api/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert client.get("/api/auth/me").status_code == 401
+    csrf_record = next(r for r in reversed(audit_records(running)) if r["outcome"].startswith("denied: CSRF"))
+    assert csrf_record["identity"] == "operator1" and csrf_record["identity_kind"] == "user"
+
+
+def test_set_cookie_attributes(running: Running) -> None:
+    answer = running.client().post("/api/auth/login", json={"name": "viewer1", "password": PASSWORDS["viewer1"]})
+    set_cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie and "samesite=strict" in set_cookie and "path=/" in set_cookie
+    assert "secure" not in set_cookie  # no TLS here; with api.tls it is Secure (tests/e2e/test_tls.py)
+
+
+def test_four_eyes_on_approval(running: Running) -> None:
+    starter, csrf = login(running, "operator1")  # operator and approver
+    started = starter.post("/api/configs/backup", json={"area": "hb.hg"}, headers={"X-CSRF-Token": csrf})
+    if started.status_code == 409:
+        pytest.fail(f"the archive is off in this run: {started.text}")
+    assert started.status_code == 202 and started.headers["location"] == started.json()["url"]
+    job_id = started.json()["job"]
+    own = starter.post(f"/api/jobs/{job_id}/approve", json={}, headers={"X-CSRF-Token": csrf})
+    assert own.status_code == 403 and "four eyes" in own.text
+    other, other_csrf = login(running, "approver1")
+    # allowed to approve, but a backup has no wave waiting for anyone
+    assert other.post(f"/api/jobs/{job_id}/approve", json={}, headers={"X-CSRF-Token": other_csrf}).status_code == 409
+    viewer = running.client(running.tokens["viewer"])
+    assert viewer.post(f"/api/jobs/{job_id}/approve", json={}).status_code == 403
+    steps = [r for r in audit_records(running) if r["target"].startswith(f"job={job_id}")]
+    assert steps and steps[0]["action"] == "job.backup.started" and steps[0]["identity"] == "operator1"
+
+
+def test_lockout_after_five_failures(running: Running) -> None:
+    client = running.client()
+    for _ in range(5):
+        assert client.post("/api/auth/login", json={"name": "approver2", "password": "wrong-Passw0rd!"}
+                           ).status_code == 401
+    locked = client.post("/api/auth/login", json={"name": "approver2", "password": PASSWORDS["approver2"]})
+    assert locked.status_code == 401
+    viewer = running.client(running.tokens["viewer"])
+    events = viewer.get("/api/security-events", params={"limit": 100}).json()
+    kinds = [e["kind"] for e in events if "approver2" in e["device"]]
+    assert kinds.count("login-failed") >= 5 and "account-locked" in kinds
+    admin = running.client(running.tokens["admin"])
+    assert admin.patch("/api/users/approver2", json={"locked": False}).status_code == 200
+    login(running, "approver2")
+
+
+def test_wrong_user_and_wrong_password_take_the_same_time(running: Running) -> None:
+    """A login for a name that does not exist costs one Argon2 verification, as a wrong password does; a token
+    whose id is unknown costs one too, as a wrong secret for a known id does."""
+    client = running.client()
+
+    def timed(body: dict[str, str] | None = None, token: str | None = None) -> float:
+        start = time.perf_counter()
+        if body is not None:
+            answer = client.post("/api/auth/login", json=body)
+        else:
+            answer = client.get("/api/areas", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 401
+        return time.perf_counter() - start
+
+    known = running.tokens["viewer"]
+    token_id = known.split("_")[1]
+    pairs = []
+    for i in range(12):  # interleaved, so load on the machine hits both alike
+        pairs.append((timed({"name": "engineer1", "password": f"wrong-{i}-Passw0rd"}),
+                      timed({"name": f"nobody-{i}", "password": f"wrong-{i}-Passw0rd"}),
+                      timed(token=f"yw_{token_id}_{'A' * 43}"),
+                      timed(token=f"yw_{'0' * len(token_id)}_{'A' * 43}")))
+    wrong_password, wrong_user, wrong_secret, unknown_id = (statistics.median(p[i] for p in pairs) for i in range(4))
+    assert 0.5 < wrong_user / wrong_password < 2.0, (wrong_user, wrong_password)
+    assert 0.5 < unknown_id / wrong_secret < 2.0, (unknown_id, wrong_secret)
+
+
+def test_secrets_never_come_back_out(running: Running) -> None:
+    """Runs last in this module: every canary password and token, against everything the run wrote or answered."""
+    admin = running.client(running.tokens["admin"])
+    made = admin.post("/api/users", json={"name": "canary2", "roles": ["viewer"], "password": "Canary-Created-6b7c!s"})
+    assert made.status_code == 201 and "Canary-Created" not in made.text
+    assert admin.post("/api/users/canary2/password", json={"password": "Canary-Changed-1d2e!r"}).status_code == 200
+    bad = admin.post("/api/users", json={"name": "canary3", "roles": ["viewer"], "password": "short"})
+    assert bad.status_code == 422 and "short" not in bad.json()["detail"]
+    time.sleep(1)  # the log is written by another process
+    canaries = [*PASSWORDS.values(), "Canary-Created-6b7c!s", "Canary-Changed-1d2e!r", *running.tokens.values()]
+    log = running.log.read_text(encoding="utf-8", errors="replace")
+    assert " DEBUG " in log  # the run logs at debug: the strictest case
+    trail = running.audit.read_text(encoding="utf-8")
+    assert '"[redacted]"' in trail  # the login bodies were there, their passwords not
+    answers = "\n".join(running.seen)
+    for canary in canaries:
+        assert canary not in log, canary
+        assert canary not in trail, canary
+    for name, password in PASSWORDS.items():
+        assert password not in answers, name
+    for token in running.tokens.values():
+        assert token.split("_")[2] not in trail and token.split("_")[2] not in log
+    verified = yiwang(running.config, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
