@@ -274,11 +274,11 @@ def access(settings: Settings, store: Store) -> tuple[AuthService | None, AuditT
         return None, audit
     directory: Directory | None = None
     if settings.auth.ldap is not None:
-        from yiwang.auth.ldap import directory_from_settings
+        from yiwang.auth.ldap import LdapConfigError, directory_from_settings
 
         try:
-            directory = directory_from_settings(settings.auth.ldap, settings.state_dir)
-        except SecretError as exc:
+            directory = directory_from_settings(settings.auth.ldap, base=settings.state_dir)
+        except (SecretError, LdapConfigError) as exc:
             raise SetupError(f"auth.ldap: {exc}") from None
 
     def security_event(kind: str, subject: str, source: str, detail: str) -> None:
