@@ -1,4 +1,4 @@
-"""The command line: `yiwang run`, `poll --once`, `inventory ...`, `alerts ...`, `config ...`.
+"""The command line: `yiwang run`, `poll --once`, `inventory ...`, `alerts ...`, `config ...`, `auth ...`.
 
 Command groups of optional extras (`yiwang lab ...`) come from the `yiwang.commands` entry points."""
 
@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from yiwang.cli_auth import app as auth_app
 from yiwang.cli_common import ConfigOption, err, fail, out, settings_from
 from yiwang.config import Settings
 
@@ -31,6 +32,7 @@ app.add_typer(inventory_app, name="inventory")
 app.add_typer(alerts_app, name="alerts")
 config_app = typer.Typer(help="The configuration archive: backups, versions, diffs and ages.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.add_typer(auth_app, name="auth")
 
 @app.command()
 def run(config: ConfigOption = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -30,3 +30,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+
+
+def audit_local(settings: Settings, action: str, target: str, parameters: dict[str, Any], outcome: str) -> None:
+    """Wired to the audit trail at merge."""

@@ -117,6 +117,38 @@ archive_config_versions = Table(
 )
 
 
+# Who may sign in: local users (an Argon2id hash) and people from the directory (LDAP), whose row holds only what
+# lockout and the last login need; their roles come from the directory at each login. Roles are comma-separated
+# role names (yiwang.auth.roles).
+users = Table(
+    "users", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("password_hash", Text, nullable=True),  # null for directory users, and for a local user given none yet
+    Column("roles", Text, nullable=False),
+    Column("source", String(16), nullable=False),  # local | ldap
+    Column("locked", Boolean, nullable=False, default=False),  # by an admin, until an admin unlocks it
+    Column("locked_until", DateTime(timezone=True), nullable=True),  # after failed logins in a row
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("last_login_at", DateTime(timezone=True), nullable=True),
+    Column("password_changed_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# API tokens `yw_<id>_<secret>`: the id is public and the key; only an Argon2id hash of the secret is kept.
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", String(24), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("roles", Text, nullable=False),
+    Column("secret_hash", Text, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+
 class SchemaError(RuntimeError):
     """The database cannot be given this code's schema: it is newer than the code, cannot be reached, or its driver
     is not installed."""

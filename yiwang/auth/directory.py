@@ -1,4 +1,5 @@
-"""A directory that authenticates people and tells their roles (LDAP, Active Directory): one Protocol, one verb."""
+"""A directory that authenticates people and tells their roles (LDAP, Active Directory): the one extension point the
+auth service needs from it. `yiwang.auth.ldap` implements it over ldap3."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from yiwang.auth.roles import Role
 
 
 class DirectoryUnavailable(RuntimeError):
-    """The directory could not be asked (down, unreachable, TLS refused, service account refused)."""
+    """The directory cannot be reached or refused the service's own bind: nobody's password was judged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,10 +18,12 @@ class DirectoryUser:
     name: str
     dn: str
     groups: tuple[str, ...]
-    roles: frozenset[Role]
+    roles: frozenset[Role]  # from the groups, through the configured mapping; may be empty
 
 
 class Directory(Protocol):
     def authenticate(self, username: str, password: str) -> DirectoryUser | None:
-        """The user when the password is right, None when it is not or there is no such user (blocking)."""
+        """The person when the password is theirs, None when it is not or nobody has that name (blocking).
+
+        Raises DirectoryUnavailable when the server cannot be reached."""
         ...
