@@ -15,7 +15,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from yiwang.audit import AuditTrail
-from yiwang.auth.service import AuthError, AuthService, UserError
+from yiwang.auth.service import AuthError, AuthService, NotFound, Taken, UserError
 from yiwang.auth.sessions import SessionStore
 
 from api.security import SESSION_COOKIE, AuditMiddleware, Gate, require, source
@@ -212,7 +212,7 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
 
     # --- sessions -------------------------------------------------------------------------------------------
     @app.post("/api/auth/login", summary="Log in: a session cookie (HttpOnly, SameSite=Strict) and its CSRF token",
-              tags=["auth"])
+              tags=["auth"], responses={503: {"model": Problem, "description": "the directory cannot be reached"}})
     async def login(body: LoginRequest, request: Request, response: Response) -> dict[str, Any]:
         request.state.audit_identity = body.name
         if services.auth is None:
@@ -221,6 +221,9 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
             identity = await asyncio.to_thread(services.auth.login, body.name, body.password, source(request))
         except AuthError as exc:
             request.state.audit_reason = f"login {exc.reason}"
+            if exc.reason == "directory-down":  # not the caller's fault, and not a wrong password
+                raise HTTPException(503, "the directory (LDAP) cannot be reached; try again, or use a local "
+                                         "account") from None
             raise HTTPException(401, "wrong name or password, or the account is locked after too many failures",
                                 headers={"WWW-Authenticate": 'Bearer realm="yiwang"'}) from None
         request.state.identity = identity
@@ -420,14 +423,14 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
 
     @app.get("/api/users", summary="Users and their roles", tags=["admin"])
     def users(_: Admin) -> list[dict[str, Any]]:
-        return [asdict(u) for u in _auth().users()]
+        return [_record(u) for u in _auth().users()]
 
     @app.post("/api/users", summary="Add a local user", status_code=201, tags=["admin"])
     def add_user(body: UserRequest, _: Admin) -> dict[str, Any]:
         try:
-            return asdict(_auth().add_user(body.name, body.roles, body.password))
+            return _record(_auth().add_user(body.name, body.roles, body.password))
         except (UserError, RoleError) as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise HTTPException(_status(exc), str(exc)) from None
 
     @app.patch("/api/users/{name}", summary="Change a user's roles, lock or unlock them", tags=["admin"])
     def change_user(name: Annotated[str, PathParam(max_length=64)], body: UserChange,
@@ -448,7 +451,7 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
             raise HTTPException(_status(exc), str(exc)) from None
         if found is None:
             raise HTTPException(404, f"no user {name!r}")
-        return asdict(found)
+        return _record(found)
 
     @app.post("/api/users/{name}/password", summary="Set a user's password", tags=["admin"])
     def set_password(name: Annotated[str, PathParam(max_length=64)], body: PasswordRequest,
@@ -473,7 +476,7 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
 
     @app.get("/api/tokens", summary="API tokens (never their secrets)", tags=["admin"])
     def tokens(_: Admin) -> list[dict[str, Any]]:
-        return [asdict(t) for t in _auth().tokens()]
+        return [_record(t) for t in _auth().tokens()]
 
     @app.post("/api/tokens", summary="Create an API token: the token is in this answer and nowhere else",
               status_code=201, tags=["admin"])
@@ -484,7 +487,7 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
         except (UserError, RoleError) as exc:
             raise HTTPException(422, str(exc)) from None
         # never cached anywhere on the way back
-        return JSONResponse({"token": plaintext, **_jsonable(asdict(record))}, status_code=201,
+        return JSONResponse({"token": plaintext, **_jsonable(_record(record))}, status_code=201,
                             headers={"Cache-Control": "no-store"})
 
     @app.delete("/api/tokens/{token_id}", summary="Revoke an API token now", tags=["admin"])
@@ -528,7 +531,12 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
 
 
 def _status(exc: Exception) -> int:
-    return 404 if str(exc).startswith("no user") or str(exc).startswith("no token") else 422
+    return 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Taken) else 422
+
+
+def _record(record: Any) -> dict[str, Any]:
+    """A user or token record as answered: roles as a sorted list of names."""
+    return {**asdict(record), "roles": record.role_names}
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:

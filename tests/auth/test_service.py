@@ -603,3 +603,19 @@ def test_bootstrap_admin_replaces_an_old_file_without_following_a_link(sqlite_en
     assert password is not None and target.read_text() == "untouched"
     assert (tmp_path / INITIAL_PASSWORD_FILE).read_text() == password + "\n"
     assert not (tmp_path / INITIAL_PASSWORD_FILE).is_symlink()
+
+
+def test_the_event_loop_path_answers_only_from_a_fresh_cache(service: AuthService, clock: Clock,
+                                                             hasher: CountingHasher) -> None:
+    text, record = service.create_token("ci", ["viewer"], 3600, "admin")
+    assert service.cached_identity(text) is None  # never verified: the slow path must run
+    identity = service.verify_token(text, "h")
+    verified = hasher.verifications
+    assert service.cached_identity(text) == identity
+    assert service.cached_identity(text[:-1] + ("A" if text[-1] != "A" else "B")) is None
+    clock.now += 5  # the row is due to be read again: not without I/O
+    assert service.cached_identity(text) is None
+    service.verify_token(text, "h")
+    assert service.cached_identity(text) == identity and hasher.verifications == verified
+    service.revoke_token(record.id)
+    assert service.cached_identity(text) is None

@@ -75,6 +75,14 @@ class UserError(ValueError):
     """A request to manage users or tokens that cannot be done: unknown name, weak password, name taken, ..."""
 
 
+class NotFound(UserError):
+    """No user or token by that name or id."""
+
+
+class Taken(UserError):
+    """The name is someone's already."""
+
+
 @dataclass(frozen=True, slots=True)
 class UserRecord:
     name: str
@@ -230,6 +238,19 @@ class AuthService:
 
     # --- tokens ---------------------------------------------------------------------------------------------
 
+    def cached_identity(self, presented: str) -> Identity | None:
+        """The identity when the cache can answer without any I/O (no hash to verify, no row to re-read, no
+        last-used time to write): for the event loop. None: ask `verify_token` (in a thread)."""
+        key = hashlib.sha256(presented.encode()).digest()
+        now = self.clock()
+        with self._cache_lock:
+            cached = self._cache.get(key)
+        if cached is None or now - cached.verified_at >= self.settings.token_recheck_s \
+                or now - cached.checked_at >= ROW_RECHECK_S or now - cached.used_written_at >= LAST_USED_EVERY_S \
+                or (cached.expires_at is not None and now >= cached.expires_at):
+            return None
+        return cached.identity
+
     def verify_token(self, presented: str, source: str) -> Identity:
         """The identity a token stands for. Cached: the hash is verified again after `token_recheck_s`, the row
         read again after ROW_RECHECK_S; a revocation through this object takes effect at once."""
@@ -344,7 +365,7 @@ class AuthService:
                 del self._cache[key]
         record = self.token(token_id)
         if record is None:
-            raise UserError(f"no token {token_id}")
+            raise NotFound(f"no token {token_id}")
         return record
 
     # --- users ----------------------------------------------------------------------------------------------
@@ -356,7 +377,7 @@ class AuthService:
         if password is not None:
             _check_password(password, name)
         if self.user(name) is not None:
-            raise UserError(f"there is a user {name} already")
+            raise Taken(f"there is a user {name} already")
         now = self._now()
         try:
             with self.engine.begin() as conn:
@@ -365,7 +386,7 @@ class AuthService:
                     roles=_roles_text(parsed_roles), source="local", locked=False, failed_logins=0,
                     password_changed_at=None if password is None else now, created_at=now))
         except IntegrityError:
-            raise UserError(f"there is a user {name} already") from None
+            raise Taken(f"there is a user {name} already") from None
         return self._user(name)
 
     def set_password(self, name: str, password: str) -> UserRecord:
@@ -393,7 +414,7 @@ class AuthService:
     def remove(self, name: str) -> None:
         with self.engine.begin() as conn:
             if not conn.execute(delete(users).where(users.c.name == name)).rowcount:
-                raise UserError(f"no user {_shown(name)}")
+                raise NotFound(f"no user {_shown(name)}")
 
     def users(self) -> list[UserRecord]:
         with self.engine.connect() as conn:
@@ -449,7 +470,7 @@ class AuthService:
     def _user(self, name: str) -> UserRecord:
         record = self.user(name)
         if record is None:
-            raise UserError(f"no user {_shown(name)}")
+            raise NotFound(f"no user {_shown(name)}")
         return record
 
     def _local(self, name: str) -> None:
@@ -459,7 +480,7 @@ class AuthService:
     def _update_user(self, name: str, **values: Any) -> None:
         with self.engine.begin() as conn:
             if not conn.execute(update(users).where(users.c.name == name).values(**values)).rowcount:
-                raise UserError(f"no user {_shown(name)}")
+                raise NotFound(f"no user {_shown(name)}")
 
     def _token_row(self, token_id: str) -> Any:
         with self.engine.connect() as conn:
