@@ -82,7 +82,10 @@ def _local(stamp: str) -> str:
 
 @app.command("verify")
 def audit_verify(config: ConfigOption = None) -> None:
-    """Check the hash chain: exit 1 naming the first edited, deleted, reordered or unreadable record."""
+    """Check the hash chain: exit 1 naming the first edited, deleted, reordered or unreadable record.
+
+    An intact chain shows that nobody edited the file without rebuilding the chain after the edit; someone who can
+    write the file can do that too, so the copy sent to syslog on another host is the witness to compare with."""
     from yiwang.audit import AuditTrail
 
     settings = settings_from(config)

@@ -203,6 +203,16 @@ def test_records_filters_newest_first(tmp_path: Path) -> None:
     assert seqs(limit=0) == []
 
 
+def test_records_filters_on_values_that_json_escapes(tmp_path: Path) -> None:
+    trail = AuditTrail(tmp_path / "audit.jsonl")
+    for n, name in enumerate(['a"b\\c', "张三", "alice", 'a"b'], start=1):
+        trail.append(event(n, identity=name, action=f"审计.{name}"))
+    assert [r.seq for r in trail.records(identity='a"b\\c')] == [1]
+    assert [r.seq for r in trail.records(identity="张三")] == [2]
+    assert [r.seq for r in trail.records(identity='a"b')] == [4]
+    assert [r.seq for r in trail.records(action='审计.a"b')] == [4, 1]
+
+
 def test_records_reads_across_blocks(tmp_path: Path) -> None:
     trail = AuditTrail(tmp_path / "audit.jsonl")
     for n in range(1, 401):  # ~400 bytes a record: several 64 KiB blocks read from the end
