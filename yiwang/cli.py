@@ -20,8 +20,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from yiwang.cli_audit import app as audit_app
 from yiwang.cli_auth import app as auth_app
-from yiwang.cli_common import ConfigOption, err, fail, out, settings_from
+from yiwang.cli_common import ConfigOption, audit_local, err, fail, out, settings_from
 from yiwang.config import Settings
 
 app = typer.Typer(help="yiwang (一网): operations for a city e-government extranet.", no_args_is_help=True)
@@ -33,6 +34,17 @@ app.add_typer(alerts_app, name="alerts")
 config_app = typer.Typer(help="The configuration archive: backups, versions, diffs and ages.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(auth_app, name="auth")
+app.add_typer(audit_app, name="audit")
+
+
+Audit = tuple[Settings, str, str, dict[str, Any]]  # settings, action, target, parameters of a changing command
+
+
+def _audited_failure(settings: Settings, action: str, target: str, parameters: dict[str, Any],
+                     message: str) -> typer.Exit:
+    audit_local(settings, action, target, parameters, f"failed: {message}")
+    return fail(message)
+
 
 @app.command()
 def run(config: ConfigOption = None,
@@ -182,34 +194,44 @@ def inventory_import(csv_file: Annotated[Path, typer.Argument(help="CSV with one
     from inventory.csv_import import import_villages
     from yiwang.assemble import SetupError, load
 
+    settings = settings_from(config)
+    action, target = "inventory.import-villages", str(output)
+    parameters: dict[str, Any] = {"csv": str(csv_file)}
     try:
-        inv, _ = load(settings_from(config))
+        inv, _ = load(settings)
         text = csv_file.read_text(encoding="utf-8-sig")
     except SetupError as exc:
-        raise fail(str(exc)) from None
+        raise _audited_failure(settings, action, target, parameters, str(exc)) from None
     except OSError as exc:
-        raise fail(f"{csv_file}: {exc.strerror}") from None
+        raise _audited_failure(settings, action, target, parameters, f"{csv_file}: {exc.strerror}") from None
     result = import_villages(text, str(csv_file), inv)
     for problem in result.problems:
         err.print(f"[red]problem:[/red] {escape(problem)}")
-    output.write_text(yaml.safe_dump(result.document(), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    try:
+        output.write_text(yaml.safe_dump(result.document(), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    except OSError as exc:
+        raise _audited_failure(settings, action, target, parameters, f"{output}: {exc.strerror}") from None
+    parameters["villages"] = len(result.devices)
+    audit_local(settings, action, target, parameters,
+                f"failed: {len(result.problems)} rows left out" if result.problems else "ok")
     out.print(f"imported {len(result.devices)} villages into {output}; {len(result.problems)} rows left out")
     if result.problems:
         raise typer.Exit(1)
 
 
-def _alert_stage(config: Path | None) -> Any:
+def _alert_stage(config: Path | None, audit: Audit | None = None) -> Any:
+    """`audit`: (settings, action, target, parameters) of a state-changing command, audited if this fails."""
     from alerts.rules import RuleError
     from yiwang.alerting import AlertStage
     from yiwang.assemble import SetupError, load
     from yiwang.store import SchemaError, open_store
 
-    settings = settings_from(config)
+    settings = audit[0] if audit else settings_from(config)
     try:
         inv, _ = load(settings)
         return AlertStage.from_files(settings.alerts.rules, inv, open_store(settings.database))
     except (SetupError, RuleError, SchemaError) as exc:
-        raise fail(str(exc)) from None
+        raise (_audited_failure(*audit, str(exc)) if audit else fail(str(exc))) from None
 
 
 def _duration(text: str) -> float:
@@ -267,22 +289,35 @@ def alerts_ack(fingerprint: str, by: Annotated[str, typer.Option(help="who has i
     """Acknowledge a firing alert: it stays firing, repeats stop until it resolves."""
     from yiwang.alerting import AlertError
 
+    audit = (settings_from(config), "alerts.ack", fingerprint, {"by": by, "comment": comment})
     try:
-        _alert_stage(config).acknowledge(fingerprint, by, comment, time.time_ns())
+        _alert_stage(config, audit).acknowledge(fingerprint, by, comment, time.time_ns())
     except AlertError as exc:
-        raise fail(str(exc)) from None
+        raise _audited_failure(*audit, str(exc)) from None
+    audit_local(*audit, "ok")
     out.print(f"acknowledged {fingerprint}")
+
+
+def _iso(at_ns: int) -> str:
+    return datetime.fromtimestamp(at_ns / 1e9).astimezone().isoformat(timespec="seconds")
 
 
 def _add_silence(config: Path | None, kind: str, starts_ns: int, ends_ns: int, area: str | None,
                  device: str | None, rule: str | None, comment: str, by: str) -> None:
     from yiwang.alerting import AlertError
 
+    parameters: dict[str, Any] = {"starts": _iso(starts_ns), "ends": _iso(ends_ns), "area": area, "device": device,
+                                  "rule": rule, "comment": comment, "by": by}
+    target = " ".join(f"{k}={v}" for k, v in (("area", area), ("device", device), ("rule", rule)) if v) or "all"
+    audit = (settings_from(config), f"alerts.{kind}", target, parameters)
     try:
-        silence_id = _alert_stage(config).silence(starts_ns=starts_ns, ends_ns=ends_ns, area=area, device=device,
-                                                  rule=rule, comment=comment, created_by=by, kind=kind)
+        silence_id = _alert_stage(config, audit).silence(starts_ns=starts_ns, ends_ns=ends_ns, area=area,
+                                                         device=device, rule=rule, comment=comment, created_by=by,
+                                                         kind=kind)
     except AlertError as exc:
-        raise fail(str(exc)) from None
+        raise _audited_failure(*audit, str(exc)) from None
+    parameters["id"] = silence_id
+    audit_local(*audit, "ok")
     out.print(f"{kind} {silence_id} until {datetime.fromtimestamp(ends_ns / 1e9).astimezone().isoformat()}")
 
 
@@ -317,8 +352,10 @@ def alerts_silences(config: ConfigOption = None) -> None:
 @alerts_app.command("unsilence")
 def alerts_unsilence(silence_id: int, config: ConfigOption = None) -> None:
     """End a silence or maintenance window now."""
-    if not _alert_stage(config).store.expire_silence(silence_id, time.time_ns()):
-        raise fail(f"no silence {silence_id}")
+    audit: Audit = (settings_from(config), "alerts.unsilence", str(silence_id), {})
+    if not _alert_stage(config, audit).store.expire_silence(silence_id, time.time_ns()):
+        raise _audited_failure(*audit, f"no silence {silence_id}")
+    audit_local(*audit, "ok")
     out.print(f"ended {silence_id}")
 
 
@@ -335,18 +372,19 @@ def alerts_export(out_dir: Annotated[Path, typer.Option("--out-dir", help="folde
     out.print(f"wrote {out_dir / 'yiwang-rules.yml'} and {out_dir / 'yiwang-inhibit.yml'}")
 
 
-def _archive(config: Path | None) -> Any:
+def _archive(config: Path | None, audit: Audit | None = None) -> Any:
+    """`audit`: (settings, action, target, parameters) of a state-changing command, audited if this fails."""
     from yiwang.archive.service import ConfigArchive
     from yiwang.assemble import SetupError, load
     from yiwang.store import SchemaError, open_store
     from yiwang.targets import build_targets
 
-    settings = settings_from(config)
+    settings = audit[0] if audit else settings_from(config)
     try:
         inv, _ = load(settings)
         store = open_store(settings.database)
     except (SetupError, SchemaError) as exc:
-        raise fail(str(exc)) from None
+        raise (_audited_failure(*audit, str(exc)) if audit else fail(str(exc))) from None
     targets = build_targets(inv, secrets_base=settings.state_dir)
     for problem in targets.problems:
         err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
@@ -360,15 +398,19 @@ def config_backup(device: str | None = None,
     """Back up running configurations now: one device, one area, or every device."""
     from yiwang.archive.git import ArchiveError
 
-    archive = _archive(config)
+    target = f"device={device}" if device else f"area={area}" if area else "all"
+    audit: Audit = (settings_from(config), "config.backup", target, {"device": device, "area": area})
+    archive = _archive(config, audit)
     try:
         results = asyncio.run(archive.backup(device, area))
     except ArchiveError as exc:
-        raise fail(str(exc)) from None
+        raise _audited_failure(*audit, str(exc)) from None
     finally:
         archive.close()
     changed = [r for r in results if r.commit]
     failed = [r for r in results if not r.ok]
+    audit[3].update(devices=len(results), changed=len(changed))
+    audit_local(*audit, f"failed: {len(failed)} of {len(results)} devices failed" if failed else "ok")
     out.print(f"{len(results)} devices: {len(results) - len(failed)} backed up, {len(changed)} changed, "
               f"{len(failed)} failed")
     for r in changed:
@@ -461,17 +503,22 @@ app.add_typer(db_app, name="db")
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None) -> None:
     """Bring the database's schema to this version's (`yiwang run` does it too, at start)."""
+    from sqlalchemy.engine import make_url
+
     from yiwang.migrations import SchemaError, upgrade
     from yiwang.store import Store
 
+    settings = settings_from(config)
+    database = make_url(settings.database).render_as_string(hide_password=True)
     try:
-        store = Store(settings_from(config).database)
+        store = Store(settings.database)
         try:
             done = upgrade(store.engine)
         finally:
             store.close()
     except SchemaError as exc:
-        raise fail(str(exc)) from None
+        raise _audited_failure(settings, "db.upgrade", database, {}, str(exc)) from None
+    audit_local(settings, "db.upgrade", database, {"before": done.before, "after": done.after}, "ok")
     out.print(f"database {escape(store.engine.url.render_as_string(hide_password=True))}")
     out.print(f"before: {done.before or ('unversioned' if done.unversioned else 'empty')}")
     out.print(f"after: {done.after}")

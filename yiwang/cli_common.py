@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+import socket
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,4 +36,22 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def audit_local(settings: Settings, action: str, target: str, parameters: dict[str, Any], outcome: str) -> None:
-    """Wired to the audit trail at merge."""
+    """One audit record for a command run on this host, by the OS user who ran it; copied to syslog when
+    `audit.syslog` is set. A record that cannot be written is an error: the command must not pass unrecorded."""
+    from yiwang.audit import AuditEvent, AuditTrail, SyslogForwarder
+
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name and a uid without a passwd entry (containers)
+        user = f"uid:{os.getuid()}"
+    syslog = settings.audit.syslog
+    forwarder = SyslogForwarder(syslog, close_timeout_s=2.0) if syslog else None
+    trail = AuditTrail(settings.audit_path, forwarder)
+    try:
+        trail.append(AuditEvent(identity=user, identity_kind="os", roles=[], source=f"local:{socket.gethostname()}",
+                                action=action, target=target, parameters=parameters, outcome=outcome))
+    except OSError as exc:
+        raise fail(f"the audit record of {action} could not be written to {settings.audit_path}: "
+                   f"{exc.strerror or exc}") from None
+    finally:
+        trail.close()
