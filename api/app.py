@@ -11,19 +11,36 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from yiwang.audit import AuditTrail
-from yiwang.auth.service import AuthError, AuthService, NotFound, Taken, UserError
-from yiwang.auth.sessions import SessionStore
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
-from api.security import SESSION_COOKIE, AuditMiddleware, Gate, require, source
+from api.security import (
+    SESSION_COOKIE,
+    Admin,
+    Anyone,
+    Approver,
+    AuditMiddleware,
+    Auditor,
+    ConfigReader,
+    Gate,
+    Operator,
+    Reader,
+    require,
+    source,
+)
 from collectors.model import Sample
 from inventory.model import Inventory
 from yiwang.alerting import AlertStage
 from yiwang.archive.service import ArchiveError, ConfigArchive
-from yiwang.auth.roles import Identity, Permission, RoleError
+from yiwang.audit import AuditTrail
+from yiwang.auth.roles import Identity, Permission, Role, RoleError
+from yiwang.auth.service import AuthError, AuthService, NotFound, Taken, UserError
+from yiwang.auth.sessions import SessionStore
 from yiwang.config import ApiSettings, AuthSettings
 from yiwang.jobs import JobError, JobRegistry
 from yiwang.status import AreaCounts, DeviceState, area_tree, device_status
@@ -60,6 +77,13 @@ class SilenceRequest(BaseModel):
         return self
 
 
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]*$"  # users' and tokens' names
+TOKEN_ID_PATTERN = r"^[0-9a-f]{24}$"  # noqa: S105 - a pattern, not a secret
+# RFC 3339 as Python reads it: no year 0, no leap second; the calendar is checked by the format
+RFC3339 = r"^[1-9]\d{3}-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-][0-2]\d:[0-5]\d)$"
+DATE_TIME = {"format": "date-time"}
+
+
 class AckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -76,15 +100,15 @@ class LoginRequest(BaseModel):
 class UserRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")
-    roles: list[str] = Field(min_length=1, max_length=6)
+    name: str = Field(min_length=1, max_length=64, pattern=NAME_PATTERN)
+    roles: list[Role] = Field(min_length=1, max_length=6)
     password: str = Field(min_length=1, max_length=1024)
 
 
 class UserChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    roles: list[str] | None = Field(None, min_length=1, max_length=6)
+    roles: list[Role] | None = Field(None, min_length=1, max_length=6)
     locked: bool | None = None
 
 
@@ -97,8 +121,8 @@ class PasswordRequest(BaseModel):
 class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")
-    roles: list[str] = Field(min_length=1, max_length=6)
+    name: str = Field(min_length=1, max_length=64, pattern=NAME_PATTERN)
+    roles: list[Role] = Field(min_length=1, max_length=6)
     expires_days: float | None = Field(90, gt=0, le=3650, description="none: never (not advised)")
 
 
@@ -121,6 +145,18 @@ class Problem(BaseModel):
     detail: str
 
 
+class FieldProblem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Invalid(BaseModel):
+    """A request refused: the fields that do not fit the schema, or why it cannot be done, in words."""
+
+    detail: list[FieldProblem] | str
+
+
 # What routes answer besides their result, so that the OpenAPI document says it: every route may find nothing
 # (a device, area, alert, silence or configuration that does not exist), get a body that is not JSON, or ask for a
 # part the configuration turned off.
@@ -130,13 +166,12 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": Problem, "description": "the caller's roles do not allow this, or a cookie request without its "
                                           "CSRF token"},
     404: {"model": Problem, "description": "no such area, device, alert, silence or configuration version"},
-    409: {"model": Problem, "description": "alerting or the archive is disabled in the configuration"},
-}
-# A silence is checked beyond its schema (an end, a known area): refused with words, not a field list.
-SILENCE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    422: {"description": "the request does not describe a silence",
-          "content": {"application/json": {"schema": {"anyOf": [
-              {"$ref": "#/components/schemas/HTTPValidationError"}, {"$ref": "#/components/schemas/Problem"}]}}}},
+    409: {"model": Problem, "description": "alerting or the archive is disabled in the configuration, or the "
+                                          "name is taken"},
+    # Checked beyond the schema (a silence's end, a known area, a password's strength): refused with words, not a
+    # field list.
+    422: {"model": Invalid, "description": "the request does not fit the schema (a list of fields), or asks for "
+                                           "what cannot be (in words)"},
 }
 
 
@@ -196,19 +231,18 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
     # A full city's exposition is hundreds of MB of text; level 1 shrinks it ~30x for little CPU.
     app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=1)
     app.add_middleware(AuditMiddleware, trail=services.audit)
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code != 405:
+            return await http_exception_handler(request, exc)
+        # Starlette's Allow names the methods of the first route on the path; a path has one route per method
+        allowed = sorted({method for route in app.routes if isinstance(route, APIRoute)
+                          and route.matches(request.scope)[0] != Match.NONE for method in route.methods or ()})
+        return JSONResponse({"detail": exc.detail}, status_code=405, headers={"Allow": ", ".join(allowed)})
+
     gate = Gate(services.auth, services.sessions, secure_cookies=api.tls is not None)
-
-    def allowed(permission: Permission | None) -> Any:
-        return Depends(require(gate, permission))
-
-    Reader = Annotated[Identity, allowed(Permission.READ)]
-    Operator = Annotated[Identity, allowed(Permission.OPERATE)]
-    ConfigReader = Annotated[Identity, allowed(Permission.CONFIGS_READ)]
-    Approver = Annotated[Identity, allowed(Permission.CHANGE_APPROVE)]
-    Auditor = Annotated[Identity, allowed(Permission.AUDIT_READ)]
-    Admin = Annotated[Identity, allowed(Permission.USERS_MANAGE)]
-    Anyone = Annotated[Identity, allowed(None)]
-    metrics_guard = [] if api.metrics_public else [allowed(Permission.READ)]
+    app.state.gate = gate
+    metrics_guard = [] if api.metrics_public else [Depends(require(Permission.READ))]
 
     # --- sessions -------------------------------------------------------------------------------------------
     @app.post("/api/auth/login", summary="Log in: a session cookie (HttpOnly, SameSite=Strict) and its CSRF token",
@@ -318,13 +352,12 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
     def list_silences(_: Reader) -> list[dict[str, Any]]:
         return services.store.silences(time.time_ns())
 
-    @app.post("/api/silences", summary="Silence alerts by area (subtree), device or rule", status_code=201,
-              responses=SILENCE_RESPONSES)
+    @app.post("/api/silences", summary="Silence alerts by area (subtree), device or rule", status_code=201)
     def create_silence(body: SilenceRequest, identity: Operator) -> dict[str, Any]:
         return _silence(body, "silence", identity)
 
     @app.post("/api/maintenance", summary="Plan a maintenance window: a silence with a start and an end",
-              status_code=201, responses=SILENCE_RESPONSES)
+              status_code=201)
     def create_maintenance(body: SilenceRequest, identity: Operator) -> dict[str, Any]:
         return _silence(body, "maintenance", identity)
 
@@ -359,7 +392,7 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
 
     @app.post("/api/configs/backup", summary="Back up now: one device, one area, or all; answered at once with the "
                                              "job that does it", status_code=202, tags=["jobs"])
-    def config_backup(body: BackupRequest, identity: Operator, response: Response) -> dict[str, Any]:
+    async def config_backup(body: BackupRequest, identity: Operator, response: Response) -> dict[str, Any]:
         archive = _archive()
         try:
             targets = archive.select(body.device, body.area)
@@ -433,7 +466,7 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
             raise HTTPException(_status(exc), str(exc)) from None
 
     @app.patch("/api/users/{name}", summary="Change a user's roles, lock or unlock them", tags=["admin"])
-    def change_user(name: Annotated[str, PathParam(max_length=64)], body: UserChange,
+    def change_user(name: Annotated[str, PathParam(max_length=64, pattern=NAME_PATTERN)], body: UserChange,
                     identity: Admin) -> dict[str, Any]:
         service = _auth()
         if name == identity.name and body.roles is not None:
@@ -454,7 +487,7 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
         return _record(found)
 
     @app.post("/api/users/{name}/password", summary="Set a user's password", tags=["admin"])
-    def set_password(name: Annotated[str, PathParam(max_length=64)], body: PasswordRequest,
+    def set_password(name: Annotated[str, PathParam(max_length=64, pattern=NAME_PATTERN)], body: PasswordRequest,
                      _: Admin) -> dict[str, Any]:
         try:
             _auth().set_password(name, body.password)
@@ -464,7 +497,8 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
         return {"name": name, "password_set": True}
 
     @app.delete("/api/users/{name}", summary="Remove a user", tags=["admin"])
-    def remove_user(name: Annotated[str, PathParam(max_length=64)], identity: Admin) -> dict[str, Any]:
+    def remove_user(name: Annotated[str, PathParam(max_length=64, pattern=NAME_PATTERN)],
+                    identity: Admin) -> dict[str, Any]:
         if name == identity.name:
             raise HTTPException(403, "an administrator may not remove themselves")
         try:
@@ -491,7 +525,7 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
                             headers={"Cache-Control": "no-store"})
 
     @app.delete("/api/tokens/{token_id}", summary="Revoke an API token now", tags=["admin"])
-    def revoke_token(token_id: Annotated[str, PathParam(max_length=64)], _: Admin) -> dict[str, Any]:
+    def revoke_token(token_id: Annotated[str, PathParam(pattern=TOKEN_ID_PATTERN)], _: Admin) -> dict[str, Any]:
         try:
             _auth().revoke_token(token_id)
         except UserError as exc:
@@ -500,12 +534,20 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
 
     # --- the audit trail (auditor) --------------------------------------------------------------------------
     @app.get("/api/audit", summary="The audit trail, newest first", tags=["audit"])
-    def audit(_: Auditor, since: datetime | None = None, until: datetime | None = None,
+    def audit(_: Auditor,
+              since: str | None = Query(None, pattern=RFC3339, json_schema_extra=DATE_TIME,
+                                                 description="from this time (RFC 3339), inclusive"),
+              until: str | None = Query(None, pattern=RFC3339, json_schema_extra=DATE_TIME,
+                                                 description="to this time (RFC 3339), exclusive"),
               identity: str | None = Query(None, max_length=200),
               action: str | None = Query(None, max_length=200, description="prefix, e.g. 'POST /api/silences'"),
               outcome: str | None = Query(None, max_length=64, description="prefix: ok, denied, refused, error"),
               limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
-        return [asdict(r) for r in services.audit.records(since=since, until=until, identity=identity,
+        try:
+            start, end = (datetime.fromisoformat(t) if t else None for t in (since, until))
+        except ValueError as exc:
+            raise HTTPException(422, f"since/until: {exc}") from None
+        return [asdict(r) for r in services.audit.records(since=start, until=end, identity=identity,
                                                            action=action, outcome=outcome, limit=limit)]
 
     @app.get("/api/audit/verify", summary="Check the trail's hash chain: intact, or the first bad record",

@@ -21,11 +21,11 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPBearer
+
 from yiwang.audit import AuditEvent
+from yiwang.auth.roles import Identity, Permission, Role
 from yiwang.auth.service import AuthError
 from yiwang.auth.sessions import Session
-
-from yiwang.auth.roles import Identity, Permission, Role
 
 log = logging.getLogger("yiwang.api.security")
 
@@ -111,14 +111,14 @@ def source(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-def require(gate: Gate, permission: Permission | None) -> Callable[..., Awaitable[Identity]]:
-    """A dependency: the caller's identity, refused with 401 (who?) or 403 (not allowed) as fits.
-
-    `permission=None`: any authenticated caller."""
+def require(permission: Permission | None) -> Callable[..., Awaitable[Identity]]:
+    """A dependency: the caller's identity, refused with 401 (who?) or 403 (not allowed) as fits. The app's Gate
+    is `app.state.gate`. `permission=None`: any authenticated caller."""
 
     async def dependency(request: Request, _bearer: Annotated[Any, Depends(bearer_scheme)],
                          _cookie: Annotated[Any, Depends(cookie_scheme)],
                          _csrf: Annotated[Any, Depends(csrf_scheme)]) -> Identity:
+        gate: Gate = request.app.state.gate
         identity = await gate.identify(request)
         request.state.identity = identity
         if permission is not None and not identity.can(permission):
@@ -128,6 +128,16 @@ def require(gate: Gate, permission: Permission | None) -> Callable[..., Awaitabl
         return identity
 
     return dependency
+
+
+# What a route asks of its caller, by the permission it needs.
+Anyone = Annotated[Identity, Depends(require(None))]
+Reader = Annotated[Identity, Depends(require(Permission.READ))]
+Operator = Annotated[Identity, Depends(require(Permission.OPERATE))]
+ConfigReader = Annotated[Identity, Depends(require(Permission.CONFIGS_READ))]
+Approver = Annotated[Identity, Depends(require(Permission.CHANGE_APPROVE))]
+Auditor = Annotated[Identity, Depends(require(Permission.AUDIT_READ))]
+Admin = Annotated[Identity, Depends(require(Permission.USERS_MANAGE))]
 
 
 def is_loopback(host: str) -> bool:

@@ -284,6 +284,10 @@ def access(settings: Settings, store: Store) -> tuple[AuthService | None, AuditT
     def security_event(kind: str, subject: str, source: str, detail: str) -> None:
         log.warning("security event: %s for %s from %s", kind, subject, source)
         store.record_security_event(time.time_ns(), kind, subject, source, detail)
+        if kind == "account-locked":  # the failures that led to it are records already (their requests)
+            audit.append(AuditEvent(identity=subject, identity_kind="user", roles=[], source=source,
+                                    action="security.account-locked", target=f"user={subject}",
+                                    parameters={"detail": detail}, outcome="locked"))
 
     return AuthService(store.engine, settings.auth, directory=directory, on_security_event=security_event), audit
 

@@ -7,6 +7,7 @@ import ipaddress
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -86,7 +87,7 @@ def test_https_first_admin_and_secure_cookie(lab_state: Path, tmp_path: Path) ->
     log = tmp_path / "yiwang.log"
     process = _start(config, log, tmp_path)
     try:
-        _wait_up(f"https://127.0.0.1:{port}", process, log, verify=str(ca))
+        _wait_up(f"https://127.0.0.1:{port}", process, log, verify=ssl.create_default_context(cafile=ca))
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5)  # plain HTTP to the TLS port
         with pytest.raises(httpx.ConnectError):
@@ -97,7 +98,7 @@ def test_https_first_admin_and_secure_cookie(lab_state: Path, tmp_path: Path) ->
         written = state / "initial-admin-password"
         assert written.read_text().strip() == password and (written.stat().st_mode & 0o777) == 0o600
         answer = httpx.post(f"https://127.0.0.1:{port}/api/auth/login", json={"name": "admin", "password": password},
-                            verify=str(ca))
+                            verify=ssl.create_default_context(cafile=ca))
         assert answer.status_code == 200 and answer.json()["roles"] == ["admin"]
         assert "secure" in answer.headers["set-cookie"].lower()
         assert log.read_text().count(password) == 1  # printed once, and nowhere else in the output
@@ -105,7 +106,7 @@ def test_https_first_admin_and_secure_cookie(lab_state: Path, tmp_path: Path) ->
         _stop(process)
     again = _start(config, tmp_path / "again.log", tmp_path)  # users exist now: no second admin
     try:
-        _wait_up(f"https://127.0.0.1:{port}", again, tmp_path / "again.log", verify=str(ca))
+        _wait_up(f"https://127.0.0.1:{port}", again, tmp_path / "again.log", verify=ssl.create_default_context(cafile=ca))
         assert "name admin, password" not in (tmp_path / "again.log").read_text()
     finally:
         _stop(again)
