@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -59,3 +63,29 @@ def api_token(config: Path, *roles: str, name: str = "tests", expires: str | Non
 
 def api_client(base_url: str, token: str, **kwargs: object) -> httpx.Client:
     return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, **kwargs)  # type: ignore[arg-type]
+
+
+def start_run(config: Path, log: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`yiwang run -c config ARGS`, its output in `log`."""
+    with open(log, "wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "yiwang", "run", "-c", str(config), *args], stdout=out,
+                                stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+
+
+def wait_for_api(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60,
+                 **kwargs: Any) -> None:
+    """Until the API answers (its OpenAPI document); fails with the log's tail if the run ends first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/openapi.json", **kwargs).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline and process.poll() is None, log.read_text()[-3000:]
+        time.sleep(0.3)
+
+
+def stop_run(process: subprocess.Popen[bytes], timeout: float = 60) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=timeout)

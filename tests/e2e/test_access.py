@@ -4,8 +4,6 @@ with canary secrets that must never come back out (not in a response, the log, o
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -19,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import api_token, free_tcp_port, write_config
+from lab import lab_inventory_dir
+from tests.e2e.conftest import api_token, free_tcp_port, start_run, stop_run, wait_for_api, write_config
 
 # Canaries: if any of these ever shows outside the request that carried it, a secret has leaked.
 PASSWORDS = {
@@ -66,7 +65,9 @@ def running(lab_state: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     work = tmp_path_factory.mktemp("access")
     port = free_tcp_port()
     audit = work / "audit" / "audit.jsonl"
-    config = write_config(work / "yiwang.yaml", lab_state, database_url=f"sqlite:///{work / 'y.sqlite'}",
+    # a state folder of its own: the backups these make must not be the lab's archive other tests read
+    config = write_config(work / "yiwang.yaml", work / "state", inventory=[str(lab_inventory_dir(lab_state))],
+                          database_url=f"sqlite:///{work / 'y.sqlite'}",
                           api={"port": port}, audit={"path": str(audit)}, ssh={"enabled": False},
                           auth={"lockout_failures": 5, "lockout_s": 3600, "token_recheck_s": 60})
     for name, password in PASSWORDS.items():
@@ -78,27 +79,15 @@ def running(lab_state: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         done = yiwang(config, *command)
         assert done.returncode == 0, done.stderr
     log = work / "yiwang.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "yiwang", "run", "-c", str(config), "--log-level", "debug"],
-                                   stdout=out, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "XDG_STATE_HOME": str(work / "xdg")})
+    process = start_run(config, log, "--log-level", "debug", env={"XDG_STATE_HOME": str(work / "xdg")})
     run = Running(f"http://127.0.0.1:{port}", config, log, audit, process)
     run.tokens["viewer"] = api_token(config, "viewer", name="viewer-token")
     run.tokens["admin"] = api_token(config, "admin", name="admin-token")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{run.url}/openapi.json").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and process.poll() is None, log.read_text()[-3000:]
-            time.sleep(0.3)
+        wait_for_api(run.url, process, log)
         yield run
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
+        stop_run(process)
 
 
 def raw_status(url: str, header: bytes) -> int:

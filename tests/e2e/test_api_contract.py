@@ -4,20 +4,17 @@ schemathesis' own report."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from lab import lab_inventory_dir
 from lab.city import HOSTILE_DEVICE
-from tests.e2e.conftest import api_token, free_tcp_port, write_config
+from tests.e2e.conftest import api_token, free_tcp_port, start_run, stop_run, wait_for_api, write_config
 
 SCHEMATHESIS = shutil.which("schemathesis") or str(Path(sys.executable).parent / "schemathesis")
 
@@ -41,27 +38,18 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404",
 def api(lab_state: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     work = tmp_path_factory.mktemp("contract")
     port = free_tcp_port()
-    config = write_config(work / "yiwang.yaml", lab_state, database_url=f"sqlite:///{work / 'y.sqlite'}",
+    # a state folder of its own: the backups these make must not be the lab's archive other tests read
+    config = write_config(work / "yiwang.yaml", work / "state", inventory=[str(lab_inventory_dir(lab_state))],
+                          database_url=f"sqlite:///{work / 'y.sqlite'}",
                           api={"port": port}, audit={"path": str(work / "audit.jsonl")}, ssh={"enabled": False})
     log = work / "yiwang.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "yiwang", "run", "-c", str(config)], stdout=out,
-                                   stderr=subprocess.STDOUT, env={**os.environ, "XDG_STATE_HOME": str(work / "x")})
+    process = start_run(config, log, env={"XDG_STATE_HOME": str(work / "x")})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/openapi.json").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and process.poll() is None, log.read_text()[-3000:]
-            time.sleep(0.3)
+        wait_for_api(url, process, log)
         yield url, config
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
+        stop_run(process)
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
 
 
@@ -78,8 +66,9 @@ def test_schemathesis_finds_nothing(api: tuple[str, Path], tmp_path: Path, roles
     config_file = tmp_path / "schemathesis.toml"
     config_file.write_text(CONFIG.format(device=HOSTILE_DEVICE))
     done = subprocess.run(
-        [SCHEMATHESIS, "--config-file", str(config_file), "run", f"{url}/openapi.json", "--checks", "all", "--header", f"Authorization: Bearer {token}",
-         "--include-path-regex", operations, "--max-examples", "30", "--seed", "2026", "--workers", "1",
+        [SCHEMATHESIS, "--config-file", str(config_file), "run", f"{url}/openapi.json", "--checks", "all",
+         "--header", f"Authorization: Bearer {token}", "--include-path-regex", operations,
+         "--max-examples", "30", "--seed", "2026", "--workers", "1",
          "--request-timeout", "10", "--report-dir", str(tmp_path), "--output-truncate", "true"],
         capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]

@@ -3,10 +3,6 @@ their groups; the directory going down is a clear refusal, not a hang; its passw
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +12,7 @@ import pytest
 
 from lab import lab_inventory_dir
 from tests.auth.slapd import GROUPS, SLAPD, SUFFIX, Slapd, start_slapd
-from tests.e2e.conftest import free_tcp_port, write_config
+from tests.e2e.conftest import free_tcp_port, start_run, stop_run, wait_for_api, write_config
 
 
 @pytest.fixture
@@ -45,21 +41,10 @@ def test_ldap_login_through_yiwang_run(lab_state: Path, slapd: Slapd, tmp_path: 
                        "group_roles": {f"cn=operators,{GROUPS}": ["operator"],
                                        f"cn=engineers,{GROUPS}": ["engineer"]}}})
     log = tmp_path / "yiwang.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "yiwang", "run", "-c", str(config), "--log-level", "debug"],
-                                   stdout=out, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "x")})
+    process = start_run(config, log, "--log-level", "debug", env={"XDG_STATE_HOME": str(tmp_path / "x")})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/openapi.json").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and process.poll() is None, log.read_text()[-3000:]
-            time.sleep(0.3)
+        wait_for_api(url, process, log)
         alice = httpx.post(f"{url}/api/auth/login", json={"name": "alice", "password": slapd.password("alice")})
         assert alice.status_code == 200, alice.text
         assert alice.json()["roles"] == ["engineer", "operator"]  # groupOfNames member and posixGroup memberUid
@@ -76,8 +61,7 @@ def test_ldap_login_through_yiwang_run(lab_state: Path, slapd: Slapd, tmp_path: 
                           timeout=30)
         assert down.status_code == 503 and time.monotonic() - started < 15
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
+        stop_run(process)
     text = log.read_text()
     for secret in (slapd.password("service"), slapd.password("alice"), slapd.password("bob")):
         assert secret not in text

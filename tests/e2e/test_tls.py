@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import re
-import signal
 import ssl
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -21,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from lab import lab_inventory_dir
-from tests.e2e.conftest import free_tcp_port, write_config
+from tests.e2e.conftest import free_tcp_port, start_run, stop_run, wait_for_api, write_config
 from yiwang.config import ApiSettings, AuthSettings, Settings, TlsSettings
 from yiwang.server import check_exposure
 
@@ -52,29 +49,6 @@ def make_certificate(folder: Path) -> tuple[Path, Path, Path]:
     return paths
 
 
-def _start(config: Path, log: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
-    with open(log, "wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "yiwang", "run", "-c", str(config)], stdout=out,
-                                stderr=subprocess.STDOUT, env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "x")})
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=60)
-
-
-def _wait_up(url: str, process: subprocess.Popen[bytes], log: Path, **kwargs: object) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/openapi.json", **kwargs).status_code == 200:  # type: ignore[arg-type]
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline and process.poll() is None, log.read_text()[-3000:]
-        time.sleep(0.3)
-
-
 def test_https_first_admin_and_secure_cookie(lab_state: Path, tmp_path: Path) -> None:
     ca, cert, key = make_certificate(tmp_path)
     port = free_tcp_port()
@@ -85,9 +59,9 @@ def test_https_first_admin_and_secure_cookie(lab_state: Path, tmp_path: Path) ->
                           api={"port": port, "tls": {"cert": str(cert), "key": str(key)}},
                           ssh={"enabled": False}, archive={"enabled": False})
     log = tmp_path / "yiwang.log"
-    process = _start(config, log, tmp_path)
+    process = start_run(config, log, env={"XDG_STATE_HOME": str(tmp_path / "x")})
     try:
-        _wait_up(f"https://127.0.0.1:{port}", process, log, verify=ssl.create_default_context(cafile=ca))
+        wait_for_api(f"https://127.0.0.1:{port}", process, log, verify=ssl.create_default_context(cafile=ca))
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5)  # plain HTTP to the TLS port
         with pytest.raises(httpx.ConnectError):
@@ -103,13 +77,15 @@ def test_https_first_admin_and_secure_cookie(lab_state: Path, tmp_path: Path) ->
         assert "secure" in answer.headers["set-cookie"].lower()
         assert log.read_text().count(password) == 1  # printed once, and nowhere else in the output
     finally:
-        _stop(process)
-    again = _start(config, tmp_path / "again.log", tmp_path)  # users exist now: no second admin
+        stop_run(process)
+    # users exist now: no second admin
+    again = start_run(config, tmp_path / "again.log", env={"XDG_STATE_HOME": str(tmp_path / "x")})
     try:
-        _wait_up(f"https://127.0.0.1:{port}", again, tmp_path / "again.log", verify=ssl.create_default_context(cafile=ca))
+        wait_for_api(f"https://127.0.0.1:{port}", again, tmp_path / "again.log",
+                     verify=ssl.create_default_context(cafile=ca))
         assert "name admin, password" not in (tmp_path / "again.log").read_text()
     finally:
-        _stop(again)
+        stop_run(again)
 
 
 def test_no_auth_off_loopback_is_refused_before_listening(tmp_path: Path) -> None:
