@@ -13,6 +13,7 @@ service's cache (keyed by the token's SHA-256) and re-read nothing for a minute.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
@@ -55,9 +56,9 @@ def wait_ready(port: int, headers: dict[str, str], timeout: float = 120) -> None
         request = urllib.request.Request(f"http://127.0.0.1:{port}/api/areas?depth=0", headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - our loopback API
-                if b'"unknown"' not in response.read():
+                if json.loads(response.read())[0]["status"] != "unknown":
                     return
-        except (urllib.error.URLError, OSError):
+        except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError):
             pass
         time.sleep(0.5)
     raise SystemExit(f"yiwang on port {port} never answered with a polled tree")
