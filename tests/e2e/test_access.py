@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from lab import lab_inventory_dir
+from tests.audit.rsyslog import Rsyslog
 from tests.e2e.conftest import api_token, free_tcp_port, start_run, stop_run, wait_for_api, write_config
 
 # Canaries: if any of these ever shows outside the request that carried it, a secret has leaked.
@@ -43,6 +44,7 @@ class Running:
     log: Path
     audit: Path
     process: subprocess.Popen[bytes]
+    syslog: Rsyslog
     tokens: dict[str, str] = field(default_factory=dict)
     seen: list[str] = field(default_factory=list)  # every response body, for the canary check
 
@@ -64,11 +66,15 @@ def yiwang(config: Path, *args: str, stdin: str | None = None) -> subprocess.Com
 def running(lab_state: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     work = tmp_path_factory.mktemp("access")
     port = free_tcp_port()
+    receiver = Rsyslog(work / "rsyslog")  # the security management platform (安管平台)
+    receiver.start()
     audit = work / "audit" / "audit.jsonl"
     # a state folder of its own: the backups these make must not be the lab's archive other tests read
     config = write_config(work / "yiwang.yaml", work / "state", inventory=[str(lab_inventory_dir(lab_state))],
                           database_url=f"sqlite:///{work / 'y.sqlite'}",
-                          api={"port": port}, audit={"path": str(audit)}, ssh={"enabled": False},
+                          api={"port": port}, ssh={"enabled": False},
+                          audit={"path": str(audit), "syslog": {"host": "127.0.0.1", "port": receiver.tcp_port,
+                                                                "protocol": "tcp"}},
                           auth={"lockout_failures": 5, "lockout_s": 3600, "token_recheck_s": 60})
     for name, password in PASSWORDS.items():
         secret = work / f"{name}.password"
@@ -80,7 +86,7 @@ def running(lab_state: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         assert done.returncode == 0, done.stderr
     log = work / "yiwang.log"
     process = start_run(config, log, "--log-level", "debug", env={"XDG_STATE_HOME": str(work / "xdg")})
-    run = Running(f"http://127.0.0.1:{port}", config, log, audit, process)
+    run = Running(f"http://127.0.0.1:{port}", config, log, audit, process, receiver)
     run.tokens["viewer"] = api_token(config, "viewer", name="viewer-token")
     run.tokens["admin"] = api_token(config, "admin", name="admin-token")
     try:
@@ -88,6 +94,7 @@ def running(lab_state: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield run
     finally:
         stop_run(process)
+        receiver.stop()
 
 
 def raw_status(url: str, header: bytes) -> int:
@@ -116,6 +123,8 @@ def test_no_token_malformed_and_wrong_tokens_are_refused(running: Running) -> No
     anonymous = running.client()
     answer = anonymous.get("/api/areas")
     assert answer.status_code == 401 and answer.headers["www-authenticate"].startswith("Bearer")
+    assert anonymous.get("/metrics").status_code == 401  # api.metrics_public is false by default
+    assert anonymous.get("/openapi.json").status_code == 200
     good = running.tokens["viewer"]
     for header in ("Bearer", "Basic dmlld2VyMTp4", f"Token {good}", "Bearer yw_", "Bearer yw_zz_zz",
                    f"Bearer {good[:-1]}", f"Bearer {good}x", "Bearer " + "A" * 5000, f"Bearer {good} {good}"):
@@ -289,3 +298,16 @@ def test_secrets_never_come_back_out(running: Running) -> None:
         assert token.split("_")[2] not in trail and token.split("_")[2] not in log
     verified = yiwang(running.config, "audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_every_record_reached_the_syslog_receiver(running: Running) -> None:
+    records = audit_records(running)
+    received = running.syslog.wait_for(len(records), timeout=20)
+    assert len(received) >= len(records)
+    by_hash = {m["sd"].split(' hash="')[1].split('"')[0]: m for m in received if ' hash="' in m["sd"]}
+    for record in records:
+        message = by_hash[record["hash"]]  # every record, as the receiver parsed it (RFC 5424)
+        assert message["version"] == "1" and message["app"] == "yiwang"
+    canaries = [*PASSWORDS.values(), *running.tokens.values()]
+    raw = "\n".join(m["raw"] for m in received)
+    assert not [c for c in canaries if c in raw]

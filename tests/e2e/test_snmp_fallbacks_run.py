@@ -84,7 +84,7 @@ def test_fallbacks_through_run_api_and_metrics(responder: Responder, tmp_path: P
     config = tmp_path / "yiwang.yaml"
     config.write_text(yaml.safe_dump({
         "state_dir": str(tmp_path / "state"), "inventory": [str(tmp_path / "inventory")],
-        "api": {"port": api_port}, "ssh": {"enabled": False},
+        "api": {"port": api_port, "metrics_public": True}, "ssh": {"enabled": False},
         "poll": {"interval_s": 3, "icmp_interval_s": 5, "timeout_s": 1, "retries": 1, "icmp_count": 1}}))
     log = tmp_path / "yiwang.log"
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "xdg")}
@@ -133,7 +133,7 @@ def test_fallbacks_through_run_api_and_metrics(responder: Responder, tmp_path: P
         assert xp["Intel(R) PRO/Wireless 2200BG Network Connection"]["tags"]["if_index"] == "65539"
         assert xp["Intel(R) PRO/Wireless 2200BG Network Connection"]["fields"]["speed_mbps"] == 54.0
 
-        exposition = client.get("/metrics").content
+        exposition = httpx.get(f"http://127.0.0.1:{api_port}/metrics").content  # metrics_public: no token
         assert b"\x00" not in exposition
         check = subprocess.run(["promtool", "check", "metrics"], input=exposition, capture_output=True)
         assert check.returncode == 0, check.stdout + check.stderr
