@@ -173,6 +173,7 @@ class WorkerPool:
         pending = set(range(len(self._workers)))
         seen: set[str] = set()
         stats: list[WorkerStats] = []
+        dead: set[int] = set()
         while pending:
             index, kind, payload = await queue.get()
             if kind == "results":
@@ -184,12 +185,27 @@ class WorkerPool:
                 pending.discard(index)
             else:  # the worker died: its unfinished devices fail with the reason, the others carry on
                 pending.discard(index)
+                dead.add(index)
                 for target in shards[index]:
                     if target.device not in seen:
                         yield PollResult(target.device, self.name, [], False, "worker-died",
                                          f"{target.device}: {self.name} worker {index} died: {payload!r}")
         await asyncio.gather(*pumps)
         self.last_stats = stats
+        for index in dead:
+            await asyncio.to_thread(self._replace, index)
+
+    def _replace(self, index: int) -> None:
+        """A new worker for one whose pipe broke. Not left to the next cycle's `is_alive()`: a killed worker's
+        pipe closes before it can be reaped, so it could still look alive then (seen under load)."""
+        process, conn = self._workers[index]
+        conn.close()
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
+        self._workers[index] = self._spawn()
+        self._sent[index] = None
 
     @property
     def cpu_s(self) -> float:
