@@ -1,0 +1,1 @@
+"""Changes pushed to the devices: plans, jobs and waves."""
