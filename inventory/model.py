@@ -6,6 +6,10 @@ import ipaddress
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from inventory.addressing import Ipv6Plan
 
 
 class Level(IntEnum):
@@ -120,6 +124,8 @@ class Inventory:
     devices: dict[str, Device] = field(default_factory=dict)
     links: list[Link] = field(default_factory=list)
     credentials: dict[str, Credential] = field(default_factory=dict)
+    # The IPv6 address plan (`ipv6-plan.yaml`): what the change will configure, not what devices have today.
+    ipv6_plan: Ipv6Plan | None = None
 
     def path(self, area_id: str) -> list[Area]:
         """The areas from the province down to `area_id`."""

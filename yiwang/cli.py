@@ -1,4 +1,5 @@
-"""The command line: `yiwang run`, `poll --once`, `inventory ...`, `alerts ...`, `config ...`, `auth ...`.
+"""The command line: `yiwang run`, `poll --once`, `inventory ...`, `alerts ...`, `config ...`, `auth ...`,
+`change ...`.
 
 Command groups of optional extras (`yiwang lab ...`) come from the `yiwang.commands` entry points."""
 
@@ -22,6 +23,7 @@ from rich.table import Table
 
 from yiwang.cli_audit import app as audit_app
 from yiwang.cli_auth import app as auth_app
+from yiwang.cli_change import app as change_app
 from yiwang.cli_common import ConfigOption, audit_local, err, fail, out, settings_from
 from yiwang.config import Settings
 
@@ -35,6 +37,7 @@ config_app = typer.Typer(help="The configuration archive: backups, versions, dif
 app.add_typer(config_app, name="config")
 app.add_typer(auth_app, name="auth")
 app.add_typer(audit_app, name="audit")
+app.add_typer(change_app, name="change")
 
 
 Audit = tuple[Settings, str, str, dict[str, Any]]  # settings, action, target, parameters of a changing command
