@@ -169,10 +169,9 @@ def inventory_check(config: ConfigOption = None,
 def inventory_ansible(config: ConfigOption = None,
                       output: Annotated[Path | None, typer.Option("--out", help="file to write")] = None) -> None:
     """Write the inventory as an Ansible YAML inventory (areas become nested groups)."""
+    from collectors.ssh.session import known_hosts_path
     from inventory.ansible import to_ansible
     from yiwang.assemble import SetupError, load
-
-    from collectors.ssh.session import known_hosts_path
 
     settings = settings_from(config)
     try:

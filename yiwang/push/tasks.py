@@ -72,9 +72,9 @@ def _put_back(access: Access, device: Device, running: str, result: dict[str, An
         message += f"ROLLBACK FAILED: the device rejected {undone.rejected!r}: {undone.error}"
     else:
         message += "ROLLBACK INCOMPLETE: the configuration differs from before"
-    return {**result, "changed": bool(back), "rejected_line": line, "device_error": error,
-            "rollback_sent": list(back), "rolled_back": rolled_back, "left_over": list(left),
-            **_failed(access, message)}
+    # Changed only if the device is not as it was: a change undone whole leaves nothing changed.
+    return {**result, **_failed(access, message), "changed": not rolled_back, "rejected_line": line,
+            "device_error": error, "rollback_sent": list(back), "rolled_back": rolled_back, "left_over": list(left)}
 
 
 def run_commands(access: Access, commands: Sequence[str], settings: SessionSettings) -> dict[str, Any]:
