@@ -99,7 +99,8 @@ class Lab:
     def first_port(self, name: str) -> str:
         return next(line for line in self.running(name).splitlines() if line.startswith("interface "))[10:]
 
-    def playbook(self, text: str, *args: str, host_vars: dict[str, dict[str, Any]] | None = None) -> Run:
+    def playbook(self, text: str, *args: str, host_vars: dict[str, dict[str, Any]] | None = None,
+                 templates: dict[str, str] | None = None) -> Run:
         """`ansible-playbook` as an engineer runs it, the text callback's output kept, and each host's result of
         the (last) task as the builtin `tree` callback writes it."""
         run = self.work / f"run-{random.randint(10**5, 10**6)}"
@@ -107,6 +108,9 @@ class Lab:
         for name, variables in (host_vars or {}).items():
             (run / "host_vars" / f"{name}.yaml").write_text(yaml.safe_dump(variables))
         (run / "play.yml").write_text(text)
+        (run / "templates").mkdir()
+        for name, template in (templates or {}).items():
+            (run / "templates" / name).write_text(template)
         tree = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.builtin.tree", "ANSIBLE_CALLBACK_TREE_DIR": str(run / "tree")}
         done = subprocess.run([ansible_tool("ansible-playbook"), "-i", str(self.inventory), str(run / "play.yml"),
                                *args], capture_output=True, text=True, timeout=300, cwd=run,
@@ -199,6 +203,32 @@ def test_a_refused_line_is_rolled_back(lab: Lab, marker: str) -> None:
         assert result["rollback_sent"] == [f"interface {lab.ports[name]}", f"  description {marker}"]
         assert result["left_over"] == []
         assert without_stamps(lab.running(name)) == without_stamps(before[name])
+
+
+FROM_TEMPLATE = """
+- name: Render the change from a template of the platform
+  hosts: lab_devices
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Lay the template over the running configuration
+      yiwang.extranet.config:
+        src: "{{ yiwang_platform }}.j2"
+"""
+
+
+def test_a_template_is_rendered_with_the_host_variables(lab: Lab, marker: str) -> None:
+    templates = {f"{platform}.j2": "interface {{ port }}\n description " + platform + " {{ inventory_hostname }}\n"
+                 + ("{% if yiwang_platform in ('huawei_vrp', 'hp_comware') %} undo shutdown\n{% endif %}")
+                 for platform in SSH_PLATFORMS}
+    done = lab.playbook(FROM_TEMPLATE, "--check", templates=templates)
+    assert done.returncode == 0, done.stdout[-3000:]
+    for name, platform in lab.devices.items():
+        assert done.results[name]["commands"] == [f"interface {lab.ports[name]}", f"  description {platform} {name}"]
+    broken = lab.playbook(FROM_TEMPLATE, "--check", templates={f"{p}.j2": "{{ no_such_variable }}"
+                                                               for p in SSH_PLATFORMS})
+    assert broken.returncode == 2
+    assert all("no_such_variable" in r["msg"] for r in broken.results.values())
 
 
 def test_facts_and_commands_through_yiwang_readers(lab: Lab) -> None:
