@@ -1,13 +1,21 @@
-"""The same inventory as an Ansible inventory: each area a group, nested like the tree; playbooks use it."""
+"""The same inventory as an Ansible inventory: each area a group, nested like the tree; playbooks use it.
+
+Network devices are driven by the `yiwang.extranet` collection's action plugins, which open their own SSH session
+in the controller (`connection: local`): a host carries its platform, address, the host-key file yiwang pins it in,
+and a REFERENCE to its credential ({file: PATH} or {env: NAME}), which the plugin resolves itself, so no secret is
+ever an Ansible variable.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from inventory.model import Inventory
+from inventory.model import Credential, Inventory, SecretRef
 
-# netmiko/ansible network_cli names for our platforms; `linux` is an ordinary ssh host.
+# Names of our platforms in Ansible's network collections, for reference; `linux` is an ordinary ssh host.
 NETWORK_OS = {
     "huawei_vrp": "community.network.ce",
     "hp_comware": "community.network.comware",
@@ -21,7 +29,21 @@ def group_name(area_id: str) -> str:
     return "area_" + re.sub(r"[^A-Za-z0-9_]", "_", area_id)
 
 
-def to_ansible(inv: Inventory) -> dict[str, Any]:
+def credential_reference(credential: Credential, secrets_base: Path | None) -> dict[str, Any]:
+    """The credential as the plugins read it: the user name, and where each secret is (never the secret)."""
+    def where(ref: SecretRef) -> dict[str, str]:
+        if ref.env is not None:
+            return {"env": ref.env}
+        path = Path(ref.file or "").expanduser()
+        # Relative files are relative to the state dir, as for the poller (yiwang.assemble); the plugin runs
+        # elsewhere, so it gets the absolute path.
+        return {"file": str(secrets_base / path if secrets_base is not None and not path.is_absolute() else path)}
+    return {"user": credential.options.get("user", ""), **{k: where(v) for k, v in credential.secrets.items()}}
+
+
+def to_ansible(inv: Inventory, secrets_base: Path | None = None,
+               known_hosts: Callable[[str], Path] | None = None) -> dict[str, Any]:
+    """`known_hosts(device)`: the file the device's SSH host key is pinned in (the one yiwang's sessions use)."""
     groups: dict[str, dict[str, Any]] = {}
     for area in inv.areas.values():
         groups[group_name(area.id)] = {
@@ -43,8 +65,15 @@ def to_ansible(inv: Inventory) -> dict[str, Any]:
         if device.address6:
             host["yiwang_address6"] = device.address6
         if device.platform in NETWORK_OS:
-            host["ansible_connection"] = "ansible.netcommon.network_cli"
+            host["ansible_connection"] = "local"
+            host["ansible_python_interpreter"] = "{{ ansible_playbook_python }}"
             host["ansible_network_os"] = NETWORK_OS[device.platform]
+        if device.ssh_credential is not None:
+            host["yiwang_credential"] = credential_reference(inv.credentials[device.ssh_credential], secrets_base)
+            if device.ssh_port != 22:
+                host["ansible_port"] = device.ssh_port
+            if known_hosts is not None:
+                host["yiwang_known_hosts"] = str(known_hosts(device.name))
         groups[group_name(device.area)]["hosts"][device.name] = host
         by_platform.setdefault(f"platform_{device.platform}", {"hosts": {}})["hosts"][device.name] = {}
     children: dict[str, Any] = {}

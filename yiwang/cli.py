@@ -172,16 +172,21 @@ def inventory_check(config: ConfigOption = None,
 def inventory_ansible(config: ConfigOption = None,
                       output: Annotated[Path | None, typer.Option("--out", help="file to write")] = None) -> None:
     """Write the inventory as an Ansible YAML inventory (areas become nested groups)."""
+    from collectors.ssh.session import known_hosts_path
     from inventory.ansible import to_ansible
     from yiwang.assemble import SetupError, load
 
+    settings = settings_from(config)
     try:
-        inv, problems = load(settings_from(config))
+        inv, problems = load(settings)
     except SetupError as exc:
         raise fail(str(exc)) from None
     for problem in problems:
         err.print(f"[yellow]left out:[/yellow] {escape(str(problem))}")
-    text = yaml.safe_dump(to_ansible(inv), sort_keys=True, allow_unicode=True)
+    # The same pinned host keys and credential files as the poller and the archive (yiwang.ssh_workers).
+    exported = to_ansible(inv, secrets_base=settings.state_dir,
+                          known_hosts=lambda device: known_hosts_path(settings.state_dir / "ssh", device))
+    text = yaml.safe_dump(exported, sort_keys=True, allow_unicode=True)
     if output is None:
         sys.stdout.write(text)
     else:

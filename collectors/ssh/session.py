@@ -15,8 +15,9 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,8 +89,8 @@ def _pin(path: Path, endpoint: Endpoint, key: paramiko.PKey) -> None:
     tmp.replace(path)
 
 
-def _connect(endpoint: Endpoint, settings: SessionSettings) -> Any:
-    pinned = known_hosts_path(settings.state_dir, endpoint.device)
+def _connect(endpoint: Endpoint, settings: SessionSettings, pinned: Path | None = None) -> Any:
+    pinned = pinned or known_hosts_path(settings.state_dir, endpoint.device)
     try:
         conn: Any = ConnectHandler(
             device_type=cli_of(endpoint.platform).netmiko_type, host=endpoint.host, port=endpoint.port,
@@ -129,23 +130,15 @@ def _alive(conn: Any) -> bool:
     return bool(transport and transport.is_active())
 
 
-def fetch(endpoint: Endpoint, commands: Sequence[str], settings: SessionSettings,
-          fallback: Mapping[str, Sequence[str]] | None = None) -> list[str]:
-    """Run `commands` in one session; a command the device refuses is tried again as each of its `fallback`
-    spellings in turn, and the last answer is kept. Raises SshError only."""
-    conn = _connect(endpoint, settings)
+@contextmanager
+def session(endpoint: Endpoint, settings: SessionSettings, pinned: Path | None = None) -> Iterator[Any]:
+    """One netmiko session, privileged where the CLI has privileges, its host key pinned (in `pinned`, else the
+    device's file under the state dir); any failure inside comes out as SshError, and the session is closed."""
+    conn = _connect(endpoint, settings, pinned)
     try:
         if cli_of(endpoint.platform).enable:
             conn.enable()
-        out = []
-        for command in commands:
-            answer = str(conn.send_command(command, read_timeout=settings.read_timeout))
-            for other in (fallback or {}).get(command, ()):
-                if refused(answer) is None:
-                    break
-                answer = str(conn.send_command(other, read_timeout=settings.read_timeout))
-            out.append(answer)
-        return out
+        yield conn
     except ReadTimeout as exc:
         # netmiko reports a dropped session and a slow one alike; the transport tells them apart.
         if _alive(conn):
@@ -155,6 +148,22 @@ def fetch(endpoint: Endpoint, commands: Sequence[str], settings: SessionSettings
         raise SshError("dropped", f"{endpoint.device}: {type(exc).__name__}: {exc}") from exc
     finally:
         _close(endpoint, conn)
+
+
+def fetch(endpoint: Endpoint, commands: Sequence[str], settings: SessionSettings,
+          fallback: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+    """Run `commands` in one session; a command the device refuses is tried again as each of its `fallback`
+    spellings in turn, and the last answer is kept. Raises SshError only."""
+    with session(endpoint, settings) as conn:
+        out = []
+        for command in commands:
+            answer = str(conn.send_command(command, read_timeout=settings.read_timeout))
+            for other in (fallback or {}).get(command, ()):
+                if refused(answer) is None:
+                    break
+                answer = str(conn.send_command(other, read_timeout=settings.read_timeout))
+            out.append(answer)
+        return out
 
 
 def _close(endpoint: Endpoint, conn: Any) -> None:
