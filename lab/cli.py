@@ -78,14 +78,25 @@ def lab_status_command(config: ConfigOption = None) -> None:
 
 @app.command("fault")
 def lab_fault_command(
-        kind: Annotated[str, typer.Argument(help="unreachable, link-down, saturate or errors")],
+        kind: Annotated[str, typer.Argument(help="unreachable, link-down, saturate, errors, reject-line, "
+                                                 "drop-mid-change or lose-management")],
         target: Annotated[str, typer.Argument(help="a device name, or an area id for unreachable")],
         interface: Annotated[str | None, typer.Option(help="interface name, for link faults")] = None,
+        match: Annotated[str, typer.Option(help="reject-line: refuse the next configuration line containing "
+                                                "this text")] = "",
+        always: Annotated[bool, typer.Option(help="reject-line: refuse every such line, not just the next")] = False,
+        after: Annotated[int, typer.Option(help="drop-mid-change: close the session after this many "
+                                                "configuration lines")] = 1,
         config: ConfigOption = None) -> None:
-    """Inject a fault into the running lab; link faults are announced by a trap when traps are enabled."""
+    """Inject a fault into the running lab; link faults are announced by a trap when traps are enabled.
+
+    Change faults act in the device's CLI: reject-line, drop-mid-change, and lose-management (after its next
+    configuration change the device takes no new SSH session and answers neither SNMP nor ping; a session already
+    open keeps working)."""
     settings = settings_from(config)
     try:
-        fault = lab_fault(settings.state_dir, kind, target, interface, trap_to=_trap_to(settings))
+        fault = lab_fault(settings.state_dir, kind, target, interface, trap_to=_trap_to(settings), match=match,
+                          always=always, after=after)
     except LabError as exc:
         raise fail(str(exc)) from None
     out.print(f"fault {escape(fault.describe())}")

@@ -202,7 +202,7 @@ def _spawn_ssh(paths: LabPaths, plan: CityPlan, record: LabRecord, password_file
     devices = sum(1 for d in plan.devices if d.platform != "linux")
     args = [sys.executable, "-m", "lab.ssh.server", "--plan-seed", str(record.seed), "--profile", record.profile,
             "--port", str(record.port), "--state-dir", str(state), "--username", SSH_USER,
-            "--password-file", str(password_file)]
+            "--password-file", str(password_file), "--lab-root", str(paths.root)]
     return _spawn("ssh", args, dict(os.environ), paths.logs / "ssh.log", devices, devices)
 
 
@@ -252,13 +252,14 @@ def lab_status(state_dir: Path) -> LabStatus:
 
 
 def lab_fault(state_dir: Path, kind: str, target: str, interface: str | None = None,
-              trap_to: str | None = None) -> Fault:
+              trap_to: str | None = None, match: str = "", always: bool = False, after: int = 1) -> Fault:
     """`trap_to` ("host:port"): a link fault is also announced by a linkDown trap from the device, whose
-    community is the lab's secret."""
+    community is the lab's secret. `match`, `always`: the reject-line fault's text and whether it refuses every
+    matching line; `after`: the configuration line after which drop-mid-change closes the session."""
     paths = LabPaths.of(state_dir)
     with paths.locked():
         record, plan, secret = _running(paths)
-        fault = apply_fault(paths, plan, record, kind, target, interface)
+        fault = apply_fault(paths, plan, record, kind, target, interface, match=match, always=always, after=after)
     if trap_to and fault.kind == "link-down" and fault.interface:
         send_link_trap(trap_to, secret, plan.device(fault.target), fault.interface, down=True)
     return fault

@@ -4,6 +4,11 @@ Interface faults (link-down, saturate, errors) rewrite the device's data file, w
 within a second (lab.responder), and the `ramp` counters restart from their current value, so nothing jumps.
 `unreachable` drops the device's traffic in the lab's iptables chain (SNMP and ICMP time out); without iptables
 the data file is parked instead, which silences SNMP but leaves ping answering.
+
+Change faults act in the device's CLI (lab.ssh.faults, through the SSH server's fault file): `reject-line` refuses
+the next configuration line containing a text (once, or every time), `drop-mid-change` closes the session after its
+Nth configuration line, `lose-management` cuts the device off its management address after its next configuration
+change (the SSH server does the cutting; the session already open keeps working).
 """
 
 from __future__ import annotations
@@ -12,15 +17,20 @@ import shutil
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 from lab import firewall
 from lab.agents import data_file
 from lab.city import COUNTERS, CityPlan, DevicePlan, InterfacePlan
 from lab.snmprec import read_ramps, render_snmprec
+from lab.ssh.faults import FAULTS_FILE, Faults, read_faults, write_faults
 from lab.state import LabError, LabPaths, LabRecord, read_json, write_atomic, write_json
 
-KINDS = ("unreachable", "link-down", "saturate", "errors")
+KINDS = ("unreachable", "link-down", "saturate", "errors", "reject-line", "drop-mid-change", "lose-management")
 INTERFACE_KINDS = ("link-down", "saturate", "errors")
+CHANGE_KINDS = ("reject-line", "drop-mid-change", "lose-management")
+LOST_FILE = "lost.json"  # the SSH server's list of devices cut off by lose-management, for `clear` to wait on
+APPLIED_FILE = "faults.applied"  # the SSH server's note of the fault file it last applied
 SATURATION = 0.98
 ERRORS_PER_SECOND = 25.0
 
@@ -33,12 +43,17 @@ class Fault:
     interface: str | None
     applied_at: float
     devices: tuple[str, ...]
-    method: str  # "snmprec", "iptables" or "parked"
+    method: str  # "snmprec", "iptables", "parked" or "cli"
     note: str = ""
+    match: str = ""  # reject-line: the text
+    always: bool = False  # reject-line: every matching line, not just the next one
+    after: int = 0  # drop-mid-change: the configuration line after which the session closes
 
     def describe(self) -> str:
         where = f"{self.target}:{self.interface}" if self.interface else self.target
-        return f"{self.id} {self.kind} {where} ({len(self.devices)} device(s), {self.method})"
+        detail = {"reject-line": f" matching {self.match!r}{' always' if self.always else ' once'}",
+                  "drop-mid-change": f" after line {self.after}"}.get(self.kind, "")
+        return f"{self.id} {self.kind} {where}{detail} ({len(self.devices)} device(s), {self.method})"
 
 
 def load_faults(paths: LabPaths) -> tuple[list[Fault], int]:
@@ -81,6 +96,12 @@ def resolve_target(plan: CityPlan, kind: str, target: str, interface: str | None
     if kind not in KINDS:
         raise LabError(f"unknown fault kind {kind!r}; use one of {', '.join(KINDS)}")
     by_name = {d.name: d for d in plan.devices}
+    if kind in CHANGE_KINDS:
+        device = by_name.get(target)
+        if device is None or device.platform == "linux":
+            raise LabError(f"{kind!r} needs a network device with a CLI; {target!r} is not one in the "
+                           f"{plan.profile} lab")
+        return [device]
     if kind == "unreachable":
         if interface:
             raise LabError("'unreachable' takes a device or an area, not an interface")
@@ -104,19 +125,23 @@ def resolve_target(plan: CityPlan, kind: str, target: str, interface: str | None
 
 
 def apply_fault(paths: LabPaths, plan: CityPlan, record: LabRecord, kind: str, target: str,
-                interface: str | None = None) -> Fault:
+                interface: str | None = None, match: str = "", always: bool = False, after: int = 1) -> Fault:
     devices = resolve_target(plan, kind, target, interface)
     faults, next_id = load_faults(paths)
     fault_id = f"f{next_id}"
     names = tuple(d.name for d in devices)
-    if kind == "unreachable":
+    if kind in CHANGE_KINDS:
+        fault = Fault(fault_id, kind, target, None, time.time(), names, "cli", match=match, always=always,
+                      after=after)
+        _set_cli_fault(paths, fault, devices[0], on=True)
+    elif kind == "unreachable":
         ok, why = firewall.available()
         if ok:
             firewall.Firewall(paths.tag).block(fault_id, [d.host for d in devices], record.port)
             fault = Fault(fault_id, kind, target, None, time.time(), names, "iptables")
         else:
             for device in devices:
-                _park(paths, device)
+                park(paths, device)
             fault = Fault(fault_id, kind, target, None, time.time(), names, "parked",
                           f"iptables unavailable ({why}): SNMP silenced by parking data files; ICMP still answers")
     else:
@@ -136,13 +161,15 @@ def clear_faults(paths: LabPaths, plan: CityPlan, record: LabRecord, fault_id: s
     by_name = {d.name: d for d in plan.devices}
     for fault in cleared:
         remaining.remove(fault)
-        if fault.method == "iptables":
+        if fault.method == "cli":
+            _set_cli_fault(paths, fault, by_name[fault.devices[0]], on=False)
+        elif fault.method == "iptables":
             firewall.Firewall(paths.tag).unblock(fault.id)
         elif fault.method == "parked":
             still_parked = {n for f in remaining if f.method == "parked" for n in f.devices}
             for name in fault.devices:
                 if name not in still_parked:
-                    _unpark(paths, by_name[name])
+                    unpark(paths, by_name[name])
         else:
             _rewrite(paths, record, by_name[fault.devices[0]], remaining)
         # Saved after each revert, so a failure half-way leaves a record that matches what is applied.
@@ -158,7 +185,7 @@ def _rewrite(paths: LabPaths, record: LabRecord, device: DevicePlan, faults: Seq
     write_atomic(path, text, tmp_dir=paths.root / "run")
 
 
-def _park(paths: LabPaths, device: DevicePlan) -> None:
+def park(paths: LabPaths, device: DevicePlan) -> None:
     live = data_file(paths, device)
     parked = paths.parked / live.name
     if live != parked:
@@ -166,8 +193,52 @@ def _park(paths: LabPaths, device: DevicePlan) -> None:
         shutil.move(live, parked)
 
 
-def _unpark(paths: LabPaths, device: DevicePlan) -> None:
+def unpark(paths: LabPaths, device: DevicePlan) -> None:
     current = data_file(paths, device)
     live = paths.data / current.name
     if current != live:
         shutil.move(current, live)
+
+
+def _wait_applied(folder: Path, timeout: float = 5.0) -> None:
+    """Until the SSH server has read the fault file as written (it polls once a second)."""
+    written = (folder / FAULTS_FILE).stat().st_mtime_ns
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if int((folder / APPLIED_FILE).read_text() or 0) >= written:
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+
+
+def _set_cli_fault(paths: LabPaths, fault: Fault, device: DevicePlan, on: bool) -> None:
+    """Add the fault to, or take it from, the device's entry in the SSH server's fault file. Clearing a
+    lose-management waits for the server to give the device its address back (it polls once a second)."""
+    if fault.kind == "reject-line" and not fault.match:
+        raise LabError("'reject-line' needs --match TEXT: the text of the configuration line to refuse")
+    if fault.kind == "drop-mid-change" and fault.after < 1:
+        raise LabError("'drop-mid-change' needs --after N with N >= 1")
+    folder = paths.root / "ssh"
+    current = read_faults(folder)
+    name = device.name
+    entry = current.get(name, Faults())
+    if fault.kind == "reject-line":
+        old = entry.reject_always if fault.always else entry.reject
+        texts = tuple(t for t in old if t != fault.match) + ((fault.match,) if on else ())
+        entry = replace(entry, reject_always=texts) if fault.always else replace(entry, reject=texts)
+    elif fault.kind == "drop-mid-change":
+        entry = replace(entry, drop_after=fault.after if on else 0)
+    else:
+        entry = replace(entry, lose_management=fault.id if on else "")
+    write_faults(folder, {**current, name: entry})
+    _wait_applied(folder)
+    if fault.kind == "lose-management" and not on:
+        deadline = time.monotonic() + 5.0
+        while name in (read_json(folder / LOST_FILE) or []) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if name in (read_json(folder / LOST_FILE) or []):  # the SSH server is gone: put the address back here
+            if firewall.available()[0]:
+                firewall.Firewall(paths.tag).unblock(fault.id)
+            unpark(paths, device)

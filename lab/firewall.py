@@ -56,6 +56,24 @@ class Firewall:
                 self._restore(family, lines)
         return sum(len(lines) for lines in rules.values())
 
+    def block_management(self, fault_id: str, addresses: Iterable[str], port: int) -> int:
+        """A device that lost its management address: SNMP (UDP `port`) and ping go unanswered and a new SSH
+        connection (a SYN to TCP `port`) times out, while a TCP session already established keeps working."""
+        rules: dict[int, list[str]] = {4: [], 6: []}
+        tag = f'-m comment --comment "{self.comment(fault_id)}"'
+        for address in addresses:
+            family, icmp = (6, "-p ipv6-icmp --icmpv6-type echo-request") if ":" in address else \
+                (4, "-p icmp --icmp-type echo-request")
+            host = f"{address}/{128 if family == 6 else 32}"
+            rules[family] += [f"-A {CHAIN} -d {host} -p udp --dport {port} {tag} -j DROP",
+                              f"-A {CHAIN} -d {host} {icmp} {tag} -j DROP",
+                              f"-A {CHAIN} -d {host} -p tcp --dport {port} --syn {tag} -j DROP"]
+        for family, lines in rules.items():
+            if lines:
+                self._ensure_chain(family)
+                self._restore(family, lines)
+        return sum(len(lines) for lines in rules.values())
+
     def unblock(self, fault_id: str | None = None) -> int:
         """Remove one fault's rules, or all of this lab's; drop the chain when nothing is left in it."""
         marker = self.comment(fault_id) if fault_id else f"yiwang-lab:{self.lab_tag}:"

@@ -6,14 +6,18 @@ line ends (the SSH shell turns them into "\\r\\n"). The SSH server only feeds li
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import ipaddress
+import re
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from collectors.platforms import cli_of
 from lab.city import DevicePlan
-from lab.ssh.config import VRP_LIKE, apply_global, apply_interface, body_of, hostname
+from lab.ssh import ping
+from lab.ssh.config import VRP_LIKE, Configured, body_of, configure, hostname
+from lab.ssh.grammar import ACL6, IPV6_ACL, OSPFV3, ROUTER, VTY, Rejected, error_text, view_of
 from lab.ssh.show import SHOWS, Renderer
-from lab.ssh.state import DeviceMemory
+from lab.ssh.state import DeviceMemory, NoNetwork
 
 CLOSED = "closed"
 # What the lab answers to the pager commands netmiko types (collectors.platforms has the commands themselves).
@@ -37,15 +41,35 @@ MORE = {
 class CliState:
     plan: DevicePlan
     memory: DeviceMemory
-    mode: str = "user"  # user | enable | config | interface | closed
-    context: str = ""  # the "interface X" section being edited
+    mode: str = "user"  # user | enable | config | interface (any section) | closed
+    context: str = ""  # the section being edited: "interface X", "ospfv3 1", "acl ipv6 number 2001", ...
+    sub: str = ""  # a view inside the section: OSPFv3 "area 0.0.0.0"
     pending: str = ""  # a question awaiting its answer: "password-change" | "save"
     screen_length: int = SCREEN_LENGTH  # 0: never page
     paused: tuple[str, ...] = ()  # output lines not yet shown, the pager waiting for a key
+    network: ping.Network = field(default_factory=NoNetwork)  # the other devices, for ping
 
     @property
     def platform(self) -> str:
         return self.plan.platform
+
+
+# IOS-family prompts of the views other than an interface (RGOS names the OSPF and ACL views its own way).
+_IOS_VIEWS = {ROUTER: "(config-rtr)#", IPV6_ACL: "(config-ipv6-acl)#", VTY: "(config-line)#"}
+_RGOS_VIEWS = {**_IOS_VIEWS, ROUTER: "(config-router)#", IPV6_ACL: "(config-ipv6-nacl)#"}
+
+
+def _vrp_view(platform: str, head: str, sub: str) -> str:
+    """`GigabitEthernet0/0/1`, `ospfv3-1`, `ospfv3-1-area-0.0.0.0`, `acl6-basic-2001`, `ui-vty0-4`."""
+    words = head.split()
+    view = view_of(head)
+    if view == OSPFV3:
+        return f"ospfv3-{words[1]}" + (f"-area-{sub.split()[1]}" if sub else "")
+    if view == ACL6:
+        return f"acl6-basic-{words[-1]}" if platform == "huawei_vrp" else f"acl-ipv6-basic-{words[-1]}"
+    if view == VTY:
+        return ("ui-vty" if platform == "huawei_vrp" else "line-vty") + f"{words[-2]}-{words[-1]}"
+    return head.split(None, 1)[1].replace(" ", "")
 
 
 def prompt(state: CliState) -> str:
@@ -54,13 +78,17 @@ def prompt(state: CliState) -> str:
         if state.mode == "config":
             return f"[{name}]"
         if state.mode == "interface":
-            return f"[{name}-{state.context.split(None, 1)[1].replace(' ', '')}]"
+            return f"[{name}-{_vrp_view(state.platform, state.context, state.sub)}]"
         return f"<{name}>"
+    if state.mode == "interface" and not state.context.startswith("interface "):
+        views = _RGOS_VIEWS if state.platform == "ruijie_os" else _IOS_VIEWS
+        return name + views[view_of(state.context)]
     return name + {"user": ">", "enable": "#", "config": "(config)#", "interface": "(config-if)#"}[state.mode]
 
 
-def login(plan: DevicePlan, memory: DeviceMemory, now: datetime) -> tuple[CliState, str]:
-    state = CliState(plan, memory)
+def login(plan: DevicePlan, memory: DeviceMemory, now: datetime,
+          network: ping.Network | None = None) -> tuple[CliState, str]:
+    state = CliState(plan, memory, network=network or NoNetwork())
     if plan.platform == "huawei_vrp":
         banner = ("\nInfo: The max number of VTY users is 10, and the number\n"
                   "      of current VTY users on line is 1.\n"
@@ -154,6 +182,9 @@ def _exec(state: CliState, line: str, now: datetime) -> tuple[CliState, str]:
     shown = _show(state, line, now)
     if shown is not None:
         return state, shown
+    answered = _ping(state, line)
+    if answered is not None:
+        return state, answered
     cli = cli_of(platform)
     pager = lookup(dict.fromkeys(cli.pager_off, ""), line)
     if pager is not None:
@@ -193,32 +224,76 @@ def _screen_length(state: CliState, line: str) -> int | None:
 
 
 def _error(state: CliState, line: str) -> str:
-    return " " * (len(prompt(state)) + len(line.split()[0])) + "^\n" + cli_of(state.platform).unknown_command
+    """A command the device does not have: the caret under the first word it cannot take (the second one after a
+    verb it knows, such as `display bogus`)."""
+    tokens = [(m.start(), m.group()) for m in re.finditer(r"\S+", line)]
+    verbs = {key.split()[0] for key in SHOWS[state.platform]} | {"ping"}
+    if tokens[0][1] in verbs and len(tokens) == 1:
+        rejected = Rejected(len(line) + 1, "incomplete")
+    else:
+        rejected = Rejected(tokens[1][0] if tokens[0][1] in verbs else 0, "unrecognized")
+    return error_text(state.platform, len(prompt(state)), rejected)
+
+
+def _ping(state: CliState, line: str) -> str | None:
+    """`ping ipv6 X` (every platform), `ping X` with an IPv6 literal (IOS, RGOS); None for anything else."""
+    words = line.split()
+    ios = cli_of(state.platform).family == "ios"
+    if words[:2] == ["ping", "ipv6"] and len(words) == 3:
+        typed = words[2]
+    elif ios and len(words) == 2 and words[0] == "ping" and ":" in words[1]:
+        typed = words[1]
+    else:
+        return None
+    try:
+        target = ipaddress.IPv6Address(typed)
+    except ValueError:
+        return error_text(state.platform, len(prompt(state)), Rejected(line.rindex(typed), "wrong"))
+    running = state.memory.running
+    ok = ping.reachable(state.plan, running, target, state.network)
+    return ping.output(state.plan, running, typed, target, ok)
 
 
 def _configure(state: CliState, line: str) -> tuple[CliState, str]:
     vrp = state.platform in VRP_LIKE
     if vrp and line in cli_of(state.platform).save:
         return _exec(state, line, state.memory.updated_at)
-    if vrp and line.startswith(("display ", "dis ")):
+    if vrp and line.startswith(("display ", "dis ", "ping ")):
         return _exec_show(state, line)
     if not vrp and line.startswith("do "):
         return _exec_show(state, line[3:])
     if line == cli_of(state.platform).config_leave:
-        return replace(state, mode="user" if vrp else "enable", context=""), ""
+        return replace(state, mode="user" if vrp else "enable", context="", sub=""), ""
     if line == ("quit" if vrp else "exit"):
+        if state.sub:
+            return replace(state, sub=""), ""
         if state.mode == "interface":
             return replace(state, mode="config", context=""), ""
         return replace(state, mode="user" if vrp else "enable"), ""
-    memory = state.memory
-    if state.mode == "interface" and not line.startswith("interface "):
-        changed = apply_interface(state.platform, memory.running, state.context, line)
-        return replace(state, memory=replace(memory, running=changed)), ""
-    changed, context = apply_global(state.platform, memory.running, line)
-    mode = "interface" if context else "config"
-    return replace(state, memory=replace(memory, running=changed), mode=mode, context=context), ""
+    head = state.context if state.mode == "interface" else ""
+    done = configure(state.platform, state.memory.running, head, line, state.sub)
+    if isinstance(done, Rejected) and head:
+        # A system-view command typed inside a section runs in the system view, as on the devices.
+        upper = configure(state.platform, state.memory.running, "", line)
+        if isinstance(upper, Configured) or upper.column > done.column:
+            done = upper
+    if isinstance(done, Rejected):
+        return state, error_text(state.platform, len(prompt(state)), done)
+    return applied(state, done), ""
+
+
+def applied(state: CliState, done: Configured) -> CliState:
+    memory = replace(state.memory, running=done.config)
+    return replace(state, memory=memory, mode="interface" if done.head else "config", context=done.head, sub=done.sub)
+
+
+def reject(state: CliState, line: str, column: int) -> str:
+    """The device refusing a line it would otherwise take (a fault): its own words, nothing changed."""
+    return error_text(state.platform, len(prompt(state)), Rejected(column, "unrecognized"))
 
 
 def _exec_show(state: CliState, line: str) -> tuple[CliState, str]:
     shown = _show(state, line, state.memory.updated_at)
+    if shown is None:
+        shown = _ping(state, line)
     return state, shown if shown is not None else _error(state, line)

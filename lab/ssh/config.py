@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from collectors.platforms import PLATFORMS, SSH_PLATFORMS, cli_of
 from lab.city import DevicePlan
+from lab.ssh.grammar import ACL6, AREA, INTERFACE, SYSTEM, Accepted, Rejected, is_logical, view_of
+from lab.ssh.grammar import parse as parse_line
 
 # (head, body lines); a global one-liner is a section with an empty body.
 Section = tuple[str, tuple[str, ...]]
@@ -60,44 +66,130 @@ def _covers(prefix: str, line: str) -> bool:
     return line == prefix or line.startswith(prefix + " ")
 
 
+def interfaces(config: Config) -> list[str]:
+    return [h[len("interface "):] for h, _ in config if h.startswith("interface ")]
+
+
+@dataclass(frozen=True, slots=True)
+class Configured:
+    config: Config
+    head: str = ""  # the section now being edited ("" = the system view)
+    sub: str = ""  # a view inside it (OSPFv3 `area 0.0.0.0`)
+
+
+# Where a device prints each kind of global section and interface line, whatever order they were typed in.
+_GLOBAL_ORDER = {
+    "vrp": (("sysname", 0), ("ipv6", 5), ("acl", 20), ("interface", 40), ("ospfv3", 60), ("ip route-static", 70),
+            ("ipv6 route-static", 71), ("snmp-agent", 80), ("ntp-service", 85), ("user-interface", 90),
+            ("line", 90)),
+    "ios": (("hostname", 0), ("ipv6 unicast-routing", 10), ("interface", 40), ("ipv6 router", 60),
+            ("ip route", 70), ("ipv6 route", 71), ("ipv6 access-list", 75), ("snmp-server", 80), ("line", 90),
+            ("ntp", 95)),
+}
+_BODY_ORDER = {
+    "vrp": ("description", "shutdown", "loopback", "ipv6 enable", "ip address", "ipv6 address", "ospfv3", "qos lr"),
+    "ios": ("description", "bandwidth", "ip address", "rate-limit", "shutdown", "ipv6 address", "ipv6 enable",
+            "ipv6 ospf"),
+}
+
+
+def _rank(order: tuple[tuple[str, int], ...], head: str) -> int:
+    found = [(len(prefix), rank) for prefix, rank in order if _covers(prefix, head)]
+    return max(found)[1] if found else 50  # the longest prefix decides: `ipv6 route-static` is not `ipv6`
+
+
+def _body_rank(order: tuple[str, ...], line: str) -> int:
+    return next((i for i, prefix in enumerate(order) if _covers(prefix, line)), len(order))
+
+
+def _insert(items: tuple[Any, ...], item: Any, rank: Callable[[Any], int]) -> tuple[Any, ...]:
+    """After the last item that a device prints before or with it."""
+    at = max((i + 1 for i, old in enumerate(items) if rank(old) <= rank(item)), default=0)
+    return (*items[:at], item, *items[at:])
+
+
+def configure(platform: str, config: Config, head: str, line: str, sub: str = "") -> Configured | Rejected:
+    """One line typed in the system view (`head` ""), in a section (`head`), or in a view inside it (`sub`)."""
+    view = SYSTEM if not head else AREA if sub else view_of(head)
+    outcome = parse_line(platform, view, clean(line), interfaces(config))
+    if isinstance(outcome, Rejected):
+        return outcome
+    if not head:
+        return _global(platform, config, outcome)
+    if outcome.enters == AREA:
+        return Configured(_set_body(config, head, lambda body: body if outcome.line in body else (*body, outcome.line)),
+                          head, outcome.line)
+    family = cli_of(platform).family
+    return Configured(_set_body(config, head, lambda body: _change_body(platform, family, view, body, outcome)), head,
+                      sub)
+
+
+def _set_body(config: Config, head: str, change: Callable[[tuple[str, ...]], tuple[str, ...]]) -> Config:
+    return tuple((h, change(b) if h == head else b) for h, b in config)
+
+
+def _change_body(platform: str, family: str, view: str, body: tuple[str, ...], outcome: Accepted) -> tuple[str, ...]:
+    line = outcome.line
+    if outcome.negated:
+        if outcome.replaces:
+            return tuple(b for b in body if not _covers(outcome.replaces, b))
+        return tuple(b for b in body if not (b == line if outcome.exact else _covers(line, b)))
+    if view == ACL6:
+        return _acl_rule(platform, body, line)
+    if line in body:
+        return body
+    if outcome.replaces:
+        body = tuple(b for b in body if not _covers(outcome.replaces, b))
+    order = _BODY_ORDER[family] if view == INTERFACE else ()
+    return _insert(body, line, lambda b: _body_rank(order, b))
+
+
+def _acl_rule(platform: str, body: tuple[str, ...], line: str) -> tuple[str, ...]:
+    """`rule permit source P` is numbered by the device (VRP from 5, Comware from 0, in steps of 5); the same rule
+    typed again changes nothing; a numbered rule replaces the rule of that number."""
+    words = line.split()
+    numbers = [int(b.split()[1]) for b in body]
+    if not words[1].isdigit():
+        if any(b.split()[2:] == words[1:] for b in body):
+            return body
+        first = 5 if platform == "huawei_vrp" else 0
+        words.insert(1, str((max(numbers) // 5 + 1) * 5 if numbers else first))
+    number = int(words[1])
+    kept = [b for b in body if int(b.split()[1]) != number]
+    return tuple(sorted((*kept, " ".join(words)), key=lambda b: int(b.split()[1])))
+
+
+def _global(platform: str, config: Config, outcome: Accepted) -> Configured:
+    line = outcome.line
+    order = _GLOBAL_ORDER[cli_of(platform).family]
+
+    def rank(section: Section) -> int:
+        return _rank(order, section[0])
+
+    if outcome.negated:
+        if line.startswith("interface "):
+            if is_logical(platform, line[len("interface "):]):
+                return Configured(tuple(s for s in config if s[0] != line))
+            return Configured(tuple((h, () if h == line else b) for h, b in config))
+        if outcome.replaces:
+            return Configured(tuple(s for s in config if not _covers(outcome.replaces, s[0])))
+        return Configured(tuple(s for s in config if not (s[0] == line if outcome.exact else _covers(line, s[0]))))
+    if outcome.replaces:
+        config = tuple(s for s in config if not _covers(outcome.replaces, s[0]) or s[0] == line)
+    if not any(h == line for h, _ in config):
+        config = _insert(config, (line, ()), rank)
+    return Configured(config, line if outcome.enters else "")
+
+
 def apply_global(platform: str, config: Config, line: str) -> tuple[Config, str]:
-    """Apply one system-view/global line; returns the new config and the interface context entered ("" if none)."""
-    line = clean(line)
-    neg = negation(platform) + " "
-    if line.startswith("interface "):
-        head = "interface " + line.split(None, 1)[1]
-        if not any(h == head for h, _ in config):
-            config = (*config, (head, ()))
-        return config, head
-    if line.startswith(neg):
-        rest = line[len(neg):]
-        if rest.startswith("interface "):
-            return tuple((h, () if h == rest else b) for h, b in config), ""
-        return tuple(s for s in config if not _covers(rest, s[0])), ""
-    key = cli_of(platform).name_key + " "
-    if line.startswith(key):
-        kept = [s for s in config if not s[0].startswith(key)]
-        return ((line, ()), *kept), ""
-    if any(h == line for h, _ in config):
-        return config, ""
-    return (*config, (line, ())), ""
+    """One system-view line; the new config and the section entered ("" if none). A rejected line changes nothing."""
+    done = configure(platform, config, "", line)
+    return (config, "") if isinstance(done, Rejected) else (done.config, done.head)
 
 
 def apply_interface(platform: str, config: Config, head: str, line: str) -> Config:
-    line = clean(line)
-    neg = negation(platform) + " "
-
-    def change(body: tuple[str, ...]) -> tuple[str, ...]:
-        if line.startswith(neg):
-            return tuple(b for b in body if not _covers(line[len(neg):], b))
-        if line.startswith("description "):
-            body = tuple(b for b in body if not b.startswith("description "))
-            return (line, *body)
-        if line in body:
-            return body
-        return (*body, line)
-
-    return tuple((h, change(b) if h == head else b) for h, b in config)
+    done = configure(platform, config, head, line)
+    return config if isinstance(done, Rejected) else done.config
 
 
 def software_version(plan: DevicePlan) -> str:
@@ -150,3 +242,15 @@ def parse(text: str) -> Config:
             continue
         sections.append((line, []))
     return tuple((h, tuple(b)) for h, b in sections)
+
+
+def v6_addresses(config: Config) -> list[tuple[str, ipaddress.IPv6Interface]]:
+    """(interface name, address) of every `ipv6 address X/len` line."""
+    found = []
+    for head, body in config:
+        if head.startswith("interface "):
+            for line in body:
+                words = line.split()
+                if words[:2] == ["ipv6", "address"] and len(words) == 3 and "/" in words[2]:
+                    found.append((head[len("interface "):], ipaddress.IPv6Interface(words[2])))
+    return found

@@ -1,10 +1,15 @@
 """Run-time faults per device, read from `state_dir/faults.json`, and the pure text mangling they cause.
 
 faults.json: {"<device>": {"auth_fail": true, "delay_s": 0.05, "drop": true, "garbage": true, "key_generation": 1,
-                            "mangle": ["display version"]}}
+                            "mangle": ["display version"], "reject": ["ipv6 address"], "reject_always": ["qos lr"],
+                            "drop_after": 3, "lose_management": "f7"}}
 `delay_s` is per output line; `drop` closes the session halfway through any output of more than four lines;
 raising `key_generation` makes the server replace that device's host key; the commands in `mangle` are answered
 with output of a release no reader has seen (the device's other commands answer as usual).
+Faults of a change: the next configuration line containing a text of `reject` is refused with the platform's error
+(once per text while the fault stands; `reject_always`: every such line); `drop_after` N closes a session right
+after its Nth configuration line; `lose_management` (the lab's fault id) makes the first configuration change cut
+the device off its management address: no new SSH session, no SNMP, no ping — sessions already open keep working.
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ class Faults:
     garbage: bool = False
     key_generation: int = 0
     mangle: tuple[str, ...] = ()
+    reject: tuple[str, ...] = ()
+    reject_always: tuple[str, ...] = ()
+    drop_after: int = 0
+    lose_management: str = ""
 
 
 def parse_faults(text: str) -> dict[str, Faults]:
@@ -34,7 +43,8 @@ def parse_faults(text: str) -> dict[str, Faults]:
     found = {}
     for name, spec in raw.items():
         known: dict[str, Any] = {k: v for k, v in spec.items() if k in Faults.__slots__}
-        known["mangle"] = tuple(known.get("mangle", ()))
+        for key in ("mangle", "reject", "reject_always"):
+            known[key] = tuple(known.get(key, ()))
         found[name] = Faults(**known)
     return found
 
@@ -78,3 +88,12 @@ def split_for_drop(text: str) -> str | None:
     if len(lines) <= 4:
         return None
     return "\n".join(lines[: len(lines) // 2]) + "\n"
+
+
+def rejected_text(faults: Faults, used: frozenset[str], line: str) -> str | None:
+    """The fault text that makes the device refuse this configuration line, if any (a once-only text that has
+    fired already does not count)."""
+    for text in faults.reject_always:
+        if text in line:
+            return text
+    return next((text for text in faults.reject if text in line and text not in used), None)

@@ -1,8 +1,10 @@
 """The thin I/O shell: asyncssh listeners, one per device address, feeding typed lines to `cli.handle`.
 
 Run: python -m lab.ssh.server --plan-seed 2026 --profile small --port 22022 --state-dir DIR \\
-         --username lab --password-file FILE [--devices a,b | --per-platform 1]
-It writes DIR/ready.json once every listener is up, and polls DIR/faults.json every second.
+         --username lab --password-file FILE [--devices a,b | --per-platform 1] [--lab-root LABDIR]
+It writes DIR/ready.json once every listener is up, and polls DIR/faults.json every second. With --lab-root (the
+lab's own folder, when `lab up` starts it) a device that loses its management address also stops answering SNMP
+and ping: the lab's firewall chain when iptables works, else its SNMP data file is parked.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ import asyncssh
 
 from collectors.platforms import SSH_PLATFORMS
 from lab.city import DevicePlan, generate_city
-from lab.ssh.cli import CLOSED, CliState, handle, key, login, prompt
+from lab.ssh.cli import CLOSED, CliState, handle, key, login, prompt, reject
 from lab.ssh.config import initial_config, parse, render
-from lab.ssh.faults import Faults, garble, mangled, read_faults, split_for_drop
-from lab.ssh.state import DeviceMemory
+from lab.ssh.faults import FAULTS_FILE, Faults, garble, mangled, read_faults, rejected_text, split_for_drop
+from lab.ssh.state import DeviceMemory, Registry
 
 READY_FILE = "ready.json"
+LOST_FILE = "lost.json"  # devices cut off by lose-management (lab.faults waits on it when clearing)
+APPLIED_FILE = "faults.applied"  # the modification time of the fault file last applied, for writers to wait on
+CONFIG_MODES = ("config", "interface")
 
 
 @dataclass(slots=True)
@@ -39,6 +44,8 @@ class Device:
     key: asyncssh.SSHKey
     faults: Faults = Faults()
     listeners: list[asyncssh.SSHAcceptor] = field(default_factory=list)
+    used_rejects: frozenset[str] = frozenset()  # once-only `reject` texts that have fired
+    lost: str = ""  # the lose-management fault that cut the device off
 
 
 def split_lines(pending: str, data: str) -> tuple[list[str], str]:
@@ -84,9 +91,10 @@ class Lab:
     """Many SSH devices in one event loop; `start()`, then `close()`."""
 
     def __init__(self, devices: Iterable[DevicePlan], port: int, state_dir: Path, credentials: tuple[str, str],
-                 host_addresses: Mapping[str, tuple[str, ...]] | None = None) -> None:
-        self.port, self.state_dir, self.credentials = port, state_dir, credentials
+                 host_addresses: Mapping[str, tuple[str, ...]] | None = None, lab_root: Path | None = None) -> None:
+        self.port, self.state_dir, self.credentials, self.lab_root = port, state_dir, credentials, lab_root
         self.devices: dict[str, Device] = {}
+        self.registry = Registry()
         now = datetime.now(UTC)
         (state_dir / "keys").mkdir(parents=True, exist_ok=True)
         for plan in devices:
@@ -95,6 +103,7 @@ class Lab:
             config = parse(cfg.read_text()) if cfg.exists() else initial_config(plan)
             memory = DeviceMemory(config, config, now, now)
             self.devices[plan.name] = Device(plan, addresses, memory, self._key(plan.name))
+            self.registry.update(plan, config)
         self._poller: asyncio.Task[None] | None = None
 
     def _key(self, name: str, rotate: bool = False) -> asyncssh.SSHKey:
@@ -131,13 +140,44 @@ class Lab:
             if new.key_generation > device.faults.key_generation:
                 rotate.append(name)
             device.faults = replace(new, key_generation=max(new.key_generation, device.faults.key_generation))
+            device.used_rejects &= frozenset(new.reject)
         return rotate
 
     async def _poll(self) -> None:
         while True:
+            try:
+                seen = (self.state_dir / FAULTS_FILE).stat().st_mtime_ns
+            except OSError:
+                seen = 0
             for name in self.apply_faults(read_faults(self.state_dir)):
                 await self.rotate_host_key(name)
+            (self.state_dir / APPLIED_FILE).write_text(str(seen))
+            for device in self.devices.values():
+                if device.lost and device.faults.lose_management != device.lost:
+                    await self._restore_management(device)
             await asyncio.sleep(1.0)
+
+    async def _lose_management(self, device: Device) -> None:
+        """The classic lock-out after a change: sessions already open go on, nothing new gets in."""
+        device.lost = device.faults.lose_management
+        for listener in device.listeners:
+            listener.close()  # asyncssh keeps the open connections; not waiting, they may run for long
+        device.listeners.clear()
+        if self.lab_root is not None:
+            await asyncio.to_thread(_cut_off, self.lab_root, device, self.port)
+        self._write_lost()
+
+    async def _restore_management(self, device: Device) -> None:
+        fault_id, device.lost = device.lost, ""
+        if self.lab_root is not None:
+            await asyncio.to_thread(_reconnect, self.lab_root, device, fault_id)
+        await self._listen(device)
+        self._write_lost()
+
+    def _write_lost(self) -> None:
+        tmp = self.state_dir / (LOST_FILE + ".tmp")
+        tmp.write_text(json.dumps(sorted(name for name, d in self.devices.items() if d.lost)))
+        tmp.replace(self.state_dir / LOST_FILE)
 
     async def _listen(self, device: Device) -> None:
         for address in device.addresses:
@@ -153,7 +193,8 @@ class Lab:
         device.listeners.clear()
 
     async def _session(self, device: Device, process: asyncssh.SSHServerProcess[str]) -> None:
-        state, text = login(device.plan, device.memory, datetime.now(UTC))
+        state, text = login(device.plan, device.memory, datetime.now(UTC), self.registry)
+        configured = 0  # configuration lines typed in this session, for `drop_after`
         try:
             await self._write(device, process, text, command=False)
             buffer = ""
@@ -166,23 +207,42 @@ class Lab:
                     typed, buffer = next_input(buffer, bool(state.paused))
                     if typed is None:
                         break
+                    if state.mode in CONFIG_MODES and not state.paused and not state.pending and typed.strip():
+                        configured += 1
+                        if device.faults.drop_after and configured >= device.faults.drop_after:
+                            await self._line(device, process, state, typed, silent=True)
+                            process.channel.get_connection().abort()
+                            return
                     state = await self._line(device, process, state, typed)
         except (asyncssh.Error, ConnectionError, BrokenPipeError):
             return
         process.exit(0)
 
     async def _line(self, device: Device, process: asyncssh.SSHServerProcess[str], state: CliState,
-                    line: str) -> CliState:
+                    line: str, silent: bool = False) -> CliState:
         # The memory is shared by all sessions of the device; take the latest before deciding.
         state = replace(state, memory=device.memory)
-        new, text = key(state, line) if state.paused else handle(state, line, datetime.now(UTC))
+        refused = rejected_text(device.faults, device.used_rejects, line) \
+            if state.mode in CONFIG_MODES and not state.paused and not state.pending else None
+        if refused is not None:
+            if refused in device.faults.reject:
+                device.used_rejects |= {refused}
+            typed = line.strip()
+            new, text = state, typed + "\n" + reject(state, typed, max(typed.find(refused), 0)) + prompt(state)
+        else:
+            new, text = key(state, line) if state.paused else handle(state, line, datetime.now(UTC))
         if not state.paused and " ".join(line.split()) in device.faults.mangle:
             text = line.strip() + "\n" + mangled(line) + prompt(new)  # the echo and the prompt as usual
         device.memory = new.memory
+        if new.memory.running != state.memory.running:
+            self.registry.update(device.plan, new.memory.running)
+            if device.faults.lose_management and not device.lost:
+                await self._lose_management(device)
         if new.memory.startup is not state.memory.startup:
             path = self.state_dir / f"{device.plan.name}.cfg"
             path.write_text(render(device.plan, new.memory.startup, new.memory.updated_at))
-        await self._write(device, process, text, command=True)
+        if not silent:
+            await self._write(device, process, text, command=True)
         return new
 
     async def _write(self, device: Device, process: asyncssh.SSHServerProcess[str], text: str,
@@ -205,9 +265,31 @@ class Lab:
             raise ConnectionError("session dropped by fault")
 
 
+def _cut_off(lab_root: Path, device: Device, port: int) -> None:
+    from lab import faults, firewall  # the lab's own machinery, only when `lab up` started this server
+    from lab.state import LabPaths
+
+    paths = LabPaths(lab_root)
+    if firewall.available()[0]:
+        firewall.Firewall(paths.tag).block_management(device.lost, device.addresses, port)
+    else:
+        faults.park(paths, device.plan)
+
+
+def _reconnect(lab_root: Path, device: Device, fault_id: str) -> None:
+    from lab import faults, firewall
+    from lab.state import LabPaths
+
+    paths = LabPaths(lab_root)
+    if firewall.available()[0]:
+        firewall.Firewall(paths.tag).unblock(fault_id)
+    with contextlib.suppress(OSError):  # `lab clear` may have moved it back already
+        faults.unpark(paths, device.plan)
+
+
 async def serve(devices: Iterable[DevicePlan], port: int, state_dir: Path, credentials: tuple[str, str],
-                host_addresses: Mapping[str, tuple[str, ...]] | None = None) -> Lab:
-    lab = Lab(devices, port, state_dir, credentials, host_addresses)
+                host_addresses: Mapping[str, tuple[str, ...]] | None = None, lab_root: Path | None = None) -> Lab:
+    lab = Lab(devices, port, state_dir, credentials, host_addresses, lab_root)
     await lab.start()
     return lab
 
@@ -235,7 +317,8 @@ async def _main(args: argparse.Namespace, password: str) -> None:
     if args.limit:
         devices = devices[: args.limit]
     state_dir = Path(args.state_dir)
-    lab = await serve(devices, args.port, state_dir, (args.username, password))
+    lab_root = Path(args.lab_root) if args.lab_root else None
+    lab = await serve(devices, args.port, state_dir, (args.username, password), lab_root=lab_root)
     addresses = {name: list(d.addresses) for name, d in lab.devices.items()}
     ready = {"pid": os.getpid(), "port": args.port, "devices": addresses}
     (state_dir / READY_FILE).write_text(json.dumps(ready))
@@ -258,6 +341,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--devices", default="", help="comma-separated device names")
     parser.add_argument("--per-platform", type=int, default=0, help="first N devices of each platform (+ IPv6 one)")
     parser.add_argument("--limit", type=int, default=0, help="at most this many devices")
+    parser.add_argument("--lab-root", default="", help="the lab's folder, for cutting a device off SNMP and ping")
     args = parser.parse_args(argv)
     asyncio.run(_main(args, Path(args.password_file).read_text().strip()))
 
