@@ -68,12 +68,20 @@ def inventory_documents(plan: CityPlan, secret_file: Path, port: int = 161,
     }
 
 
+# What yiwang itself writes into an inventory folder (`yiwang change plan-ipv6`): the operator's work on the lab's
+# city, kept across `lab down` and `lab up`, and no reason to refuse either.
+YIWANG_FILES = frozenset({"ipv6-plan.yaml"})
+
+
 def foreign_files(directory: Path) -> list[Path]:
-    """Files in an inventory folder that the lab did not write: it never overwrites or removes those."""
+    """Files in an inventory folder that neither the lab nor yiwang wrote: the lab never overwrites or removes
+    those."""
     if not directory.is_dir():
         return []
     foreign = []
     for path in sorted(directory.iterdir()):
+        if path.name in YIWANG_FILES:
+            continue
         try:
             with path.open(encoding="utf-8") as handle:
                 if handle.readline().startswith(GENERATED):
@@ -87,8 +95,10 @@ def foreign_files(directory: Path) -> list[Path]:
 def remove_inventory(directory: Path) -> None:
     if directory.is_dir() and not foreign_files(directory):
         for path in directory.iterdir():
-            path.unlink()
-        directory.rmdir()
+            if path.name not in YIWANG_FILES:
+                path.unlink()
+        if not any(directory.iterdir()):
+            directory.rmdir()
 
 
 def write_inventory(plan: CityPlan, out_dir: Path, secret_file: Path, port: int = 161,

@@ -8,7 +8,7 @@ import yaml
 from inventory.loader import load_inventory
 from inventory.model import Level, SecretRef
 from lab.city import CityPlan
-from lab.export import CREDENTIAL, inventory_documents
+from lab.export import CREDENTIAL, foreign_files, inventory_documents, remove_inventory, write_inventory
 
 
 @pytest.mark.parametrize("profile", ["small", "city"])
@@ -44,3 +44,16 @@ def test_the_community_is_only_a_file_reference(small: CityPlan, tmp_path: Path)
         {"name": CREDENTIAL, "kind": "snmp_v2c", "community": {"file": str(secret)}}]
     assert all(d["snmp"]["credential"] == CREDENTIAL for d in documents["devices.yaml"]["devices"])
     assert yaml.safe_load(yaml.safe_dump(documents)) == documents
+
+
+def test_the_ipv6_plan_yiwang_wrote_survives_lab_down_and_up(small: CityPlan, tmp_path: Path) -> None:
+    folder = tmp_path / "inventory"
+    secret = tmp_path / "community.secret"
+    secret.write_text("x")
+    write_inventory(small, folder, secret)
+    (folder / "ipv6-plan.yaml").write_text("ipv6_plan: {}\n")
+    assert foreign_files(folder) == []  # no reason to refuse `lab up`
+    remove_inventory(folder)  # `lab down`
+    assert [p.name for p in folder.iterdir()] == ["ipv6-plan.yaml"]
+    (folder / "notes.txt").write_text("the operator's")
+    assert foreign_files(folder) == [folder / "notes.txt"]
