@@ -9,16 +9,15 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("hier_config", reason="hier_config 3.7 is a dependency of the collection")
-
-from collectors.platforms import SSH_PLATFORMS, cli_of  # noqa: E402
-from lab.city import CityPlan, DevicePlan, generate_city  # noqa: E402
-from lab.ssh.cli import CliState, handle, login  # noqa: E402
-from lab.ssh.config import initial_config, render  # noqa: E402
-from lab.ssh.server import pick  # noqa: E402
-from lab.ssh.state import DeviceMemory  # noqa: E402
-from yiwang.push.plan import (  # noqa: E402
+from collectors.platforms import SSH_PLATFORMS, cli_of
+from lab.city import CityPlan, DevicePlan, generate_city
+from lab.ssh.cli import CliState, handle, login
+from lab.ssh.config import initial_config, render
+from lab.ssh.server import pick
+from lab.ssh.state import DeviceMemory
+from yiwang.push.plan import (
     PlanError,
+    as_printed,
     dump,
     hide_secrets,
     plan_change,
@@ -171,7 +170,9 @@ def test_plan_typed_into_the_lab_converges_and_rolls_back(city: CityPlan, platfo
     before = render(device, state.memory.running, NOW)
     cli = cli_of(platform)
     port = device.interfaces[0].name
-    lines = ["description dual-stack uplink", "ipv6 enable", "ipv6 address 2001:db8:1::1/64"]
+    # Comware 7 has no interface `ipv6 enable`: the address is enough there
+    lines = ["description dual-stack uplink", *(["ipv6 enable"] if platform != "hp_comware" else []),
+             "ipv6 address 2001:db8:1::1/64"]
     plan = plan_change(platform, before, lines, [f"interface {port}"])
     assert plan.changed
     assert plan.commands[0] == f"interface {port}"
@@ -183,8 +184,18 @@ def test_plan_typed_into_the_lab_converges_and_rolls_back(city: CityPlan, platfo
     state, _ = type_into(state, typed(platform, plan.rollback))
     assert read_config(platform, render(device, state.memory.running, NOW)).dump_simple() == \
         read_config(platform, before).dump_simple()
-    # A line the lab refuses today (an exec command inside configuration mode) is found in its answer.
-    refused = f"{'display' if cli.family == 'vrp' else 'do show'} no-such-thing"
-    _, answers = type_into(state, (refused,))
-    assert rejection(answers[0]) is not None
-    assert way_back(platform, after, before) == plan.rollback
+    # A line the device's grammar refuses (a rate that is not a number) is found in its answer.
+    refused = [f"interface {port}", "qos lr outbound cir fast" if cli.family == "vrp" else "bandwidth fast"]
+    _, answers = type_into(state, typed(platform, refused))
+    assert rejection(answers[-1]) is not None
+    # the same lines, in the order the device prints them rather than the order they were planned in
+    assert sorted(way_back(platform, after, before)) == sorted(plan.rollback)
+
+
+def test_addresses_typed_in_lower_case_match_what_the_device_prints() -> None:
+    running = "#\ninterface GigabitEthernet0/0/1\n ipv6 enable\n ipv6 address 2001:DB8:4::1/64\n#\n"
+    typed = ["ipv6 enable", "ipv6 address 2001:0db8:0004:0:0::1/64"]
+    assert plan_change("huawei_vrp", running, typed, ["interface GigabitEthernet0/0/1"]).commands == ()
+    assert as_printed("  ipv6 route-static 2001:db8:: 32 fe80::1") == "  ipv6 route-static 2001:DB8:: 32 FE80::1"
+    assert as_printed(" description to 2001:db8::1") == " description to 2001:db8::1"  # free text, as typed
+    assert as_printed("ip address 10.0.0.1 255.255.255.0") == "ip address 10.0.0.1 255.255.255.0"

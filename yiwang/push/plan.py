@@ -13,6 +13,7 @@ interface names hold a space, which hier_config keeps as text.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -148,10 +149,35 @@ def dump(config: HConfig) -> tuple[str, ...]:
     return tuple(config.dump_simple())
 
 
+FREE_TEXT = frozenset({"description", "alias", "remark", "banner", "header"})  # printed as typed
+
+
+def as_printed(line: str) -> str:
+    """A line with its IPv6 addresses and prefixes written as the four platforms print them in their
+    configuration (compressed, upper case: `2001:DB8::1/64`); otherwise a change typed as `2001:db8::1/64` would
+    never match what the device shows, and would be typed again on every run."""
+    def one(token: str) -> str:
+        if ":" not in token or not re.fullmatch(r"[0-9A-Fa-f:.]+(/\d{1,3})?", token):
+            return token
+        try:
+            if "/" in token:
+                found = ipaddress.IPv6Interface(token)
+                return f"{str(found.ip).upper()}/{found.network.prefixlen}"
+            return str(ipaddress.IPv6Address(token)).upper()
+        except ValueError:
+            return token
+
+    indent = line[: len(line) - len(line.lstrip())]
+    words = line.split()
+    if not words or words[0] in FREE_TEXT:
+        return line
+    return indent + " ".join(one(token) for token in words)
+
+
 def plan_change(platform: str, running: str, lines: Sequence[str], parents: Sequence[str] = ()) -> ConfigPlan:
     """The remediation and rollback of laying `lines` (beneath `parents`) over the `running` configuration."""
     current = read_config(platform, running)
-    wanted = read_config(platform, snippet(lines, parents))
+    wanted = read_config(platform, snippet([as_printed(line) for line in lines], [as_printed(p) for p in parents]))
     future = _without_idle_negations(current, current.future(wanted))
     return ConfigPlan(dump(current.config_to_get_to(future).set_order_weight()),
                       dump(future.config_to_get_to(current).set_order_weight()),
