@@ -152,3 +152,35 @@ api_tokens = Table(
 class SchemaError(RuntimeError):
     """The database cannot be given this code's schema: it is newer than the code, cannot be reached, or its driver
     is not installed."""
+
+
+# Change jobs (yiwang.change.jobs): the job with its waves as JSON (computed once, at planning, so a resumed job
+# finds the same waves), and one row per device with its state, its dry-run diff and the lines that undo it.
+change_jobs = Table(
+    "change_jobs", metadata,
+    Column("id", String(16), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("area", String(200), nullable=False),
+    Column("state", String(32), nullable=False, index=True),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_by", String(64), nullable=True),
+    Column("current_wave", Integer, nullable=False),
+    Column("waves", Text, nullable=False),
+    Column("parameters", Text, nullable=False),
+    Column("approvals", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+change_devices = Table(
+    "change_devices", metadata,
+    Column("job_id", String(16), primary_key=True),
+    Column("device", String(200), primary_key=True),
+    Column("wave", Integer, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("diff", Text, nullable=False),
+    Column("commands", Text, nullable=False),
+    Column("rollback", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
