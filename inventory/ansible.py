@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from inventory.model import Credential, Inventory, SecretRef
+from inventory.addressing import Ipv6Plan
+from inventory.model import Credential, Device, Inventory, SecretRef
 
 # Names of our platforms in Ansible's network collections, for reference; `linux` is an ordinary ssh host.
 NETWORK_OS = {
@@ -55,6 +56,7 @@ def to_ansible(inv: Inventory, secrets_base: Path | None = None,
         if area.parent is not None:
             groups[group_name(area.parent)]["children"][group_name(area.id)] = {}
     by_platform: dict[str, dict[str, Any]] = {}
+    uplinks = {link.local.device: link for link in inv.links}
     for device in inv.devices.values():
         host: dict[str, Any] = {
             "ansible_host": device.host,
@@ -68,6 +70,18 @@ def to_ansible(inv: Inventory, secrets_base: Path | None = None,
             host["ansible_connection"] = "local"
             host["ansible_python_interpreter"] = "{{ ansible_playbook_python }}"
             host["ansible_network_os"] = NETWORK_OS[device.platform]
+        uplink = uplinks.get(device.name)
+        if uplink is not None:
+            host["yiwang_uplink"] = {"interface": uplink.local.interface, "peer_device": uplink.remote.device,
+                                     "peer_interface": uplink.remote.interface,
+                                     "bandwidth_mbps": uplink.bandwidth_mbps}
+        if inv.ipv6_plan is not None:
+            planned = ipv6_of(inv.ipv6_plan, device.name)
+            if planned is not None:
+                host["yiwang_ipv6"] = planned
+        snmp_reference = snmp_community_reference(inv, device, secrets_base)
+        if snmp_reference is not None:
+            host["yiwang_snmp_community"] = snmp_reference
         if device.ssh_credential is not None:
             host["yiwang_credential"] = credential_reference(inv.credentials[device.ssh_credential], secrets_base)
             if device.ssh_port != 22:
@@ -83,3 +97,33 @@ def to_ansible(inv: Inventory, secrets_base: Path | None = None,
         children[name] = {k: v for k, v in group.items() if v}
     children.update(by_platform)
     return {"all": {"children": children}}
+
+
+def ipv6_of(plan: Ipv6Plan, device: str) -> dict[str, Any] | None:
+    """What the IPv6 change configures on `device`: its loopback, each planned interface address with the other
+    end, and `parent_address`, the upper end of its own uplink (what it pings, and a village's default route)."""
+    loopback = plan.loopback(device)
+    interfaces = plan.interfaces(device)
+    if loopback is None and not interfaces:
+        return None
+    uplink = next((link for link in plan.links() if link.lower.device == device), None)
+    return {
+        "loopback": str(loopback) if loopback is not None else None,
+        "interfaces": [{"name": found.interface, "address": str(found.address), "peer_device": found.peer.device,
+                        "peer_address": str(found.peer_address)} for found in interfaces],
+        "uplink": uplink.lower.interface if uplink is not None else None,
+        "parent_device": uplink.upper.device if uplink is not None else None,
+        "parent_address": str(uplink.upper_address.ip) if uplink is not None else None,
+    }
+
+
+def snmp_community_reference(inv: Inventory, device: Device, secrets_base: Path | None) -> dict[str, str] | None:
+    """Where the device's SNMP community is, for the change templates that bind SNMP to the management ACL
+    (rendered inside a `no_log` task); a reference like the SSH credential, never the community itself."""
+    if device.snmp is None or device.snmp.credential not in inv.credentials:
+        return None
+    community = inv.credentials[device.snmp.credential].secrets.get("community")
+    if community is None:
+        return None
+    return credential_reference(Credential("", "", {"community": community}, {}), secrets_base)["community"]
+

@@ -1,0 +1,178 @@
+"""ipv6_dualstack.yml and bandwidth.yml end to end against the small lab's SSH devices: one village router of each
+platform and its township end, planned with `yiwang change plan-ipv6`, run with `ansible-playbook` as the job
+runner runs a wave; each host's last task, `yiwang outcome`, read back through the builtin `tree` callback."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from collectors.platforms import SSH_PLATFORMS, cli_of
+from collectors.ssh.session import SessionSettings, fetch
+from lab import lab_clear, lab_fault
+from tests.playbooks.conftest import PLAYBOOKS, ROOT, SmallLab, ansible_env, ansible_tool
+from tests.playbooks.test_e2e import hostvars_of, without_stamps
+from yiwang.archive.normalize import normalize
+from yiwang.push.access import access_of
+
+pytestmark = pytest.mark.integration
+
+MGMT6 = "2001:db8:ffff::/48"
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    outcomes: dict[str, dict[str, Any]]
+
+    def changed(self) -> dict[str, int]:
+        found = {}
+        for line in self.stdout.splitlines():
+            if "ok=" in line and "changed=" in line and " : " in line:
+                name, _, counts = line.partition(" : ")
+                found[name.strip()] = int(counts.split("changed=")[1].split()[0])
+        return found
+
+
+class Rollout:
+    def __init__(self, small: SmallLab, work: Path) -> None:
+        self.small, self.work = small, work
+        config = small.state / "yiwang.yaml"
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        planned = subprocess.run([sys.executable, "-m", "yiwang", "change", "plan-ipv6", "-c", str(config),
+                                  "--prefix", "2001:db8:100::/40"], capture_output=True, text=True, timeout=120,
+                                 env=env)
+        assert planned.returncode == 0, planned.stderr
+        self.hosts = work / "inventory" / "hosts.yaml"
+        self.hosts.parent.mkdir(parents=True)
+        done = subprocess.run([sys.executable, "-m", "yiwang", "inventory", "ansible", "-c", str(config), "--out",
+                               str(self.hosts)], capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 0, done.stderr
+        self.hostvars = hostvars_of(self.hosts)
+        villages = sorted(n for n, v in self.hostvars.items() if v.get("yiwang_role") == "village-access"
+                          and "yiwang_ipv6" in v)
+        by_platform = {p: [n for n in villages if self.hostvars[n]["yiwang_platform"] == p] for p in SSH_PLATFORMS}
+        # The first of each platform is dual-stacked; the next ones are kept for the faults.
+        self.villages = [names[0] for names in by_platform.values()]
+        self.spare = {p: names[1:] for p, names in by_platform.items()}
+        self.townships = sorted({self.hostvars[n]["yiwang_ipv6"]["parent_device"] for n in self.villages})
+        host_vars = self.hosts.parent / "host_vars"
+        host_vars.mkdir()
+        for name in self.townships:  # their county end is not dual-stacked in this test: no ping upwards
+            (host_vars / f"{name}.yaml").write_text(yaml.safe_dump({"yiwang_ping_parent": False}))
+
+    def playbook(self, playbook: str, hosts: list[str], *args: str) -> Run:
+        tree = self.work / f"tree-{random.randint(10**5, 10**6)}"
+        done = subprocess.run([ansible_tool("ansible-playbook"), "-i", str(self.hosts), playbook, "--limit",
+                               ",".join(hosts), "-e", f"yiwang_mgmt_prefix6={MGMT6}", *args],
+                              capture_output=True, text=True, timeout=600, cwd=PLAYBOOKS,
+                              env=ansible_env(self.work, ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
+                                              ANSIBLE_CALLBACK_TREE_DIR=str(tree)))
+        outcomes = {p.name: json.loads(p.read_text()).get("msg", {}) for p in tree.glob("*")} if tree.exists() \
+            else {}
+        return Run(done.returncode, done.stdout, outcomes)
+
+    def show(self, name: str, command: str) -> str:
+        access = access_of(name, self.hostvars[name])
+        (text,) = fetch(access.endpoint, [command], SessionSettings(self.work / "ssh", read_timeout=30))
+        return normalize(access.endpoint.platform, text)
+
+    def running(self, name: str) -> str:
+        return self.show(name, cli_of(self.hostvars[name]["yiwang_platform"]).config_command)
+
+
+@pytest.fixture(scope="module")
+def rollout(small_lab: SmallLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rollout]:
+    yield Rollout(small_lab, tmp_path_factory.mktemp("rollout"))
+    lab_clear(small_lab.state)
+
+
+def test_the_playbooks_pass_the_syntax_check(tmp_path: Path) -> None:
+    for playbook in ("ipv6_dualstack.yml", "bandwidth.yml"):
+        done = subprocess.run([ansible_tool("ansible-playbook"), "--syntax-check", "-i", "localhost,", playbook],
+                              capture_output=True, text=True, timeout=120, cwd=PLAYBOOKS, env=ansible_env(tmp_path))
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_dual_stack_check_mode_changes_nothing(rollout: Rollout) -> None:
+    hosts = rollout.villages + rollout.townships
+    before = {name: rollout.running(name) for name in hosts}
+    done = rollout.playbook("ipv6_dualstack.yml", hosts, "--check")
+    assert done.returncode == 0, done.stdout[-3000:]
+    for name in hosts:
+        assert done.outcomes[name]["outcome"] == "ok", done.outcomes[name]
+        assert done.outcomes[name]["commands"], done.outcomes[name]
+        assert without_stamps(rollout.running(name)) == without_stamps(before[name])
+
+
+def test_dual_stack_applies_pings_the_parent_and_runs_again_unchanged(rollout: Rollout) -> None:
+    hosts = rollout.villages + rollout.townships
+    done = rollout.playbook("ipv6_dualstack.yml", hosts)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert {n: o["outcome"] for n, o in done.outcomes.items()} == dict.fromkeys(hosts, "ok"), done.outcomes
+    for name in rollout.villages:
+        planned = rollout.hostvars[name]["yiwang_ipv6"]
+        ping = rollout.show(name, f"ping ipv6 {planned['parent_address']}")
+        assert any(word in ping for word in ("Reply from", "bytes from", "Success rate is 100")), ping
+        outcome = done.outcomes[name]
+        assert all(rollout.small.password not in line for line in outcome["commands"] + outcome["rollback"])
+        assert not any("community" in line and "<hidden>" not in line for line in outcome["commands"]
+                       + outcome["rollback"] if "snmp" in line)
+    again = rollout.playbook("ipv6_dualstack.yml", hosts)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert again.changed() == dict.fromkeys(hosts, 0)
+    assert {n: o["outcome"] for n, o in again.outcomes.items()} == dict.fromkeys(hosts, "ok")
+
+
+def test_a_refused_line_is_rolled_back_and_the_others_go_on(rollout: Rollout) -> None:
+    faulty, fine = rollout.spare["huawei_vrp"][0], rollout.spare["cisco_ios"][0] if rollout.spare["cisco_ios"] \
+        else rollout.spare["ruijie_os"][0]
+    before = rollout.running(faulty)
+    fault = lab_fault(rollout.small.state, "reject-line", faulty, match="ipv6 route-static")
+    try:
+        done = rollout.playbook("ipv6_dualstack.yml", [faulty, fine], "-e", "yiwang_ping_parent=false")
+    finally:
+        lab_clear(rollout.small.state, fault.id)
+    assert done.outcomes[faulty]["outcome"] == "rolled-back", done.outcomes[faulty]
+    assert "ipv6 route-static" in done.outcomes[faulty]["detail"]
+    assert without_stamps(rollout.running(faulty)) == without_stamps(before)
+    assert done.outcomes[fine]["outcome"] == "ok", done.outcomes[fine]
+
+
+def test_a_device_that_loses_management_is_left_for_a_person(rollout: Rollout) -> None:
+    """The config module's session ends with its task; the post-check and the rollback need new sessions, which
+    a device cut off its management address refuses: nobody can put it back from here."""
+    lost = rollout.spare["hp_comware"][0]
+    fault = lab_fault(rollout.small.state, "lose-management", lost)
+    try:
+        done = rollout.playbook("ipv6_dualstack.yml", [lost], "-e", "yiwang_ping_parent=false",
+                                "-e", "yiwang_connect_timeout=5")
+    finally:
+        lab_clear(rollout.small.state, fault.id)
+    assert done.outcomes[lost]["outcome"] == "needs-person", done.outcomes[lost]
+    assert "ROLLBACK FAILED" in done.outcomes[lost]["detail"]
+    assert done.outcomes[lost]["rollback"]
+
+
+def test_bandwidth_sets_the_rate_and_runs_again_unchanged(rollout: Rollout) -> None:
+    hosts = rollout.villages
+    done = rollout.playbook("bandwidth.yml", hosts, "-e", "yiwang_uplink_kbps=200000")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert {n: o["outcome"] for n, o in done.outcomes.items()} == dict.fromkeys(hosts, "ok"), done.outcomes
+    for name in hosts:
+        running = rollout.running(name)
+        vrp_like = rollout.hostvars[name]["yiwang_platform"] in ("huawei_vrp", "hp_comware")
+        assert (" qos lr outbound cir 200000" if vrp_like else " rate-limit output 200000000 ") in running
+    again = rollout.playbook("bandwidth.yml", hosts, "-e", "yiwang_uplink_kbps=200000")
+    assert again.changed() == dict.fromkeys(hosts, 0)
