@@ -8,7 +8,7 @@ import pytest
 from inventory.model import Inventory, Level
 from lab.city import generate_city
 from lab.cityload import inventory_of
-from yiwang.change.waves import WavePlanError, plan_waves
+from yiwang.change.waves import WavePlanError, plan_waves, tiers
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +46,10 @@ def test_city_canary_then_county_by_county(city: Inventory) -> None:
     assert [w.name for w in waves[1:]] == sorted(counties)
     for wave in waves[1:]:
         assert {county_of(city, d) for d in wave.devices} == {wave.name}
-    # a township device goes with its first village: in the canary only when that village is
-    for name in waves[0].devices:
-        area = city.areas[city.devices[name].area]
-        if area.level == Level.TOWNSHIP:
-            assert any(city.areas[v].parent == area.id for v in canary_villages)
+    # a township device goes with its first village: in the canary only when that village is, and it is
+    townships = {city.devices[d].area for d in waves[0].devices
+                 if city.areas[city.devices[d].area].level == Level.TOWNSHIP}
+    assert townships and all(any(city.areas[v].parent == t for v in canary_villages) for t in townships)
     assert plan_waves(city, root, reversed(devices), canary_villages=3) == waves  # stable
 
 
@@ -84,3 +83,15 @@ def test_bad_requests_are_refused_with_the_name(small: Inventory) -> None:
     with pytest.raises(WavePlanError, match="at least one"):
         plan_waves(small, root, [], wave_size=0)
     assert plan_waves(small, root, []) == []
+
+
+def test_a_wave_is_pushed_top_down_in_tiers(city: Inventory) -> None:
+    root = next(a.id for a in city.areas.values() if a.level == Level.CITY)
+    canary = plan_waves(city, root, village_routers_and_townships(city, root), canary_villages=3)[0]
+    split = tiers(city, canary.devices)
+    levels = [{city.areas[city.devices[d].area].level for d in tier} for tier in split]
+    assert levels == [{Level.TOWNSHIP}, {Level.VILLAGE}]  # every parent end before the villages behind it
+    assert sorted(d for tier in split for d in tier) == sorted(canary.devices)
+    assert tiers(city, []) == []
+    with pytest.raises(WavePlanError, match="no device 'ghost'"):
+        tiers(city, ["ghost"])

@@ -75,7 +75,7 @@ def _in_tree_order(inventory: Inventory, names: Sequence[str]) -> list[str]:
 
     def key(name: str) -> tuple[str, int, str]:
         area = inventory.areas[inventory.devices[name].area]
-        return first_village.get(area.id, area.id), -int(area.level), name
+        return first_village.get(area.id, area.id), int(area.level), name  # a parent before its villages
 
     return sorted(names, key=key)
 
@@ -129,3 +129,16 @@ def _leads(inventory: Inventory, ordered: Sequence[str], name: str, villages: se
         if area.level == Level.VILLAGE:
             return area.id in villages
     return False
+
+
+def tiers(inventory: Inventory, devices: Iterable[str]) -> list[tuple[str, ...]]:
+    """A wave's devices split top-down by level (county, then township, then village ...), to be pushed one tier
+    after another: a device's post-check pings its parent's end, which must be configured by then. Devices of one
+    tier are pushed at once."""
+    by_level: dict[int, list[str]] = {}
+    for name in devices:
+        device = inventory.devices.get(name)
+        if device is None:
+            raise WavePlanError(f"no device {name!r} in the inventory")
+        by_level.setdefault(int(inventory.areas[device.area].level), []).append(name)
+    return [tuple(sorted(by_level[level])) for level in sorted(by_level)]
