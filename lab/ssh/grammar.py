@@ -74,26 +74,25 @@ def _v6(token: str) -> str | None:
         return None
 
 
-def _v6if(token: str) -> str | None:
-    """An interface address with its prefix length: 2001:db8::1/64."""
+def _v6_with_length(token: str) -> ipaddress.IPv6Interface | None:
     if "/" not in token:
         return None
     try:
-        found = ipaddress.IPv6Interface(token)
+        return ipaddress.IPv6Interface(token)
     except ValueError:
         return None
-    return f"{str(found.ip).upper()}/{found.network.prefixlen}"
+
+
+def _v6if(token: str) -> str | None:
+    """An interface address with its prefix length: 2001:db8::1/64."""
+    found = _v6_with_length(token)
+    return None if found is None else f"{str(found.ip).upper()}/{found.network.prefixlen}"
 
 
 def _v6net(token: str) -> str | None:
     """A prefix: 2001:db8::/32 (host bits may be set, as the devices allow)."""
-    if "/" not in token:
-        return None
-    try:
-        found = ipaddress.IPv6Interface(token)
-    except ValueError:
-        return None
-    return f"{str(found.network.network_address).upper()}/{found.network.prefixlen}"
+    found = _v6_with_length(token)
+    return None if found is None else f"{str(found.network.network_address).upper()}/{found.network.prefixlen}"
 
 
 def _v4(token: str) -> str | None:
