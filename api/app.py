@@ -514,15 +514,14 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
 
     @app.post("/api/tokens", summary="Create an API token: the token is in this answer and nowhere else",
               status_code=201, tags=["admin"])
-    def create_token(body: TokenRequest, identity: Admin) -> JSONResponse:
+    def create_token(body: TokenRequest, identity: Admin, response: Response) -> dict[str, Any]:
         expires = body.expires_days * 86400 if body.expires_days is not None else None
         try:
             plaintext, record = _auth().create_token(body.name, body.roles, expires, identity.name)
         except (UserError, RoleError) as exc:
             raise HTTPException(422, str(exc)) from None
-        # never cached anywhere on the way back
-        return JSONResponse({"token": plaintext, **_jsonable(_record(record))}, status_code=201,
-                            headers={"Cache-Control": "no-store"})
+        response.headers["Cache-Control"] = "no-store"  # never cached anywhere on the way back
+        return {"token": plaintext, **_record(record)}
 
     @app.delete("/api/tokens/{token_id}", summary="Revoke an API token now", tags=["admin"])
     def revoke_token(token_id: Annotated[str, PathParam(pattern=TOKEN_ID_PATTERN)], _: Admin) -> dict[str, Any]:
@@ -579,10 +578,6 @@ def _status(exc: Exception) -> int:
 def _record(record: Any) -> dict[str, Any]:
     """A user or token record as answered: roles as a sorted list of names."""
     return {**asdict(record), "roles": record.role_names}
-
-
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
 
 
 def _health(record: Any) -> dict[str, Any]:
