@@ -13,6 +13,8 @@ import yaml
 
 from tests.playbooks.conftest import COLLECTION, PLAYBOOKS, ansible_env, ansible_tool
 
+FRAGMENT = COLLECTION / "plugins" / "doc_fragments" / "session.py"
+
 MODULES = ("config", "command", "facts")
 
 
@@ -47,10 +49,16 @@ def literal(path: Path, name: str) -> Any:
 @pytest.mark.parametrize("module", MODULES)
 def test_documented_options_are_the_argument_spec(module: str) -> None:
     docs = yaml.safe_load(literal(COLLECTION / "plugins" / "modules" / f"{module}.py", "DOCUMENTATION"))
-    spec = {**literal(COLLECTION / "plugins" / "action" / f"{module}.py", "SPEC"),
-            **literal(COLLECTION / "plugins" / "plugin_utils" / "base.py", "COMMON_SPEC")}
-    assert set(docs["options"]) == set(spec)
-    for name, option in docs["options"].items():
+    # the options every module has are documented once, in the doc fragment the module extends (as ansible-doc
+    # merges them), and coded once, in COMMON_SPEC
+    assert docs["extends_documentation_fragment"] == ["yiwang.extranet.session"]
+    fragment = yaml.safe_load(FRAGMENT.read_text().split('r"""', 1)[1].split('"""', 1)[0])["options"]
+    common = literal(COLLECTION / "plugins" / "plugin_utils" / "base.py", "COMMON_SPEC")
+    assert set(fragment) == set(common)
+    spec = {**literal(COLLECTION / "plugins" / "action" / f"{module}.py", "SPEC"), **common}
+    documented = {**(docs.get("options") or {}), **fragment}
+    assert set(documented) == set(spec)
+    for name, option in documented.items():
         assert option["type"] == spec[name]["type"], name
         assert option.get("default") == spec[name].get("default"), name
         assert option.get("required", False) == spec[name].get("required", False), name

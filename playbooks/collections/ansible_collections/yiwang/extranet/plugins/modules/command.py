@@ -26,14 +26,8 @@ options:
     type: list
     elements: str
     required: true
-  timeout:
-    description: Seconds to wait for the device's prompt after each command.
-    type: float
-    default: 30
-  connect_timeout:
-    description: Seconds to wait for the SSH connection and login.
-    type: float
-    default: 10
+extends_documentation_fragment:
+  - yiwang.extranet.session
 attributes:
   check_mode:
     support: full

@@ -63,14 +63,8 @@ options:
         (C(save) answered C(y) on VRP, C(save force) on Comware, C(write memory) on IOS, C(write) on RGOS).
     type: bool
     default: false
-  timeout:
-    description: Seconds to wait for the device's prompt after each command.
-    type: float
-    default: 30
-  connect_timeout:
-    description: Seconds to wait for the SSH connection and login.
-    type: float
-    default: 10
+extends_documentation_fragment:
+  - yiwang.extranet.session
 attributes:
   check_mode:
     support: full

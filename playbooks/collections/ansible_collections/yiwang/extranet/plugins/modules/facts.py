@@ -16,15 +16,8 @@ description:
 version_added: "0.1.0"
 author:
   - yiwang contributors
-options:
-  timeout:
-    description: Seconds to wait for the device's prompt after each command.
-    type: float
-    default: 30
-  connect_timeout:
-    description: Seconds to wait for the SSH connection and login.
-    type: float
-    default: 10
+extends_documentation_fragment:
+  - yiwang.extranet.session
 attributes:
   check_mode:
     support: full
