@@ -122,6 +122,16 @@ class ArchiveSettings(Strict):
     interval_s: float = Field(86400.0, gt=0, description="scheduled configuration backups")
 
 
+class ChangeSettings(Strict):
+    mgmt_prefix6: str | None = Field(None, description="the IPv6 prefix yiwang manages the devices from: the IPv6 "
+                                     "change's management ACL permits it (SNMP and SSH over IPv6); an IPv6 job "
+                                     "cannot be planned without it")
+    canary_villages: int = Field(3, ge=0, le=50, description="villages in a job's first wave")
+    forks: int = Field(20, ge=1, le=200, description="devices Ansible changes at once within a wave")
+    backup_max_age_s: float = Field(3600.0, gt=0, description="older backups are taken again before a push")
+    precheck_concurrency: int = Field(50, ge=1, le=1000)
+
+
 class InfluxSettings(Strict):
     url: str
     org: str = "yiwang"
@@ -169,6 +179,7 @@ class Settings(Strict):
     archive: ArchiveSettings = ArchiveSettings()
     auth: AuthSettings = AuthSettings()
     audit: AuditSettings = AuditSettings()
+    change: ChangeSettings = ChangeSettings()
 
     @property
     def audit_path(self) -> Path:

@@ -170,6 +170,11 @@ change_jobs = Table(
     Column("parameters", Text, nullable=False),
     Column("approvals", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # the process that runs the job's current wave ("host:pid") and when it last said so: a lease, so that a wave
+    # is never run by two processes and one whose runner died is taken over
+    Column("runner", String(200), nullable=True),
+    Column("runner_seen", DateTime(timezone=True), nullable=True),
+    Column("error", Text, nullable=True),
 )
 
 change_devices = Table(

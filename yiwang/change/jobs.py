@@ -12,18 +12,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, insert, or_, select, update
 
 from yiwang.auth.roles import Identity, Permission
 from yiwang.change.waves import Wave
 from yiwang.schema import change_devices, change_jobs
 
-JobState = Literal["planned", "running", "awaiting-approval", "done", "stopped", "aborted"]
+JobState = Literal["planning", "invalid", "planned", "running", "awaiting-approval", "done", "stopped", "aborted"]
 DeviceState = Literal["pending", "pushing", "ok", "rolled-back", "needs-person", "precheck-failed", "failed"]
-FINAL_JOB: frozenset[str] = frozenset({"done", "stopped", "aborted"})
+FINAL_JOB: frozenset[str] = frozenset({"invalid", "done", "stopped", "aborted"})
+# A job holding its devices: no other job may push them, and their maintenance is this job's.
+ACTIVE_JOB: frozenset[str] = frozenset({"running", "awaiting-approval"})
 # Outcomes after which a device is not pushed again by this job.
 SETTLED: frozenset[str] = frozenset({"ok", "rolled-back", "needs-person", "precheck-failed", "failed"})
 
@@ -60,6 +62,7 @@ class ChangeJob:
     started_by: str | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
     approvals: tuple[tuple[int, str], ...] = ()  # (wave released, by whom)
+    error: str = ""  # why planning failed (state invalid)
 
 
 # --- decisions ------------------------------------------------------------------------------------------------
@@ -178,14 +181,50 @@ class ChangeStore:
                                                       change_devices.c.device == change.device)
                          .values(**{k: v for k, v in row.items() if k not in ("job_id", "device")}))
 
-    def busy_devices(self, excluding: str | None = None) -> set[str]:
-        """Devices in a job that is not over (a device is in one running job at a time)."""
-        query = (select(change_devices.c.device).join(change_jobs, change_jobs.c.id == change_devices.c.job_id)
-                 .where(change_jobs.c.state.in_(["running", "awaiting-approval"])))
+    def busy_devices(self, excluding: str | None = None) -> dict[str, str]:
+        """Devices in a job that is not over, with that job's id (a device is in one running job at a time)."""
+        query = (select(change_devices.c.device, change_devices.c.job_id)
+                 .join(change_jobs, change_jobs.c.id == change_devices.c.job_id)
+                 .where(change_jobs.c.state.in_(list(ACTIVE_JOB))))
         if excluding is not None:
             query = query.where(change_jobs.c.id != excluding)
         with self.engine.connect() as conn:
-            return {row.device for row in conn.execute(query)}
+            return {row.device: row.job_id for row in conn.execute(query)}
+
+    # --- the runner lease: one process runs a job's wave; one that died (no word for `stale_s`) is replaced ---
+
+    def claim(self, job_id: str, runner: str, stale_s: float) -> bool:
+        now = _now()
+        with self.engine.begin() as conn:
+            done = conn.execute(update(change_jobs).where(
+                change_jobs.c.id == job_id,
+                or_(change_jobs.c.runner.is_(None), change_jobs.c.runner == runner,
+                    change_jobs.c.runner_seen < now - timedelta(seconds=stale_s)))
+                .values(runner=runner, runner_seen=now))
+            return bool(done.rowcount == 1)
+
+    def renew(self, job_id: str, runner: str) -> bool:
+        with self.engine.begin() as conn:
+            done = conn.execute(update(change_jobs).where(change_jobs.c.id == job_id, change_jobs.c.runner == runner)
+                                .values(runner_seen=_now()))
+            return bool(done.rowcount == 1)
+
+    def release(self, job_id: str, runner: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(change_jobs).where(change_jobs.c.id == job_id, change_jobs.c.runner == runner)
+                         .values(runner=None, runner_seen=None))
+
+    def runner_of(self, job_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(change_jobs.c.runner).where(change_jobs.c.id == job_id)).scalar()
+
+    def orphans(self, stale_s: float) -> list[str]:
+        """Running jobs nobody runs: their runner stopped (a restart) or never claimed them."""
+        cutoff = _now() - timedelta(seconds=stale_s)
+        query = select(change_jobs.c.id).where(change_jobs.c.state == "running", or_(
+            change_jobs.c.runner.is_(None), change_jobs.c.runner_seen < cutoff)).order_by(change_jobs.c.created_at)
+        with self.engine.connect() as conn:
+            return [row.id for row in conn.execute(query)]
 
 
 def _now() -> datetime:
@@ -197,7 +236,7 @@ def _job_row(job: ChangeJob) -> dict[str, Any]:
             "created_at": job.created_at, "started_by": job.started_by, "current_wave": job.current_wave,
             "waves": json.dumps([{"number": w.number, "name": w.name, "devices": list(w.devices)} for w in job.waves]),
             "parameters": json.dumps(dict(job.parameters), sort_keys=True),
-            "approvals": json.dumps([list(a) for a in job.approvals]), "updated_at": _now()}
+            "approvals": json.dumps([list(a) for a in job.approvals]), "error": job.error, "updated_at": _now()}
 
 
 def _job(row: Mapping[Any, Any]) -> ChangeJob:
@@ -206,7 +245,7 @@ def _job(row: Mapping[Any, Any]) -> ChangeJob:
     return ChangeJob(row["id"], row["kind"], row["area"], row["created_by"],
                      created if created.tzinfo else created.replace(tzinfo=UTC), waves, row["state"],
                      row["current_wave"], row["started_by"], json.loads(row["parameters"]),
-                     tuple((int(n), str(by)) for n, by in json.loads(row["approvals"])))
+                     tuple((int(n), str(by)) for n, by in json.loads(row["approvals"])), row["error"] or "")
 
 
 def _device_row(job_id: str, change: DeviceChange) -> dict[str, Any]:
