@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -24,10 +25,13 @@ from yiwang.change.prechecks import (
     describe_age,
     describe_taken,
     open_change_window,
+    post_checks,
+    prechecks,
     uplink_alerts,
     uplink_problem,
     window_owner,
 )
+from yiwang.config import Settings
 from yiwang.store import Store, open_store
 
 HOUR_NS = 3600 * 10**9
@@ -46,7 +50,7 @@ def store(tmp_path: Path) -> Store:
 
 def village(inventory: Inventory, index: int = 0) -> str:
     names = sorted(d.name for d in inventory.devices.values()
-                   if inventory.uplink_of(d.area) is not None and inventory.uplink_of(d.area).local.device == d.name
+                   if (link := inventory.uplink_of(d.area)) is not None and link.local.device == d.name
                    and inventory.areas[d.area].level.label == "village")
     return names[index]
 
@@ -160,3 +164,11 @@ def test_a_window_is_refused_without_devices_or_time(store: Store) -> None:
     with pytest.raises(ValueError, match="cannot own"):
         open_change_window(store.engine, "a b", ["r1"], ends_ns=NOW_NS, created_by="ann", inventory=Inventory(),
                            starts_ns=0)
+
+
+def test_a_device_not_in_the_inventory_is_its_own_problem(small: Inventory, store: Store, tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path)
+    found = asyncio.run(prechecks(["ghost; reboot"], settings=settings, inventory=small, engine=store.engine,
+                                  job_id="ab12", busy={}))
+    assert found == {"ghost; reboot": Readiness("ghost; reboot", ("not in the inventory",))}
+    assert asyncio.run(post_checks(["ghost"], settings=settings, inventory=small)) == {"ghost": "not in the inventory"}
