@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,16 @@ def test_a_device_not_in_the_inventory_is_its_own_problem(small: Inventory, stor
                                   job_id="ab12", busy={}))
     assert found == {"ghost; reboot": Readiness("ghost; reboot", ("not in the inventory",))}
     assert asyncio.run(post_checks(["ghost"], settings=settings, inventory=small)) == {"ghost": "not in the inventory"}
+
+
+def test_a_device_the_inventory_gives_no_snmp_nor_ssh_cannot_be_ready(small: Inventory, store: Store,
+                                                                        tmp_path: Path) -> None:
+    name = village(small)
+    bare = replace(small.devices[name], address="127.0.0.1", address6=None, snmp=None, ssh_credential=None)
+    inventory = replace(small, devices={**small.devices, name: bare})
+    found = asyncio.run(prechecks([name], settings=Settings(state_dir=tmp_path), inventory=inventory,
+                                  engine=store.engine, job_id="ab12", busy={name: "ab12"}))  # its own job: no obstacle
+    assert found[name].problems == ("not reachable by SNMP: the inventory gives it no SNMP access",
+                                    "no backup younger than the limit, and none can be taken: the inventory gives it "
+                                    "no SSH access")
+    assert found[name].backup == "none"

@@ -198,7 +198,9 @@ async def prechecks(devices: Sequence[str], *, settings: Settings, inventory: In
         elif name in inventory.devices:
             age = backup_age_s(status.get(name), now_s)
             said = describe_age(age) if age is not None else "none"
-            if name in stale:  # stale but no SSH target: nothing could take it
+            if name in stale and any(t.device == name for t in targets.ssh):
+                found.append("backup failed: the SSH fetch gave no result")
+            elif name in stale:
                 found.append(_no_ssh(targets, name))
         out[name] = Readiness(name, tuple(found), said)
     return out
