@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from api.changes import change_routes
 from api.security import (
     SESSION_COOKIE,
     Admin,
@@ -41,6 +42,7 @@ from yiwang.audit import AuditTrail
 from yiwang.auth.roles import Identity, Permission, Role, RoleError
 from yiwang.auth.service import AuthError, AuthService, NotFound, Taken, UserError
 from yiwang.auth.sessions import SessionStore
+from yiwang.change.service import ChangeService
 from yiwang.config import ApiSettings, AuthSettings
 from yiwang.jobs import JobError, JobRegistry
 from yiwang.status import AreaCounts, DeviceState, area_tree, device_status
@@ -221,6 +223,9 @@ class ServicesView(Protocol):
 
     @property
     def jobs(self) -> JobRegistry: ...
+
+    @property
+    def changes(self) -> ChangeService | None: ...
 
 
 def create_app(services: ServicesView, api: ApiSettings | None = None, auth: AuthSettings | None = None) -> FastAPI:
@@ -425,6 +430,8 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
             return Response(_archive().diff(device, a, b), media_type="text/plain; charset=utf-8")
         except (ArchiveError, ValueError) as exc:
             raise HTTPException(404, str(exc)) from None
+
+    app.include_router(change_routes(services.changes))
 
     # --- jobs ---------------------------------------------------------------------------------------------
     @app.get("/api/jobs", summary="Jobs of this run, newest first", tags=["jobs"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import logging
@@ -31,6 +32,7 @@ from yiwang.auth.directory import Directory
 from yiwang.auth.roles import Identity
 from yiwang.auth.service import AuthService
 from yiwang.auth.sessions import SessionStore
+from yiwang.change.service import ChangeService, DefaultChecks, audit_recorder, inventory_loader
 from yiwang.config import SecretSetting, Settings, default_inventory_dir
 from yiwang.jobs import Job as WorkJob
 from yiwang.jobs import JobRegistry
@@ -65,6 +67,7 @@ class Services:
     sessions: SessionStore
     audit: AuditTrail
     jobs: JobRegistry
+    changes: ChangeService | None = None
 
     @property
     def store(self) -> Store:
@@ -247,8 +250,13 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
     auth, audit = access(settings, store)
     jobs_registry = JobRegistry(functools.partial(record_job_step, audit))
     sessions = SessionStore(settings.auth.session_idle_s, settings.auth.session_max_s)
-    services = Services(inv, latest, health, alerts, archive, auth, sessions, audit, jobs_registry)
+    changes = ChangeService(settings, store.engine, inventory_loader(settings),
+                            record=audit_recorder(audit, "yiwang"),
+                            checks=DefaultChecks(settings, store.engine, archive))
+    services = Services(inv, latest, health, alerts, archive, auth, sessions, audit, jobs_registry, changes)
     assembly = Assembly(monitor, services, problems)
+    assembly.starting.append(functools.partial(_watch_changes, assembly, changes))
+    assembly.closing.insert(0, changes.close)
     assembly.closing.append(jobs_registry.close)
     assembly.closing.append(functools.partial(asyncio.to_thread, audit.close))
     if parts.ssh is not None:
@@ -302,6 +310,18 @@ def record_job_step(audit: AuditTrail, job: WorkJob, step: str, identity: Identi
         source="yiwang", action=f"job.{job.kind}.{step}", target=f"job={job.id} {job.target}",
         parameters=dict(detail), outcome="ok" if step != "finished" or job.state == "done" else job.state)
     return asyncio.to_thread(audit.append, event)
+
+
+async def _watch_changes(assembly: Assembly, changes: ChangeService) -> None:
+    """Change jobs left running by a process that stopped are taken up (they resume in their wave)."""
+    watcher = asyncio.create_task(changes.watch(), name="change jobs")
+    assembly.closing.insert(0, functools.partial(_cancel, watcher))
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def backup_job(archive: ConfigArchive) -> None:

@@ -30,11 +30,11 @@ import secrets
 import socket
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import yaml
 from sqlalchemy import Engine
@@ -63,6 +63,9 @@ from yiwang.change.runner import Outcome, WaveRun, run_wave
 from yiwang.change.waves import WavePlanError, plan_waves, tiers
 from yiwang.config import Settings
 
+if TYPE_CHECKING:
+    from yiwang.archive.service import ConfigArchive
+
 log = logging.getLogger("yiwang.change")
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
@@ -87,7 +90,8 @@ class Checks(Protocol):
     async def after(self, devices: Sequence[str], inventory: Inventory) -> dict[str, str]:
         """Device -> problem ("" when it answers)."""
 
-    def open_window(self, job_id: str, devices: Sequence[str], created_by: str) -> int | None: ...
+    def open_window(self, job_id: str, devices: Sequence[str], created_by: str,
+                    inventory: Inventory) -> int | None: ...
 
     def close_window(self, window: int | None) -> None: ...
 
@@ -141,22 +145,14 @@ class EventHub:
     def recent(self, job_id: str, after: int = 0) -> list[JobEvent]:
         return [e for e in self._events.get(job_id, ()) if e.seq > after]
 
-    async def watch(self, job_id: str, after: int = 0) -> AsyncIterator[JobEvent]:
-        """The events after `after`, then each new one as it comes, until the watcher stops."""
+    def subscribe(self, job_id: str) -> asyncio.Queue[JobEvent]:
+        """A queue that gets each event of the job from now on; `unsubscribe` it when done."""
         queue: asyncio.Queue[JobEvent] = asyncio.Queue()
         self._watchers.setdefault(job_id, set()).add(queue)
-        try:
-            last = after
-            for event in self.recent(job_id, after):
-                last = event.seq
-                yield event
-            while True:
-                event = await queue.get()
-                if event.seq > last:
-                    last = event.seq
-                    yield event
-        finally:
-            self._watchers[job_id].discard(queue)
+        return queue
+
+    def unsubscribe(self, job_id: str, queue: asyncio.Queue[JobEvent]) -> None:
+        self._watchers.get(job_id, set()).discard(queue)
 
 
 def ansible_event(event: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -350,6 +346,7 @@ class ChangeService:
     async def dry_run(self, job_id: str) -> ChangeJob:
         """The dry run of every device of a `planning` job: its diff recorded, the job then `planned`, or
         `invalid` when the change itself fails (a template, a module) on any device."""
+        self.hub.bind(asyncio.get_running_loop())
         job = self.job(job_id)
         changes = self.store.devices(job_id)
         names = [c.device for c in changes]
@@ -468,7 +465,8 @@ class ChangeService:
                                                                    "devices": len(pending)}, "ok")
         by_name = {d.device: d for d in devices}
         ready = await self._prechecks(job, pending, inventory, by_name)
-        window = self.checks.open_window(job_id, pending, job.started_by or job.created_by) if ready else None
+        window = (self.checks.open_window(job_id, ready, job.started_by or job.created_by, inventory)
+                  if ready else None)
         try:
             for tier in tiers(inventory, ready):
                 if self.job(job_id).state != "running":  # aborted between tiers
@@ -536,13 +534,14 @@ class ChangeService:
             self.store.save(job)
         counts = _count(d.state for d in in_wave)
         self.hub.publish(job_id, "wave-finished", {"wave": job.current_wave, "state": job.state, **counts})
+        self.hub.publish(job_id, "job", {"state": job.state, "wave": job.current_wave})
         self._record(None, "change.wave-finished", f"job={job_id}", {"wave": job.current_wave, **counts},
                      job.state)
         return job
 
-    async def rollback(self, job_id: str, identity: Identity, device: str | None = None) -> dict[str, str]:
-        """Puts back the changed devices of a job that is not running (or one of them): the rollback lines the
-        change returned, typed and saved, then checked. Returns each device's new state."""
+    def rollback_targets(self, job_id: str, identity: Identity, device: str | None = None) -> list[str]:
+        """The devices a rollback of the job (or of one device) would put back; refused (and recorded) when the
+        job is running, the caller may not, or nothing was changed."""
         job = self.job(job_id)
         try:
             if not identity.can(Permission.CHANGE_START):
@@ -550,20 +549,28 @@ class ChangeService:
             if job.state == "running":
                 raise ChangeError(f"job {job_id} is running: abort it first, then roll back")
             devices = self.store.devices(job_id)
-            chosen = [d for d in devices if d.state == "ok" and d.rollback and (device is None or d.device == device)]
+            chosen = [d.device for d in devices if d.state == "ok" and d.rollback
+                      and (device is None or d.device == device)]
             if device is not None and not chosen:
-                raise ChangeError(f"{device} has nothing of job {job_id} to roll back", 404
-                                  if all(d.device != device for d in devices) else 409)
+                known = any(d.device == device for d in devices)
+                raise ChangeError(f"{device} has nothing of job {job_id} to roll back", 409 if known else 404)
             if not chosen:
                 raise ChangeError(f"job {job_id} has no changed device to roll back")
         except ChangeError as exc:
             self._record(identity, "change.rollback", f"job={job_id}", {"device": device}, f"refused: {exc}")
             raise
+        return chosen
+
+    async def rollback(self, job_id: str, identity: Identity, device: str | None = None) -> dict[str, str]:
+        """Puts back the changed devices of a job that is not running (or one of them): the rollback lines the
+        change returned, typed and saved, then checked. Returns each device's new state."""
+        job = self.job(job_id)
+        names = set(self.rollback_targets(job_id, identity, device))
+        chosen = [d for d in self.store.devices(job_id) if d.device in names]
         self.hub.bind(asyncio.get_running_loop())
         outcomes = await self._rollback_devices(job, {d.device: Outcome(d.device, "ok", "", d.commands, d.rollback)
                                                       for d in chosen},
-                                                reason=dict.fromkeys((d.device for d in chosen),
-                                                                     f"rollback asked by {identity.name}"))
+                                                reason=dict.fromkeys(names, f"rollback asked by {identity.name}"))
         by_name = {d.device: d for d in chosen}
         for name, outcome in outcomes.items():
             change = replace(by_name[name], state=cast(DeviceState, outcome.state), detail=outcome.detail[:1000])
@@ -573,6 +580,22 @@ class ChangeService:
         self._record(identity, "change.rollback", f"job={job_id}", {"device": device, **_count(result.values())},
                      "ok" if all(s == "rolled-back" for s in result.values()) else "needs-person")
         return result
+
+    def rollback_later(self, job_id: str, identity: Identity, device: str | None = None) -> None:
+        self._background(f"rollback {job_id}", self.rollback(job_id, identity, device))
+
+    def dry_run_later(self, job_id: str) -> None:
+        self._background(f"dry run {job_id}", self.dry_run(job_id))
+
+    def _background(self, name: str, work: Coroutine[Any, Any, Any]) -> None:
+        async def quietly() -> None:
+            try:
+                await work
+            except Exception:  # recorded on the job where it can be; the service goes on
+                log.exception("change %s failed", name)
+
+        task = asyncio.create_task(quietly(), name=name)
+        self._tasks[name] = task
 
     async def _rollback_devices(self, job: ChangeJob, changed: Mapping[str, Outcome],
                                 reason: Mapping[str, str]) -> dict[str, Outcome]:
@@ -767,16 +790,18 @@ def _count(states: Iterable[str]) -> dict[str, int]:
 class DefaultChecks:
     """yiwang.change.prechecks against the live devices and the database."""
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(self, settings: Settings, engine: Engine, archive: ConfigArchive | None = None) -> None:
         self.settings = settings
         self.engine = engine
+        self.archive = archive  # the running service's (one writer of the git archive), or opened per check
 
     async def before(self, devices: Sequence[str], inventory: Inventory, job_id: str,
                      busy: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
         from yiwang.change.prechecks import prechecks
 
         found = await prechecks(devices, settings=self.settings, inventory=inventory, engine=self.engine,
-                                job_id=job_id, busy=busy, max_backup_age_s=self.settings.change.backup_max_age_s)
+                                job_id=job_id, busy=busy, max_backup_age_s=self.settings.change.backup_max_age_s,
+                                archive=self.archive)
         return {name: readiness.problems for name, readiness in found.items()}
 
     async def after(self, devices: Sequence[str], inventory: Inventory) -> dict[str, str]:
@@ -784,12 +809,13 @@ class DefaultChecks:
 
         return await post_checks(devices, settings=self.settings, inventory=inventory)
 
-    def open_window(self, job_id: str, devices: Sequence[str], created_by: str) -> int | None:
+    def open_window(self, job_id: str, devices: Sequence[str], created_by: str,
+                    inventory: Inventory) -> int | None:
         from yiwang.change.prechecks import open_change_window
 
         # long enough for a county's wave; closed when the wave ends
         return open_change_window(self.engine, job_id, devices, ends_ns=time.time_ns() + 6 * 3600 * 10**9,
-                                  created_by=created_by)
+                                  created_by=created_by, inventory=inventory)
 
     def close_window(self, window: int | None) -> None:
         from yiwang.change.prechecks import close_change_window
