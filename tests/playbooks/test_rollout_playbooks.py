@@ -87,6 +87,13 @@ class Rollout:
             else {}
         return Run(done.returncode, done.stdout, outcomes)
 
+    def configure(self, name: str, lines: list[str]) -> None:
+        """Type `lines` on a device as an engineer would, through the collection's config module."""
+        done = subprocess.run([ansible_tool("ansible"), "-i", str(self.hosts), name, "-m", "yiwang.extranet.config",
+                               "-a", json.dumps({"lines": lines})], capture_output=True, text=True, timeout=120,
+                              cwd=PLAYBOOKS, env=ansible_env(self.work))
+        assert done.returncode == 0, done.stdout[-2000:]
+
     def show(self, name: str, command: str) -> str:
         access = access_of(name, self.hostvars[name])
         (text,) = fetch(access.endpoint, [command], SessionSettings(self.work / "ssh", read_timeout=30))
@@ -229,3 +236,26 @@ def test_a_bandwidth_plan_sets_both_ends_and_runs_again_unchanged(rollout: Rollo
     assert write_rates(changes, ok, [copy]) == [copy / "links.yaml"]
     rates = {link.local: link.bandwidth_mbps for link in load_inventory([copy]).inventory.links}
     assert (rates[first.local], rates[second.local]) == (150, 250)
+
+
+def test_a_bandwidth_plan_on_a_downlink_that_is_down_is_not_pushed(rollout: Rollout, tmp_path: Path) -> None:
+    """The pre-check wants every interface the plan sets up, not only the device's uplink: a township router whose
+    link to one village is shut is left alone, with that interface named."""
+    inv = load_inventory([rollout.small.state / "inventory"]).inventory
+    taken = set(rollout.villages) | {names[0] for names in rollout.spare.values() if names}
+    township, (first, _) = township_with_villages(inv, taken)
+    platform = rollout.hostvars[township]["yiwang_platform"]
+    shut = first.remote.interface
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(f"- {{link: '{first.local}--{first.remote}', mbps: 80}}\n")
+    job_vars = tmp_path / "bandwidth-hosts.yaml"
+    job_vars.write_text(yaml.safe_dump({"all": {"hosts": host_vars(read_bandwidth_plan(plan, inv))}}))
+    before = rollout.running(township)
+    rollout.configure(township, [f"interface {shut}", " shutdown"])
+    try:
+        done = rollout.playbook("bandwidth.yml", [township], "-i", str(job_vars))
+    finally:
+        rollout.configure(township, [f"interface {shut}", f" {cli_of(platform).negation} shutdown"])
+    assert done.outcomes[township]["outcome"] == "precheck-failed", done.outcomes[township]
+    assert done.outcomes[township]["detail"] == f"not up: {shut}"
+    assert without_stamps(rollout.running(township)) == without_stamps(before)
