@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,10 +20,13 @@ import yaml
 
 from collectors.platforms import SSH_PLATFORMS, cli_of
 from collectors.ssh.session import SessionSettings, fetch
+from inventory.loader import load_inventory
+from inventory.model import Inventory, Link
 from lab import lab_clear, lab_fault
 from tests.playbooks.conftest import PLAYBOOKS, ROOT, SmallLab, ansible_env, ansible_tool
 from tests.playbooks.test_e2e import hostvars_of, without_stamps
 from yiwang.archive.normalize import normalize
+from yiwang.change.bandwidth import devices_of, host_vars, read_bandwidth_plan, write_rates
 from yiwang.push.access import access_of
 
 pytestmark = pytest.mark.integration
@@ -83,6 +87,13 @@ class Rollout:
             else {}
         return Run(done.returncode, done.stdout, outcomes)
 
+    def configure(self, name: str, lines: list[str]) -> None:
+        """Type `lines` on a device as an engineer would, through the collection's config module."""
+        done = subprocess.run([ansible_tool("ansible"), "-i", str(self.hosts), name, "-m", "yiwang.extranet.config",
+                               "-a", json.dumps({"lines": lines})], capture_output=True, text=True, timeout=120,
+                              cwd=PLAYBOOKS, env=ansible_env(self.work))
+        assert done.returncode == 0, done.stdout[-2000:]
+
     def show(self, name: str, command: str) -> str:
         access = access_of(name, self.hostvars[name])
         (text,) = fetch(access.endpoint, [command], SessionSettings(self.work / "ssh", read_timeout=30))
@@ -90,6 +101,20 @@ class Rollout:
 
     def running(self, name: str) -> str:
         return self.show(name, cli_of(self.hostvars[name]["yiwang_platform"]).config_command)
+
+
+def township_with_villages(inv: Inventory, taken: set[str]) -> tuple[str, tuple[Link, Link]]:
+    """A township router with two village links of different families (VRP-like and IOS-like when it has both),
+    whose villages no other test here uses."""
+    for device in sorted(inv.devices.values(), key=lambda d: d.name):
+        down = [link for link in inv.links if link.remote.device == device.name
+                and inv.devices[link.local.device].role == "village-access" and link.local.device not in taken]
+        if device.role != "township-switch" or len(down) < 2:
+            continue
+        vrp_like = [link for link in down if inv.devices[link.local.device].platform in ("huawei_vrp", "hp_comware")]
+        ios_like = [link for link in down if link not in vrp_like]
+        return device.name, (vrp_like[0], ios_like[0]) if vrp_like and ios_like else (down[0], down[1])
+    raise AssertionError("no township router with two village links")
 
 
 @pytest.fixture(scope="module")
@@ -165,14 +190,72 @@ def test_a_device_that_loses_management_is_left_for_a_person(rollout: Rollout) -
     assert done.outcomes[lost]["rollback"]
 
 
-def test_bandwidth_sets_the_rate_and_runs_again_unchanged(rollout: Rollout) -> None:
-    hosts = rollout.villages
-    done = rollout.playbook("bandwidth.yml", hosts, "-e", "yiwang_uplink_kbps=200000")
+def interface_section(running: str, interface: str) -> list[str]:
+    """The body lines of one interface in a running configuration (VRP/Comware end a section with `#`, IOS and
+    RGOS with `!`)."""
+    lines = running.splitlines()
+    start = lines.index(f"interface {interface}") + 1
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith(" ")), len(lines))
+    return [line.strip() for line in lines[start:end]]
+
+
+def test_a_bandwidth_plan_sets_both_ends_and_runs_again_unchanged(rollout: Rollout, tmp_path: Path) -> None:
+    """Two village links of one township router, from a CSV plan naming one by its village alone and the other by
+    both ends: the villages and the township (the upper end of both) get the rate on each interface, as host
+    variables of the run's own inventory file; then the rates are written into a copy of the lab's inventory."""
+    inventory_dir = rollout.small.state / "inventory"
+    inv = load_inventory([inventory_dir]).inventory
+    taken = set(rollout.villages) | {names[0] for names in rollout.spare.values() if names}
+    township, (first, second) = township_with_villages(inv, taken)
+    plan = tmp_path / "plan.csv"
+    plan.write_text(f"link,mbps\n{first.local.device},150\n{second.remote}--{second.local},250\n")
+    changes = read_bandwidth_plan(plan, inv)
+    hosts = devices_of(changes)
+    assert sorted(hosts) == sorted({township, first.local.device, second.local.device})
+    job_vars = tmp_path / "bandwidth-hosts.yaml"
+    job_vars.write_text(yaml.safe_dump({"all": {"hosts": host_vars(changes)}}))
+
+    done = rollout.playbook("bandwidth.yml", hosts, "-i", str(job_vars))
     assert done.returncode == 0, done.stdout[-3000:]
     assert {n: o["outcome"] for n, o in done.outcomes.items()} == dict.fromkeys(hosts, "ok"), done.outcomes
-    for name in hosts:
-        running = rollout.running(name)
-        vrp_like = rollout.hostvars[name]["yiwang_platform"] in ("huawei_vrp", "hp_comware")
-        assert (" qos lr outbound cir 200000" if vrp_like else " rate-limit output 200000000 ") in running
-    again = rollout.playbook("bandwidth.yml", hosts, "-e", "yiwang_uplink_kbps=200000")
-    assert again.changed() == dict.fromkeys(hosts, 0)
+    for link, mbps in ((first, 150), (second, 250)):
+        for end in (link.local, link.remote):
+            section = interface_section(rollout.running(end.device), end.interface)
+            vrp_like = rollout.hostvars[end.device]["yiwang_platform"] in ("huawei_vrp", "hp_comware")
+            wanted = f"qos lr outbound cir {mbps * 1000}" if vrp_like else f"rate-limit output {mbps * 10**6} "
+            assert any(line.startswith(wanted) for line in section), (end, section)
+    assert len(done.outcomes[township]["commands"]) > len(done.outcomes[first.local.device]["commands"])
+
+    again = rollout.playbook("bandwidth.yml", hosts, "-i", str(job_vars))
+    assert again.changed() == dict.fromkeys(hosts, 0), again.stdout[-3000:]
+    assert {n: o["outcome"] for n, o in again.outcomes.items()} == dict.fromkeys(hosts, "ok")
+
+    copy = tmp_path / "inventory"
+    shutil.copytree(inventory_dir, copy)
+    ok = [name for name, outcome in done.outcomes.items() if outcome["outcome"] == "ok"]
+    assert write_rates(changes, ok, [copy]) == [copy / "links.yaml"]
+    rates = {link.local: link.bandwidth_mbps for link in load_inventory([copy]).inventory.links}
+    assert (rates[first.local], rates[second.local]) == (150, 250)
+
+
+def test_a_bandwidth_plan_on_a_downlink_that_is_down_is_not_pushed(rollout: Rollout, tmp_path: Path) -> None:
+    """The pre-check wants every interface the plan sets up, not only the device's uplink: a township router whose
+    link to one village is shut is left alone, with that interface named."""
+    inv = load_inventory([rollout.small.state / "inventory"]).inventory
+    taken = set(rollout.villages) | {names[0] for names in rollout.spare.values() if names}
+    township, (first, _) = township_with_villages(inv, taken)
+    platform = rollout.hostvars[township]["yiwang_platform"]
+    shut = first.remote.interface
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(f"- {{link: '{first.local}--{first.remote}', mbps: 80}}\n")
+    job_vars = tmp_path / "bandwidth-hosts.yaml"
+    job_vars.write_text(yaml.safe_dump({"all": {"hosts": host_vars(read_bandwidth_plan(plan, inv))}}))
+    before = rollout.running(township)
+    rollout.configure(township, [f"interface {shut}", " shutdown"])
+    try:
+        done = rollout.playbook("bandwidth.yml", [township], "-i", str(job_vars))
+    finally:
+        rollout.configure(township, [f"interface {shut}", f" {cli_of(platform).negation} shutdown"])
+    assert done.outcomes[township]["outcome"] == "precheck-failed", done.outcomes[township]
+    assert done.outcomes[township]["detail"] == f"not up: {shut}"
+    assert without_stamps(rollout.running(township)) == without_stamps(before)
