@@ -88,22 +88,36 @@ class Stream(threading.Thread):
         self.url, self.token = url, token
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.raw = ""
+        self.reconnects = 0
 
     def run(self) -> None:
-        with httpx.stream("GET", self.url, headers={"Authorization": f"Bearer {self.token}"},
-                          timeout=httpx.Timeout(10, read=120)) as answer:
+        last = ""
+        for _ in range(20):  # reconnects as EventSource does when the server goes away, with Last-Event-ID
+            try:
+                last = self.read(last)
+                return
+            except httpx.HTTPError:
+                self.reconnects += 1
+                time.sleep(1)
+
+    def read(self, last: str) -> str:
+        headers = {"Authorization": f"Bearer {self.token}", **({"Last-Event-ID": last} if last else {})}
+        with httpx.stream("GET", self.url, headers=headers, timeout=httpx.Timeout(10, read=120)) as answer:
             assert answer.headers["content-type"].startswith("text/event-stream")
             kind = ""
             for line in answer.iter_lines():
                 self.raw += line + "\n"
-                if line.startswith("event: "):
+                if line.startswith("id: "):
+                    last = line[4:]
+                elif line.startswith("event: "):
                     kind = line[7:]
                 elif line.startswith("data: "):
                     self.events.append((kind, json.loads(line[6:])))
+        return last
 
 
 def test_a_change_job_from_plan_to_rollback(city: City) -> None:
-    engineer = api_token(city.config, "engineer", name="eng-li")
+    engineer = api_token(city.config, "engineer", "approver", name="eng-li")  # may approve, not their own job
     approver = api_token(city.config, "approver", name="app-wang")
     viewer = api_token(city.config, "viewer", name="view-zhao")
     eng, app, view = (api_client(city.url, t, timeout=60) for t in (engineer, approver, viewer))
@@ -135,7 +149,7 @@ def test_a_change_job_from_plan_to_rollback(city: City) -> None:
 
     # four eyes: the one who started it may not release the next wave
     own = eng.post(f"/api/changes/{job}/approve", json={})
-    assert own.status_code == 403
+    assert own.status_code == 403 and "four eyes" in own.json()["detail"]
     released = app.post(f"/api/changes/{job}/approve", json={"comment": "canary fine"})
     assert released.status_code == 200, released.text
 
@@ -167,6 +181,9 @@ def test_a_change_job_from_plan_to_rollback(city: City) -> None:
     stream.join(timeout=60)
 
     # the stream: each device's outcome, Ansible's tasks per host, the end; nothing secret
+    assert stream.reconnects >= 1  # the kill cut it; it came back and read on
+    seqs = [int(line[4:]) for line in stream.raw.splitlines() if line.startswith("id: ")]
+    assert seqs == sorted(set(seqs)), "an event came twice or out of order across the restart"
     kinds = {kind for kind, _ in stream.events}
     assert {"wave-started", "device", "ansible", "wave-finished", "job", "end"} <= kinds, kinds
     outcomes = {e["device"]: e["state"] for kind, e in stream.events if kind == "device"}

@@ -127,7 +127,9 @@ class EventHub:
         self._loop = loop
 
     def publish(self, job_id: str, kind: str, data: Mapping[str, Any]) -> None:
-        seq = self._seq.get(job_id, 0) + 1
+        # ids grow across restarts too (microseconds since the epoch, never repeated): a watcher that reconnects
+        # to a new process with its Last-Event-ID gets what came after it, not nothing
+        seq = max(self._seq.get(job_id, 0) + 1, time.time_ns() // 1000)
         self._seq[job_id] = seq
         event = JobEvent(seq, time.time(), kind, dict(data))
         self._events.setdefault(job_id, deque(maxlen=self._kept)).append(event)
