@@ -24,7 +24,6 @@ from api.security import (
     SESSION_COOKIE,
     Admin,
     Anyone,
-    Approver,
     AuditMiddleware,
     Auditor,
     ConfigReader,
@@ -126,12 +125,6 @@ class TokenRequest(BaseModel):
     name: str = Field(min_length=1, max_length=64, pattern=NAME_PATTERN)
     roles: list[Role] = Field(min_length=1, max_length=6)
     expires_days: float | None = Field(90, gt=0, le=3650, description="none: never (not advised)")
-
-
-class ApproveRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    comment: str = Field("", max_length=2000)
 
 
 class BackupRequest(BaseModel):
@@ -443,16 +436,6 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
         try:
             return services.jobs.get(job_id).view()
         except JobError as exc:
-            raise HTTPException(exc.status, str(exc)) from None
-
-    @app.post("/api/jobs/{job_id}/approve", summary="Release a job's next wave (not by the one who started it)",
-              tags=["jobs"])
-    async def approve(job_id: Annotated[str, PathParam(max_length=64)], body: ApproveRequest, request: Request,
-                      identity: Approver) -> dict[str, Any]:
-        try:
-            return (await services.jobs.approve(job_id, identity, body.comment)).view()
-        except JobError as exc:
-            request.state.audit_reason = str(exc)
             raise HTTPException(exc.status, str(exc)) from None
 
     # --- users and tokens (admin) ---------------------------------------------------------------------------

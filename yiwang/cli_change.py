@@ -172,7 +172,7 @@ def _run(settings: Settings, work: Callable[[ChangeService], Coroutine[Any, Any,
     try:
         return asyncio.run(work(service))
     except ChangeError as exc:
-        raise fail(str(exc), 2 if exc.status == 400 else 1) from None
+        raise fail(str(exc), 2 if exc.status == 422 else 1) from None
     finally:
         trail.close()
 

@@ -1,10 +1,9 @@
-"""Long work started from the API (backups now, checks, change jobs): a job that answers at once and runs on.
+"""Long work started from the API (backups now, checks): a job that answers at once and runs on. Change jobs, which
+wait for approvals and outlive the process, are `yiwang.change`'s.
 
 A request that backs up a county or pushes a wave must not hold the client until it ends: the API answers
 `202 Accepted` with the job's URL, and the job is read there. Each step of a job (started, each approval, finished)
 goes to `on_step`, which the runtime points at the audit trail.
-
-Approval is four-eyes: whoever started a job may not release its next wave, whatever roles they hold.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from yiwang.auth.roles import Identity, Permission
+from yiwang.auth.roles import Identity
 
 log = logging.getLogger("yiwang.jobs")
 
@@ -46,15 +45,12 @@ class Job:
     summary: dict[str, int] = field(default_factory=dict)
     results: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
-    approvals: list[dict[str, Any]] = field(default_factory=list)
-    # set by work that waits for a person (a change job's next wave); None when nothing waits
-    gate: asyncio.Event | None = None
 
     def view(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "target": self.target, "state": self.state,
                 "started_by": self.started_by, "created_at": self.created_at, "finished_at": self.finished_at,
                 "parameters": self.parameters, "summary": self.summary, "results": self.results,
-                "error": self.error, "approvals": self.approvals}
+                "error": self.error}
 
 
 Work = Callable[[Job], Awaitable[list[dict[str, Any]]]]
@@ -114,16 +110,6 @@ class JobRegistry:
     def list(self, limit: int = 100) -> list[Job]:
         return list(reversed(self._jobs.values()))[:limit]
 
-    async def approve(self, job_id: str, identity: Identity, comment: str = "") -> Job:
-        job = self.get(job_id)
-        check_approval(job, identity)
-        if job.gate is None or job.gate.is_set():
-            raise JobError(f"job {job_id} has no wave waiting for approval (it is {job.state})", 409)
-        job.approvals.append({"by": identity.name, "at": self._clock(), "comment": comment})
-        await self._step(job, "approved", identity, {"comment": comment})
-        job.gate.set()
-        return job
-
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
@@ -133,11 +119,3 @@ class JobRegistry:
         finished = [jid for jid, j in self._jobs.items() if j.state in ("done", "failed")]
         for jid in finished[: max(0, len(self._jobs) - self._keep)]:
             del self._jobs[jid]
-
-
-def check_approval(job: Job, identity: Identity) -> None:
-    """Four eyes: the approver holds the approver role and is not the person who started the job."""
-    if not identity.can(Permission.CHANGE_APPROVE):
-        raise JobError("approving needs the approver role", 403)
-    if identity.name == job.started_by:
-        raise JobError(f"{identity.name} started job {job.id} and may not approve it (four eyes)", 403)

@@ -123,7 +123,7 @@ def test_a_change_job_from_plan_to_rollback(city: City) -> None:
     eng, app, view = (api_client(city.url, t, timeout=60) for t in (engineer, approver, viewer))
 
     # bad input is refused before anything is planned
-    assert eng.post("/api/changes", json={"kind": "ipv6", "area": "hb.nowhere"}).status_code == 400
+    assert eng.post("/api/changes", json={"kind": "ipv6", "area": "hb.nowhere"}).status_code == 422
     assert view.post("/api/changes", json={"kind": "ipv6", "area": TOWNSHIP}).status_code == 403
 
     answer = eng.post("/api/changes", json={"kind": "ipv6", "area": TOWNSHIP, "wave_size": 4, "canary": False})
@@ -210,3 +210,66 @@ def lab_password(state: Path) -> str:
     credentials = yaml.safe_load((state / "inventory" / "credentials.yaml").read_text())["credentials"]
     ssh = next(c for c in credentials if c["kind"] == "ssh")
     return Path(ssh["password"]["file"]).read_text().strip()
+
+
+def test_the_command_line_runs_a_job_with_four_eyes(city: City) -> None:
+    area = "hb.hg.huangzhou.t03"
+    bad_plan = city.state / "rates.csv"
+    bad_plan.write_text("link,mbps\nno-such-router,200\n")
+    refused = city.cli("change", "plan", "bandwidth", "--area", area, "--plan", str(bad_plan))
+    assert refused.returncode == 2 and "no-such-router" in refused.stderr, refused.stderr
+
+    planned = city.cli("change", "plan", "ipv6", "--area", area, "--wave-size", "12", "--waves", "county",
+                       user="li")
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    job = planned.stdout.split("change job ")[1].split(":")[0].strip()
+    assert "已规划 planned" in planned.stdout
+
+    started = city.cli("change", "start", job, user="li")
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "待审批 awaiting-approval" in started.stdout and "按县进度 progress by county" in started.stdout
+    own = city.cli("change", "approve", job, user="li")
+    assert own.returncode == 1 and "four eyes" in own.stderr
+    released = city.cli("change", "approve", job, "--comment", "ok", user="wang")
+    assert released.returncode == 0, released.stdout + released.stderr
+    status = json.loads(city.cli("change", "status", job, "--json").stdout)
+    assert status["approvals"] == [{"wave": 1, "by": "wang"}]
+    assert status["waves"][1]["states"] == {"ok": status["waves"][1]["devices"]}, status["devices"]
+
+
+def test_a_platform_without_template_or_a_broken_template_stops_the_plan(city: City, tmp_path: Path) -> None:
+    import asyncio
+    import shutil
+
+    from yiwang.auth.roles import Identity, Role
+    from yiwang.change.jobs import ChangeError
+    from yiwang.change.service import ChangeService, inventory_loader
+    from yiwang.config import load_settings
+    from yiwang.store import open_store
+
+    playbooks = tmp_path / "playbooks"
+    shutil.copytree(ROOT / "playbooks", playbooks, symlinks=True, ignore=shutil.ignore_patterns("collections"))
+    (playbooks / "collections").symlink_to(ROOT / "playbooks" / "collections")
+    settings = load_settings(city.config)
+    store = open_store(settings.database)
+    records: list[tuple[str, str]] = []
+    service = ChangeService(settings, store.engine, inventory_loader(settings), playbooks=playbooks,
+                            record=lambda who, action, target, parameters, outcome: records.append((action, outcome)))
+    engineer = Identity("li", frozenset({Role.ENGINEER}), "user")
+    area = "hb.hg.huangzhou.t04"
+
+    (playbooks / "templates" / "ipv6" / "cisco_ios.j2").unlink()
+    with pytest.raises(ChangeError, match="no ipv6 template for the platform.*cisco_ios") as refused:
+        service.prepare("ipv6", area, engineer)
+    assert refused.value.status == 422
+
+    shutil.copy(ROOT / "playbooks" / "templates" / "ipv6" / "cisco_ios.j2", playbooks / "templates" / "ipv6")
+    broken = playbooks / "templates" / "ipv6" / "huawei_vrp.j2"
+    broken.write_text(broken.read_text() + "\n{{ yiwang_no_such_variable.address }}\n")
+    job, _ = service.prepare("ipv6", area, engineer, wave_size=100, canary=False)
+    done = asyncio.run(service.dry_run(job.id))
+    assert done.state == "invalid" and "yiwang_no_such_variable" in done.error, done.error
+    with pytest.raises(ChangeError, match="not planned"):
+        service.start(job.id, engineer)
+    assert ("change.plan", "ok") in records and any(a == "change.start" and o.startswith("refused")
+                                                    for a, o in records)

@@ -296,46 +296,46 @@ class ChangeService:
         if not identity.can(Permission.CHANGE_PLAN):
             raise ChangeError("planning a change needs the engineer role", 403)
         if kind not in PLAYBOOK_OF:
-            raise ChangeError(f"no change kind {kind!r}: ipv6 or bandwidth", 400)
+            raise ChangeError(f"no change kind {kind!r}: ipv6 or bandwidth", 422)
         inventory = self._inventory()
         if area not in inventory.areas:
-            raise ChangeError(f"no area {area!r} in the inventory", 400)
+            raise ChangeError(f"no area {area!r} in the inventory", 422)
         job_id = secrets.token_hex(6)
         folder = self.root / job_id
         parameters: dict[str, Any] = {"playbook": PLAYBOOK_OF[kind], "wave_size": wave_size, "canary": canary}
         if kind == "ipv6":
             if self.settings.change.mgmt_prefix6 is None:
                 raise ChangeError("change.mgmt_prefix6 is not set: the IPv6 change's management ACL needs the "
-                                  "prefix yiwang manages the devices from", 400)
+                                  "prefix yiwang manages the devices from", 422)
             devices = ipv6_devices(inventory, area)
             parameters["mgmt_prefix6"] = self.settings.change.mgmt_prefix6
         else:
             if bandwidth_plan is None:
-                raise ChangeError("a bandwidth job needs the plan: a CSV or YAML list of link and new rate", 400)
+                raise ChangeError("a bandwidth job needs the plan: a CSV or YAML list of link and new rate", 422)
             from yiwang.change.bandwidth import BandwidthPlanError, devices_of, read_bandwidth_plan
 
             try:
                 rates = read_bandwidth_plan(bandwidth_plan, inventory)
             except (BandwidthPlanError, OSError) as exc:
-                raise ChangeError(f"bandwidth plan: {exc}", 400) from None
+                raise ChangeError(f"bandwidth plan: {exc}", 422) from None
             devices = devices_of(rates)
             folder.mkdir(parents=True, exist_ok=True)
             kept = folder / f"bandwidth-plan{bandwidth_plan.suffix.lower() or '.csv'}"
             kept.write_bytes(bandwidth_plan.read_bytes())
             parameters["bandwidth_plan"] = kept.name
         if not devices:
-            raise ChangeError(f"the {kind} change touches no device in {area}", 400)
+            raise ChangeError(f"the {kind} change touches no device in {area}", 422)
         missing = sorted({inventory.devices[d].platform for d in devices
                           if not (self.playbooks / "templates" / TEMPLATES_OF[kind]
                                   / f"{inventory.devices[d].platform}.j2").is_file()})
         if missing:
             raise ChangeError(f"no {kind} template for the platform(s) {', '.join(missing)} "
-                              f"(playbooks/templates/{TEMPLATES_OF[kind]}/<platform>.j2)", 400)
+                              f"(playbooks/templates/{TEMPLATES_OF[kind]}/<platform>.j2)", 422)
         try:
             waves = plan_waves(inventory, area, devices, canary_villages=self.settings.change.canary_villages
                                if canary else 0, wave_size=wave_size)
         except WavePlanError as exc:
-            raise ChangeError(str(exc), 400) from None
+            raise ChangeError(str(exc), 422) from None
         job = ChangeJob(job_id, kind, area, identity.name, datetime.now(UTC), tuple(waves), "planning",
                         parameters=parameters)
         changes = [DeviceChange(name, wave.number) for wave in waves for name in wave.devices]
@@ -753,7 +753,7 @@ def ipv6_devices(inventory: Inventory, area: str) -> list[str]:
     """The devices the IPv6 change touches in `area`: those with planned addresses on their links."""
     plan = inventory.ipv6_plan
     if plan is None:
-        raise ChangeError("the inventory has no IPv6 plan: run `yiwang change plan-ipv6 --prefix P` first", 400)
+        raise ChangeError("the inventory has no IPv6 plan: run `yiwang change plan-ipv6 --prefix P` first", 422)
     inside = inventory.subtree(area)
     found = []
     for name, device in inventory.devices.items():
