@@ -147,14 +147,51 @@ def test_a_refused_line_is_rolled_back_and_the_others_go_on(rollout: Rollout) ->
     assert done.outcomes[faulty]["outcome"] == "rolled-back", done.outcomes[faulty]
     assert "ipv6 route-static" in done.outcomes[faulty]["detail"]
     assert without_stamps(rollout.running(faulty)) == without_stamps(before)
-    assert done.outcomes[fine]["outcome"] == "ok", done.outcomes[fine]
+    assert done.outcomes[fine]["outcome"] == "ok", done.outcomes[fine]["detail"]
 
 
-def test_a_device_that_loses_management_is_left_for_a_person(rollout: Rollout) -> None:
-    """The config module's session ends with its task; the post-check and the rollback need new sessions, which
-    a device cut off its management address refuses: nobody can put it back from here."""
+def test_a_session_dropped_mid_change_is_rolled_back_from_a_new_one(rollout: Rollout) -> None:
+    dropped = rollout.spare["ruijie_os"][0]
+    before = rollout.running(dropped)
+    fault = lab_fault(rollout.small.state, "drop-mid-change", dropped, after=4)
+    try:
+        done = rollout.playbook("ipv6_dualstack.yml", [dropped], "-e", "yiwang_ping_parent=false")
+    finally:
+        lab_clear(rollout.small.state, fault.id)
+    outcome = done.outcomes[dropped]
+    assert outcome["outcome"] == "rolled-back", outcome
+    assert "the session dropped after 3 of " in outcome["detail"], outcome
+    assert "rolled back through a new session" in outcome["detail"], outcome
+    assert outcome["rollback"]
+    assert without_stamps(rollout.running(dropped)) == without_stamps(before)
+
+
+def test_a_device_that_loses_management_is_rolled_back_through_the_session_opened_before(rollout: Rollout) -> None:
+    """The config module keeps a second session open while it types; no new session opens after the change, so
+    the change is undone through the one opened before, and the device answers again (the fault still standing:
+    the configuration that cut it off is gone)."""
     lost = rollout.spare["hp_comware"][0]
+    before = rollout.running(lost)
     fault = lab_fault(rollout.small.state, "lose-management", lost)
+    try:
+        done = rollout.playbook("ipv6_dualstack.yml", [lost], "-e", "yiwang_ping_parent=false",
+                                "-e", "yiwang_connect_timeout=5")
+        assert done.outcomes[lost]["outcome"] == "rolled-back", done.outcomes[lost]
+        now = rollout.running(lost)  # a new session, while the fault stands
+    finally:
+        lab_clear(rollout.small.state, fault.id)
+    detail = done.outcomes[lost]["detail"]
+    assert "management lost after the change" in detail and "through the session opened before" in detail
+    assert done.outcomes[lost]["rollback"]
+    assert without_stamps(now) == without_stamps(before)
+
+
+def test_a_device_cut_off_with_its_open_sessions_is_left_for_a_person(rollout: Rollout) -> None:
+    """The change takes the management interface down: the sessions already open go with it, nobody can put it
+    back from here."""
+    lost = rollout.spare["huawei_vrp"][1]
+    before = rollout.running(lost)
+    fault = lab_fault(rollout.small.state, "lose-management", lost, cut_open=True)
     try:
         done = rollout.playbook("ipv6_dualstack.yml", [lost], "-e", "yiwang_ping_parent=false",
                                 "-e", "yiwang_connect_timeout=5")
@@ -162,7 +199,8 @@ def test_a_device_that_loses_management_is_left_for_a_person(rollout: Rollout) -
         lab_clear(rollout.small.state, fault.id)
     assert done.outcomes[lost]["outcome"] == "needs-person", done.outcomes[lost]
     assert "ROLLBACK FAILED" in done.outcomes[lost]["detail"]
-    assert done.outcomes[lost]["rollback"]
+    assert done.outcomes[lost]["commands"]
+    assert without_stamps(rollout.running(lost)) != without_stamps(before)  # as the person will find it
 
 
 def test_bandwidth_sets_the_rate_and_runs_again_unchanged(rollout: Rollout) -> None:
