@@ -186,6 +186,28 @@ def test_a_device_that_loses_management_is_rolled_back_through_the_session_opene
     assert without_stamps(now) == without_stamps(before)
 
 
+def test_a_session_dropped_on_a_device_cut_off_is_rolled_back_through_the_session_opened_before(
+        rollout: Rollout) -> None:
+    """The change cuts the management address and then the typing session drops: no new session opens, the one
+    opened before the change is the only way back."""
+    cut = rollout.spare["ruijie_os"][1]
+    before = rollout.running(cut)
+    faults = [lab_fault(rollout.small.state, "lose-management", cut),
+              lab_fault(rollout.small.state, "drop-mid-change", cut, after=4)]
+    try:
+        done = rollout.playbook("ipv6_dualstack.yml", [cut], "-e", "yiwang_ping_parent=false",
+                                "-e", "yiwang_connect_timeout=5")
+        now = rollout.running(cut)
+    finally:
+        for fault in faults:
+            lab_clear(rollout.small.state, fault.id)
+    outcome = done.outcomes[cut]
+    assert outcome["outcome"] == "rolled-back", outcome
+    assert "the session dropped after" in outcome["detail"], outcome
+    assert "rolled back through the session opened before" in outcome["detail"], outcome
+    assert without_stamps(now) == without_stamps(before)
+
+
 def test_a_device_cut_off_with_its_open_sessions_is_left_for_a_person(rollout: Rollout) -> None:
     """The change takes the management interface down: the sessions already open go with it, nobody can put it
     back from here."""

@@ -1,9 +1,10 @@
 """One change on one device, and its way back when the device refuses a line, drops the session while the lines go
 in, or is cut off its management address by them (the classic lock-out).
 
-The way back is typed through a session that still reaches the device: the same one for a refused line; a new
-one, else the one opened before the change, for a dropped session; the one opened before the change (kept idle for
-this, as an engineer keeps a second window open), else the typing one, when no new session opens after the change.
+The way back is typed through a session that still reaches the device: for a refused line the same one (else a
+new one, else the one opened before the change); for a dropped session a new one, else the one opened before the
+change; when no new session opens after the change, the one opened before it (kept idle for this, as an engineer
+keeps a second window open), else the typing one.
 It puts back the running configuration read before the change (hier_config works out the lines from whatever got
 in), saves once the configuration is as before, and, but for a refused line, confirms with a new session that the
 device answers and holds the configuration it had. Whatever is left undone is said in the result, for a person."""
@@ -94,7 +95,8 @@ def _apply(change: Change, device: Device, spare: Device | None, plan: ConfigPla
         return _way_back(change, [(NEW, change.fresh), *kept], result, why, fault="dropped")
     if done.rejected is not None:
         why = f"the device rejected {done.rejected!r}: {done.error}"
-        return {**_way_back(change, [(TYPING, lambda: nullcontext(device))], result, why, fault="rejected"),
+        ways: list[Way] = [(TYPING, lambda: nullcontext(device)), (NEW, change.fresh), *kept]
+        return {**_way_back(change, ways, result, why, fault="rejected"),
                 "rejected_line": done.rejected, "device_error": done.error}
     try:
         if spare is not None and (lost := change.reachable()):

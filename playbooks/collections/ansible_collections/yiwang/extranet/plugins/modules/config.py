@@ -18,8 +18,8 @@ description:
     The remediation is typed in configuration mode one line at a time, and the device's answer to each line is
     read. On the first line the device refuses (VRP C(Error:), Comware C(% Unrecognized command)/C(% Wrong
     parameter), IOS and RGOS C(% Invalid input), anyone's C(% Incomplete command)/C(% Ambiguous command)), typing
-    stops, the lines already taken are undone from the same session, and the task fails with the refused line and
-    the device's words.
+    stops, the lines already taken are undone from the same session (saved again with I(save)), and the task fails
+    with the refused line and the device's words (C(fault=rejected)).
   - >-
     When the device closes the session while the lines go in, a new session (else the one kept by
     I(keep_rollback_session)) reads what got in, types what puts the running configuration read before the change
