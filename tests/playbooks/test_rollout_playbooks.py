@@ -18,12 +18,14 @@ import pytest
 import yaml
 
 from collectors.platforms import SSH_PLATFORMS, cli_of
-from collectors.ssh.session import SessionSettings, fetch
+from collectors.ssh.session import SessionSettings, fetch, session
 from lab import lab_clear, lab_fault
 from tests.playbooks.conftest import PLAYBOOKS, ROOT, SmallLab, ansible_env, ansible_tool
 from tests.playbooks.test_e2e import hostvars_of, without_stamps
 from yiwang.archive.normalize import normalize
 from yiwang.push.access import access_of
+from yiwang.push.device import Device
+from yiwang.push.plan import typed, way_back
 
 pytestmark = pytest.mark.integration
 
@@ -90,6 +92,13 @@ class Rollout:
 
     def running(self, name: str) -> str:
         return self.show(name, cli_of(self.hostvars[name]["yiwang_platform"]).config_command)
+
+    def put_back(self, name: str, before: str) -> None:
+        platform = self.hostvars[name]["yiwang_platform"]
+        back = way_back(platform, self.running(name), before)
+        access = access_of(name, self.hostvars[name])
+        with session(access.endpoint, SessionSettings(self.work / "ssh", read_timeout=30)) as conn:
+            Device(conn, platform, 30).type_lines(typed(platform, back))
 
 
 @pytest.fixture(scope="module")
@@ -223,6 +232,8 @@ def test_a_device_cut_off_with_its_open_sessions_is_left_for_a_person(rollout: R
     assert "ROLLBACK FAILED" in done.outcomes[lost]["detail"]
     assert done.outcomes[lost]["commands"]
     assert without_stamps(rollout.running(lost)) != without_stamps(before)  # as the person will find it
+    rollout.put_back(lost, before)  # the person, once the address answers again (the later tests want it as it was)
+    assert without_stamps(rollout.running(lost)) == without_stamps(before)
 
 
 def test_bandwidth_sets_the_rate_and_runs_again_unchanged(rollout: Rollout) -> None:
