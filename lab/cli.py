@@ -84,19 +84,22 @@ def lab_fault_command(
         interface: Annotated[str | None, typer.Option(help="interface name, for link faults")] = None,
         match: Annotated[str, typer.Option(help="reject-line: refuse the next configuration line containing "
                                                 "this text")] = "",
-        always: Annotated[bool, typer.Option(help="reject-line: refuse every such line, not just the next")] = False,
+        always: Annotated[bool, typer.Option(help="reject-line: refuse every such line, not just the next; "
+                                                  "drop-mid-change: drop every session, not just the next")] = False,
         after: Annotated[int, typer.Option(help="drop-mid-change: close the session after this many "
                                                 "configuration lines")] = 1,
+        cut_open: Annotated[bool, typer.Option(help="lose-management: cut the sessions already open too (the "
+                                                    "change took the management interface down)")] = False,
         config: ConfigOption = None) -> None:
     """Inject a fault into the running lab; link faults are announced by a trap when traps are enabled.
 
     Change faults act in the device's CLI: reject-line, drop-mid-change, and lose-management (after its next
-    configuration change the device takes no new SSH session and answers neither SNMP nor ping; a session already
-    open keeps working)."""
+    configuration change the device takes no new SSH session and answers neither SNMP nor ping, until that change
+    is undone; a session already open keeps working unless --cut-open)."""
     settings = settings_from(config)
     try:
         fault = lab_fault(settings.state_dir, kind, target, interface, trap_to=_trap_to(settings), match=match,
-                          always=always, after=after)
+                          always=always, after=after, cut_open=cut_open)
     except LabError as exc:
         raise fail(str(exc)) from None
     out.print(f"fault {escape(fault.describe())}")

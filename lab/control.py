@@ -252,14 +252,17 @@ def lab_status(state_dir: Path) -> LabStatus:
 
 
 def lab_fault(state_dir: Path, kind: str, target: str, interface: str | None = None,
-              trap_to: str | None = None, match: str = "", always: bool = False, after: int = 1) -> Fault:
+              trap_to: str | None = None, match: str = "", always: bool = False, after: int = 1,
+              cut_open: bool = False) -> Fault:
     """`trap_to` ("host:port"): a link fault is also announced by a linkDown trap from the device, whose
     community is the lab's secret. `match`, `always`: the reject-line fault's text and whether it refuses every
-    matching line; `after`: the configuration line after which drop-mid-change closes the session."""
+    matching line; `after`: the configuration line after which drop-mid-change closes the session (`always`: every
+    session's, not just the next one's); `cut_open`: lose-management cuts the sessions already open too."""
     paths = LabPaths.of(state_dir)
     with paths.locked():
         record, plan, secret = _running(paths)
-        fault = apply_fault(paths, plan, record, kind, target, interface, match=match, always=always, after=after)
+        fault = apply_fault(paths, plan, record, kind, target, interface, match=match, always=always, after=after,
+                            cut_open=cut_open)
     if trap_to and fault.kind == "link-down" and fault.interface:
         send_link_trap(trap_to, secret, plan.device(fault.target), fault.interface, down=True)
     return fault

@@ -7,8 +7,9 @@ the data file is parked instead, which silences SNMP but leaves ping answering.
 
 Change faults act in the device's CLI (lab.ssh.faults, through the SSH server's fault file): `reject-line` refuses
 the next configuration line containing a text (once, or every time), `drop-mid-change` closes the session after its
-Nth configuration line, `lose-management` cuts the device off its management address after its next configuration
-change (the SSH server does the cutting; the session already open keeps working).
+Nth configuration line (once, or every session), `lose-management` cuts the device off its management address after
+its next configuration change until that change is undone (the SSH server does the cutting; the sessions already
+open keep working, or with `cut_open` are cut too).
 """
 
 from __future__ import annotations
@@ -46,13 +47,15 @@ class Fault:
     method: str  # "snmprec", "iptables", "parked" or "cli"
     note: str = ""
     match: str = ""  # reject-line: the text
-    always: bool = False  # reject-line: every matching line, not just the next one
+    always: bool = False  # reject-line: every matching line, not just the next; drop-mid-change: every session
     after: int = 0  # drop-mid-change: the configuration line after which the session closes
+    cut_open: bool = False  # lose-management: the sessions already open are cut too
 
     def describe(self) -> str:
         where = f"{self.target}:{self.interface}" if self.interface else self.target
         detail = {"reject-line": f" matching {self.match!r}{' always' if self.always else ' once'}",
-                  "drop-mid-change": f" after line {self.after}"}.get(self.kind, "")
+                  "drop-mid-change": f" after line {self.after}{' always' if self.always else ' once'}",
+                  "lose-management": " with the open sessions" if self.cut_open else ""}.get(self.kind, "")
         return f"{self.id} {self.kind} {where}{detail} ({len(self.devices)} device(s), {self.method})"
 
 
@@ -125,14 +128,15 @@ def resolve_target(plan: CityPlan, kind: str, target: str, interface: str | None
 
 
 def apply_fault(paths: LabPaths, plan: CityPlan, record: LabRecord, kind: str, target: str,
-                interface: str | None = None, match: str = "", always: bool = False, after: int = 1) -> Fault:
+                interface: str | None = None, match: str = "", always: bool = False, after: int = 1,
+                cut_open: bool = False) -> Fault:
     devices = resolve_target(plan, kind, target, interface)
     faults, next_id = load_faults(paths)
     fault_id = f"f{next_id}"
     names = tuple(d.name for d in devices)
     if kind in CHANGE_KINDS:
         fault = Fault(fault_id, kind, target, None, time.time(), names, "cli", match=match, always=always,
-                      after=after)
+                      after=after, cut_open=cut_open)
         _set_cli_fault(paths, fault, devices[0], on=True)
     elif kind == "unreachable":
         ok, why = firewall.available()
@@ -229,9 +233,9 @@ def _set_cli_fault(paths: LabPaths, fault: Fault, device: DevicePlan, on: bool) 
         texts = tuple(t for t in old if t != fault.match) + ((fault.match,) if on else ())
         entry = replace(entry, reject_always=texts) if fault.always else replace(entry, reject=texts)
     elif fault.kind == "drop-mid-change":
-        entry = replace(entry, drop_after=fault.after if on else 0)
+        entry = replace(entry, drop_after=fault.after if on else 0, drop_always=fault.always and on)
     else:
-        entry = replace(entry, lose_management=fault.id if on else "")
+        entry = replace(entry, lose_management=fault.id if on else "", lose_open=fault.cut_open and on)
     write_faults(folder, {**current, name: entry})
     _wait_applied(folder)
     if fault.kind == "lose-management" and not on:

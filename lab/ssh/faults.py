@@ -2,14 +2,18 @@
 
 faults.json: {"<device>": {"auth_fail": true, "delay_s": 0.05, "drop": true, "garbage": true, "key_generation": 1,
                             "mangle": ["display version"], "reject": ["ipv6 address"], "reject_always": ["qos lr"],
-                            "drop_after": 3, "lose_management": "f7"}}
+                            "drop_after": 3, "drop_always": false, "lose_management": "f7", "lose_open": false}}
 `delay_s` is per output line; `drop` closes the session halfway through any output of more than four lines;
 raising `key_generation` makes the server replace that device's host key; the commands in `mangle` are answered
 with output of a release no reader has seen (the device's other commands answer as usual).
 Faults of a change: the next configuration line containing a text of `reject` is refused with the platform's error
 (once per text while the fault stands; `reject_always`: every such line); `drop_after` N closes a session right
-after its Nth configuration line; `lose_management` (the lab's fault id) makes the first configuration change cut
-the device off its management address: no new SSH session, no SNMP, no ping — sessions already open keep working.
+after its Nth configuration line, once (a blip: the sessions after it are not dropped), or every session with
+`drop_always`; `lose_management` (the lab's fault id) makes the first configuration change cut the device off its
+management address: no new SSH session, no SNMP, no ping — sessions already open keep working, unless `lose_open`
+(the change took the management interface itself down: they are cut too). As on a real device, the address works
+again once the configuration is put back as it was before that change (or the fault is cleared); the fault stays
+armed, so the same change typed again cuts it off again.
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ class Faults:
     reject: tuple[str, ...] = ()
     reject_always: tuple[str, ...] = ()
     drop_after: int = 0
+    drop_always: bool = False
     lose_management: str = ""
+    lose_open: bool = False
 
 
 def parse_faults(text: str) -> dict[str, Faults]:

@@ -22,11 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncssh
+from asyncssh.connection import SSHConnection
 
 from collectors.platforms import SSH_PLATFORMS
 from lab.city import DevicePlan, generate_city
 from lab.ssh.cli import CLOSED, CliState, handle, key, login, prompt, reject
-from lab.ssh.config import initial_config, parse, render
+from lab.ssh.config import Config, initial_config, parse, render
 from lab.ssh.faults import FAULTS_FILE, Faults, garble, mangled, read_faults, rejected_text, split_for_drop
 from lab.ssh.state import DeviceMemory, Registry
 
@@ -46,6 +47,9 @@ class Device:
     listeners: list[asyncssh.SSHAcceptor] = field(default_factory=list)
     used_rejects: frozenset[str] = frozenset()  # once-only `reject` texts that have fired
     lost: str = ""  # the lose-management fault that cut the device off
+    lost_from: Config = ()  # the running configuration before the change that cut it off
+    dropped: bool = False  # a once-only drop-mid-change has fired
+    sessions: set[SSHConnection] = field(default_factory=set)  # the SSH connections open now
 
 
 def split_lines(pending: str, data: str) -> tuple[list[str], str]:
@@ -141,6 +145,7 @@ class Lab:
                 rotate.append(name)
             device.faults = replace(new, key_generation=max(new.key_generation, device.faults.key_generation))
             device.used_rejects &= frozenset(new.reject)
+            device.dropped = device.dropped and bool(new.drop_after)
         return rotate
 
     async def _poll(self) -> None:
@@ -157,9 +162,13 @@ class Lab:
                     await self._restore_management(device)
             await asyncio.sleep(1.0)
 
-    async def _lose_management(self, device: Device) -> None:
-        """The classic lock-out after a change: sessions already open go on, nothing new gets in."""
-        device.lost = device.faults.lose_management
+    async def _lose_management(self, device: Device, before: Config) -> None:
+        """The classic lock-out after a change: sessions already open go on (unless the fault says the change cut
+        them too), nothing new gets in, until the configuration is put back as it was or the fault is cleared."""
+        device.lost, device.lost_from = device.faults.lose_management, before
+        if device.faults.lose_open:
+            for conn in list(device.sessions):
+                conn.abort()
         for listener in device.listeners:
             listener.close()  # asyncssh keeps the open connections; not waiting, they may run for long
         device.listeners.clear()
@@ -195,6 +204,8 @@ class Lab:
     async def _session(self, device: Device, process: asyncssh.SSHServerProcess[str]) -> None:
         state, text = login(device.plan, device.memory, datetime.now(UTC), self.registry)
         configured = 0  # configuration lines typed in this session, for `drop_after`
+        conn = process.channel.get_connection()
+        device.sessions.add(conn)
         try:
             await self._write(device, process, text, command=False)
             buffer = ""
@@ -209,13 +220,17 @@ class Lab:
                         break
                     if state.mode in CONFIG_MODES and not state.paused and not state.pending and typed.strip():
                         configured += 1
-                        if device.faults.drop_after and configured >= device.faults.drop_after:
+                        if device.faults.drop_after and configured >= device.faults.drop_after \
+                                and (device.faults.drop_always or not device.dropped):
+                            device.dropped = True  # a blip, once, unless the fault drops every session
                             await self._line(device, process, state, typed, silent=True)
-                            process.channel.get_connection().abort()
+                            conn.abort()
                             return
                     state = await self._line(device, process, state, typed)
         except (asyncssh.Error, ConnectionError, BrokenPipeError):
             return
+        finally:
+            device.sessions.discard(conn)
         process.exit(0)
 
     async def _line(self, device: Device, process: asyncssh.SSHServerProcess[str], state: CliState,
@@ -237,7 +252,10 @@ class Lab:
         if new.memory.running != state.memory.running:
             self.registry.update(device.plan, new.memory.running)
             if device.faults.lose_management and not device.lost:
-                await self._lose_management(device)
+                await self._lose_management(device, state.memory.running)
+            elif device.lost and same_config(new.memory.running, device.lost_from):
+                # As on a real device: the management address works again once the change that cut it is undone.
+                await self._restore_management(device)
         if new.memory.startup is not state.memory.startup:
             path = self.state_dir / f"{device.plan.name}.cfg"
             path.write_text(render(device.plan, new.memory.startup, new.memory.updated_at))
@@ -263,6 +281,11 @@ class Lab:
         if cut is not None:
             process.channel.get_connection().abort()
             raise ConnectionError("session dropped by fault")
+
+
+def same_config(one: Config, other: Config) -> bool:
+    """The same sections holding the same lines, whatever order a rollback typed them in."""
+    return sorted((head, sorted(body)) for head, body in one) == sorted((head, sorted(body)) for head, body in other)
 
 
 def _cut_off(lab_root: Path, device: Device, port: int) -> None:

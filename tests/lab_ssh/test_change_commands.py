@@ -14,6 +14,7 @@ from netmiko import ConnectHandler, NetmikoTimeoutException, ReadTimeout
 
 from collectors.platforms import SSH_PLATFORMS, cli_of
 from lab.city import CityPlan
+from lab.ssh.config import clean
 from lab.ssh.faults import Faults
 from lab.ssh.process import RunningSSHLab, running_lab
 from tests.lab_ssh.measure_netmiko import TUNED_CONNECT
@@ -137,21 +138,29 @@ def test_reject_line_once_and_always(faulty: tuple[RunningSSHLab, str], small: C
     conn.disconnect()
 
 
-def test_drop_mid_change(faulty: tuple[RunningSSHLab, str], small: CityPlan) -> None:
+def test_drop_mid_change_once_or_always(faulty: tuple[RunningSSHLab, str], small: CityPlan) -> None:
     lab, name = faulty
     port = up_port(small, name)
     lab.set_faults({name: Faults(drop_after=2)})
     conn = connect(lab, small, name)
     with pytest.raises((ReadTimeout, OSError, EOFError)):
         push(conn, "hp_comware", [f"interface {port}", "description first", "description second"])
-    lab.set_faults({})
-    fresh = connect(lab, small, name)
+    fresh = connect(lab, small, name)  # a blip: the fault stands, the next session goes through
     running = fresh.send_command("display current-configuration")
     assert " description first" in running and "description second" not in running
+    push(fresh, "hp_comware", [f"interface {port}", "description third", "description fourth"])
+    assert " description fourth" in fresh.send_command("display current-configuration")
+    lab.set_faults({name: Faults(drop_after=2, drop_always=True)})
+    for _ in range(2):
+        again = connect(lab, small, name)
+        with pytest.raises((ReadTimeout, OSError, EOFError)):
+            push(again, "hp_comware", [f"interface {port}", "description fifth"])
+    lab.set_faults({})
     fresh.disconnect()
 
 
 def test_lose_management_keeps_the_open_session_only(faulty: tuple[RunningSSHLab, str], small: CityPlan) -> None:
+    """As on a real device: the address answers again once the change that cut it is undone, the fault standing."""
     lab, name = faulty
     port = up_port(small, name)
     before = connect(lab, small, name)  # opened before the change: the way back
@@ -162,8 +171,31 @@ def test_lose_management_keeps_the_open_session_only(faulty: tuple[RunningSSHLab
     with pytest.raises((NetmikoTimeoutException, OSError)):
         connect(lab, small, name, conn_timeout=3)
     assert time.monotonic() - started < 10
-    push(before, "hp_comware", [f"interface {port}", "undo description"])  # the rollback through the old session
+    # The rollback through the old session: the port's description as it was.
+    was = next(i.alias for i in small.device(name).interfaces if i.name == port)
+    push(before, "hp_comware", [f"interface {port}", f"description {clean(was)}" if was else "undo description"])
     assert "cut over" not in before.send_command("display current-configuration")
+    connect(lab, small, name).disconnect()
+    push(before, "hp_comware", [f"interface {port}", "description cut over again"])  # the fault is still armed
+    with pytest.raises((NetmikoTimeoutException, OSError)):
+        connect(lab, small, name, conn_timeout=3)
     lab.set_faults({})
     connect(lab, small, name).disconnect()
     before.disconnect()
+
+
+def test_lose_management_with_the_open_sessions(faulty: tuple[RunningSSHLab, str], small: CityPlan) -> None:
+    lab, name = faulty
+    port = up_port(small, name)
+    typing, spare = connect(lab, small, name), connect(lab, small, name)
+    lab.set_faults({name: Faults(lose_management="f2", lose_open=True)})
+    with pytest.raises((ReadTimeout, OSError, EOFError)):
+        push(typing, "hp_comware", [f"interface {port}", "description cut over"])
+    with pytest.raises((ReadTimeout, OSError, EOFError)):
+        spare.send_command("display current-configuration", read_timeout=5)
+    with pytest.raises((NetmikoTimeoutException, OSError)):
+        connect(lab, small, name, conn_timeout=3)
+    lab.set_faults({})
+    fresh = connect(lab, small, name)
+    push(fresh, "hp_comware", [f"interface {port}", "undo description"])
+    fresh.disconnect()

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from collectors.platforms import SSH_PLATFORMS, cli_of
-from collectors.ssh.session import SessionSettings, fetch
+from collectors.ssh.session import SessionSettings, fetch, session
 from inventory.loader import load_inventory
 from inventory.model import Inventory, Link
 from lab import lab_clear, lab_fault
@@ -28,6 +28,8 @@ from tests.playbooks.test_e2e import hostvars_of, without_stamps
 from yiwang.archive.normalize import normalize
 from yiwang.change.bandwidth import devices_of, host_vars, read_bandwidth_plan, write_rates
 from yiwang.push.access import access_of
+from yiwang.push.device import Device
+from yiwang.push.plan import typed, way_back
 
 pytestmark = pytest.mark.integration
 
@@ -102,6 +104,13 @@ class Rollout:
     def running(self, name: str) -> str:
         return self.show(name, cli_of(self.hostvars[name]["yiwang_platform"]).config_command)
 
+    def put_back(self, name: str, before: str) -> None:
+        platform = self.hostvars[name]["yiwang_platform"]
+        back = way_back(platform, self.running(name), before)
+        access = access_of(name, self.hostvars[name])
+        with session(access.endpoint, SessionSettings(self.work / "ssh", read_timeout=30)) as conn:
+            Device(conn, platform, 30).type_lines(typed(platform, back))
+
 
 def township_with_villages(inv: Inventory, taken: set[str]) -> tuple[str, tuple[Link, Link]]:
     """A township router with two village links of different families (VRP-like and IOS-like when it has both),
@@ -172,14 +181,73 @@ def test_a_refused_line_is_rolled_back_and_the_others_go_on(rollout: Rollout) ->
     assert done.outcomes[faulty]["outcome"] == "rolled-back", done.outcomes[faulty]
     assert "ipv6 route-static" in done.outcomes[faulty]["detail"]
     assert without_stamps(rollout.running(faulty)) == without_stamps(before)
-    assert done.outcomes[fine]["outcome"] == "ok", done.outcomes[fine]
+    assert done.outcomes[fine]["outcome"] == "ok", done.outcomes[fine]["detail"]
 
 
-def test_a_device_that_loses_management_is_left_for_a_person(rollout: Rollout) -> None:
-    """The config module's session ends with its task; the post-check and the rollback need new sessions, which
-    a device cut off its management address refuses: nobody can put it back from here."""
+def test_a_session_dropped_mid_change_is_rolled_back_from_a_new_one(rollout: Rollout) -> None:
+    dropped = rollout.spare["ruijie_os"][0]
+    before = rollout.running(dropped)
+    fault = lab_fault(rollout.small.state, "drop-mid-change", dropped, after=4)
+    try:
+        done = rollout.playbook("ipv6_dualstack.yml", [dropped], "-e", "yiwang_ping_parent=false")
+    finally:
+        lab_clear(rollout.small.state, fault.id)
+    outcome = done.outcomes[dropped]
+    assert outcome["outcome"] == "rolled-back", outcome
+    assert "the session dropped after 3 of " in outcome["detail"], outcome
+    assert "rolled back through a new session" in outcome["detail"], outcome
+    assert outcome["rollback"]
+    assert without_stamps(rollout.running(dropped)) == without_stamps(before)
+
+
+def test_a_device_that_loses_management_is_rolled_back_through_the_session_opened_before(rollout: Rollout) -> None:
+    """The config module keeps a second session open while it types; no new session opens after the change, so
+    the change is undone through the one opened before, and the device answers again (the fault still standing:
+    the configuration that cut it off is gone)."""
     lost = rollout.spare["hp_comware"][0]
+    before = rollout.running(lost)
     fault = lab_fault(rollout.small.state, "lose-management", lost)
+    try:
+        done = rollout.playbook("ipv6_dualstack.yml", [lost], "-e", "yiwang_ping_parent=false",
+                                "-e", "yiwang_connect_timeout=5")
+        assert done.outcomes[lost]["outcome"] == "rolled-back", done.outcomes[lost]
+        now = rollout.running(lost)  # a new session, while the fault stands
+    finally:
+        lab_clear(rollout.small.state, fault.id)
+    detail = done.outcomes[lost]["detail"]
+    assert "management lost after the change" in detail and "through the session opened before" in detail
+    assert done.outcomes[lost]["rollback"]
+    assert without_stamps(now) == without_stamps(before)
+
+
+def test_a_session_dropped_on_a_device_cut_off_is_rolled_back_through_the_session_opened_before(
+        rollout: Rollout) -> None:
+    """The change cuts the management address and then the typing session drops: no new session opens, the one
+    opened before the change is the only way back."""
+    cut = rollout.spare["ruijie_os"][1]
+    before = rollout.running(cut)
+    faults = [lab_fault(rollout.small.state, "lose-management", cut),
+              lab_fault(rollout.small.state, "drop-mid-change", cut, after=4)]
+    try:
+        done = rollout.playbook("ipv6_dualstack.yml", [cut], "-e", "yiwang_ping_parent=false",
+                                "-e", "yiwang_connect_timeout=5")
+        now = rollout.running(cut)
+    finally:
+        for fault in faults:
+            lab_clear(rollout.small.state, fault.id)
+    outcome = done.outcomes[cut]
+    assert outcome["outcome"] == "rolled-back", outcome
+    assert "the session dropped after" in outcome["detail"], outcome
+    assert "rolled back through the session opened before" in outcome["detail"], outcome
+    assert without_stamps(now) == without_stamps(before)
+
+
+def test_a_device_cut_off_with_its_open_sessions_is_left_for_a_person(rollout: Rollout) -> None:
+    """The change takes the management interface down: the sessions already open go with it, nobody can put it
+    back from here."""
+    lost = rollout.spare["huawei_vrp"][1]
+    before = rollout.running(lost)
+    fault = lab_fault(rollout.small.state, "lose-management", lost, cut_open=True)
     try:
         done = rollout.playbook("ipv6_dualstack.yml", [lost], "-e", "yiwang_ping_parent=false",
                                 "-e", "yiwang_connect_timeout=5")
@@ -187,7 +255,10 @@ def test_a_device_that_loses_management_is_left_for_a_person(rollout: Rollout) -
         lab_clear(rollout.small.state, fault.id)
     assert done.outcomes[lost]["outcome"] == "needs-person", done.outcomes[lost]
     assert "ROLLBACK FAILED" in done.outcomes[lost]["detail"]
-    assert done.outcomes[lost]["rollback"]
+    assert done.outcomes[lost]["commands"]
+    assert without_stamps(rollout.running(lost)) != without_stamps(before)  # as the person will find it
+    rollout.put_back(lost, before)  # the person, once the address answers again (the later tests want it as it was)
+    assert without_stamps(rollout.running(lost)) == without_stamps(before)
 
 
 def interface_section(running: str, interface: str) -> list[str]:

@@ -20,6 +20,7 @@ SPEC: dict[str, Any] = {
     "src": {"type": "path"},
     "parents": {"type": "list", "elements": "str", "default": []},
     "save": {"type": "bool", "default": False},
+    "keep_rollback_session": {"type": "bool"},
 }
 
 
@@ -30,11 +31,13 @@ class ActionModule(YiwangAction):
         args = self.validated(SPEC, mutually_exclusive=[("lines", "src")], required_one_of=[("lines", "src")])
         lines = args["lines"] if args["lines"] is not None else self._render(args["src"], task_vars).splitlines()
         access = self.access(task_vars)
-        from yiwang.push.tasks import change_config
+        from yiwang.push.change import change_config
 
+        keep = args["keep_rollback_session"]
         done = change_config(access, lines, args["parents"], check=bool(self._task.check_mode),
                              save=args["save"] and not self._task.check_mode,
-                             settings=self.session_settings(access, args))
+                             settings=self.session_settings(access, args),
+                             keep_rollback_session=args["save"] if keep is None else keep)
         if not self._task.diff:
             done.pop("diff", None)
         result.update(done)

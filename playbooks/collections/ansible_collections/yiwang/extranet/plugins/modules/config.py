@@ -18,8 +18,19 @@ description:
     The remediation is typed in configuration mode one line at a time, and the device's answer to each line is
     read. On the first line the device refuses (VRP C(Error:), Comware C(% Unrecognized command)/C(% Wrong
     parameter), IOS and RGOS C(% Invalid input), anyone's C(% Incomplete command)/C(% Ambiguous command)), typing
-    stops, the lines already taken are undone from the same session, and the task fails with the refused line and
-    the device's words.
+    stops, the lines already taken are undone from the same session (saved again with I(save)), and the task fails
+    with the refused line and the device's words (C(fault=rejected)).
+  - >-
+    When the device closes the session while the lines go in, a new session (else the one kept by
+    I(keep_rollback_session)) reads what got in, types what puts the running configuration read before the change
+    back, saves once it is as before (with I(save)), and a new session confirms it. The task fails with
+    C(fault=dropped) and C(rolled_back) saying whether the device is as before.
+  - >-
+    With I(keep_rollback_session), a second session is opened before anything is typed, and after the lines a new
+    session must open before the change is saved: a change that cuts the device off its management address (the
+    classic lock-out) is undone through the session opened before, saved, and confirmed by a new session once the
+    address answers again (C(fault=management-lost)). This is what Junos C(commit confirmed) and IOS C(configure
+    replace ... time) do on the device; here it costs two more SSH logins per changed device.
   - >-
     Runs in the controller (an action plugin, no module is shipped); use C(connection: local) and
     C(gather_facts: false). The host's C(yiwang_platform), C(ansible_host), C(ansible_port), C(yiwang_known_hosts)
@@ -63,6 +74,16 @@ options:
         (C(save) answered C(y) on VRP, C(save force) on Comware, C(write memory) on IOS, C(write) on RGOS).
     type: bool
     default: false
+  keep_rollback_session:
+    description:
+      - >-
+        Open a second session before typing, kept idle as the way back, and check after typing that a new session
+        still opens; if none does, undo the change through the second session. Only when lines are to be typed
+        (not in check mode, not when nothing is missing).
+      - >-
+        When not given, it follows I(save): a change that is to be saved is first checked not to lock the device
+        out.
+    type: bool
 extends_documentation_fragment:
   - yiwang.extranet.session
 attributes:
@@ -98,6 +119,11 @@ EXAMPLES = r"""
     src: "ipv6_{{ yiwang_platform }}.j2"
     save: true
 
+- name: A change that may cut the management address (an ACL on the VTY lines), with a session kept to undo it
+  yiwang.extranet.config:
+    src: "mgmt_acl_{{ yiwang_platform }}.j2"
+    keep_rollback_session: true
+
 - name: Put the uplink back as it was
   yiwang.extranet.config:
     lines: "{{ uplink.rollback }}"
@@ -131,6 +157,12 @@ diff:
   description: The running configuration before and after.
   returned: with --diff
   type: dict
+fault:
+  description: What went wrong once lines were being typed; C(rejected) (a refused line), C(dropped) (the session
+    closed mid-change), C(management-lost) (no new session opened after the change), or the reason of a session
+    that failed after the lines went in (C(timeout), C(parse)).
+  returned: failed after a line was typed
+  type: str
 rejected_line:
   description: The line the device refused.
   returned: failed on a refused line
@@ -140,21 +172,24 @@ device_error:
   returned: failed on a refused line
   type: str
 rolled_back:
-  description: Whether the lines taken before the refused one were undone and the configuration is as before.
-  returned: failed on a refused line
+  description: Whether what got in was undone and the configuration is as before (and, but for a refused line, a
+    new session opens and reads it so); false means the device is for a person.
+  returned: failed after a line was typed
   type: bool
 rollback_sent:
-  description: The lines typed to undo them.
-  returned: failed on a refused line
+  description: The lines typed to undo what got in.
+  returned: failed after a line was typed
   type: list
   elements: str
 left_over:
-  description: What still differs from before after the rollback (empty when it worked).
-  returned: failed on a refused line
+  description: What still differs from before after the rollback (empty when it worked or when no session could
+    read it).
+  returned: failed after a line was typed
   type: list
   elements: str
 reason:
-  description: Why the session failed (auth, timeout, dropped, hostkey-changed, parse, unreachable, plan).
+  description: Why the session failed (auth, timeout, dropped, hostkey-changed, parse, unreachable, plan), or
+    why the session kept for the way back could not be opened.
   returned: failed before a line was typed
   type: str
 """
