@@ -191,6 +191,8 @@ def test_a_change_job_from_plan_to_rollback(city: City) -> None:
     assert any(e.get("host") in devices and e.get("task") for kind, e in stream.events if kind == "ansible")
     password = lab_password(city.state)
     assert password not in stream.raw and password not in city.log.read_text()
+    # nothing of Ansible's is left behind: no job inventory, no private data folder with its artifacts
+    assert [p.name for p in (city.state / "changes" / job).iterdir()] == []
 
     # the audit trail holds each person's action and each wave's steps
     trail = [json.loads(line) for line in (city.state / "audit" / "audit.jsonl").read_text().splitlines()]
