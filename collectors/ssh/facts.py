@@ -30,6 +30,16 @@ class Optic:
     lane: int | None = None  # a multi-lane module (QSFP) reports one reading per lane
 
 
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    """One entry of the IPv6 neighbour (ND) table."""
+
+    address: str  # in ipaddress's compressed lower-case form, so that it compares with planned addresses
+    interface: str  # as the device prints it: often abbreviated (`GE0/0/1`, `Gi0/1`, `Vl6`)
+    state: str  # upper case: INCMP, REACH, STALE, DELAY, PROBE
+    mac: str = ""  # as printed; "" where the table has none (an incomplete entry)
+
+
 @dataclass(slots=True)
 class DeviceReport:
     """Each fact that parsed; each that did not is in `failures` as {kind: why}, naming the command."""

@@ -3,6 +3,7 @@ matchers that turn a missing value into a precise ParseError. Pure."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -110,3 +111,12 @@ def search(pattern: str, text: str, what: str) -> str:
 def optional(pattern: str, text: str) -> str | None:
     found = re.search(pattern, text, re.MULTILINE)
     return found.group(1).strip() if found else None
+
+
+def ipv6_address(text: str) -> str | None:
+    """`text` written as ipaddress writes an IPv6 address (compressed, lower case), so that a device's `FE80::1`
+    and a plan's `fe80::1` compare equal; None when it is not one. A zone (`FE80::1%Vlan6`) is dropped."""
+    try:
+        return str(ipaddress.IPv6Address(text.split("%")[0]))
+    except ValueError:
+        return None

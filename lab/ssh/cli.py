@@ -16,7 +16,7 @@ from lab.city import DevicePlan
 from lab.ssh import ping
 from lab.ssh.config import VRP_LIKE, Configured, body_of, configure, hostname
 from lab.ssh.grammar import ACL6, IPV6_ACL, OSPFV3, ROUTER, VTY, Rejected, error_text, view_of
-from lab.ssh.show import SHOWS, Renderer
+from lab.ssh.show import ND_SHOWS, SHOWS, Renderer
 from lab.ssh.state import DeviceMemory, NoNetwork
 
 CLOSED = "closed"
@@ -174,7 +174,12 @@ def _show(state: CliState, line: str, now: datetime) -> str | None:
         block = "".join(f"{h}\n" + "".join(f" {b}\n" for b in body_of(state.memory.running, h)) for h in found)
         return f"Building configuration...\n\nCurrent configuration : {len(block)} bytes\n!\n{block}!\n"
     key = lookup(SHOWS[state.platform], line)
-    return None if key is None else SHOWS[state.platform][key](state.plan, state.memory, uptime)
+    if key is None:
+        return None
+    learned = ND_SHOWS[state.platform].get(key)
+    if learned is not None:
+        return learned(state.plan, state.memory, ping.link_peers(state.plan, state.memory.running, state.network))
+    return SHOWS[state.platform][key](state.plan, state.memory, uptime)
 
 
 def _exec(state: CliState, line: str, now: datetime) -> tuple[CliState, str]:

@@ -20,6 +20,7 @@ Output layouts:
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from typing import Protocol
 
 from lab.city import DevicePlan
@@ -30,6 +31,18 @@ COUNT = 5
 
 class Network(Protocol):
     def owner(self, address: ipaddress.IPv6Address) -> tuple[DevicePlan, Config] | None: ...
+
+    def on_link(self, network: ipaddress.IPv6Network) -> list[tuple[DevicePlan, Config]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LinkPeer:
+    """A neighbour this device has learned: the far end of one of its up IPv6 ports."""
+
+    port: str  # this device's interface
+    address: ipaddress.IPv6Address  # the far end's global address on the link
+    link_local: ipaddress.IPv6Address  # the far end's link-local address (from its port's MAC)
+    mac: str  # the far end's port MAC, `aa:bb:cc:dd:ee:ff`
 
 
 def _up(plan: DevicePlan, config: Config, name: str) -> bool:
@@ -135,3 +148,29 @@ def _comware(typed: str, source: str, ok: bool) -> str:
     if ok:
         lines.append("round-trip min/avg/max/std-dev = 1.000/1.000/1.000/0.000 ms")
     return "\n".join(lines) + "\n"
+
+
+def link_peers(plan: DevicePlan, config: Config, network: Network) -> list[LinkPeer]:
+    """Whom this device has as IPv6 neighbours: on each of its up ports with a global address, every other device
+    with an up address in that subnet. A real device learns a neighbour only when both ends speak IPv6 on the
+    link, and both ends' configurations are what the lab knows (it does not model cabling, so ends with only
+    `ipv6 enable` and no global address are not paired)."""
+    mine = [(name, address) for name, address in v6_addresses(config) if _up(plan, config, name)]
+    found = []
+    for port, address in mine:
+        for peer, peer_config in network.on_link(address.network):
+            if peer.name == plan.name:
+                continue
+            for peer_port, peer_address in v6_addresses(peer_config):
+                if peer_address.network != address.network or not _up(peer, peer_config, peer_port):
+                    continue
+                mac = next((i.mac for i in peer.interfaces if i.name == peer_port), "")
+                found.append(LinkPeer(port, peer_address.ip, link_local_of(mac or "02:00:00:00:00:01"), mac))
+    return found
+
+
+def link_local_of(mac: str) -> ipaddress.IPv6Address:
+    """The EUI-64 link-local address of a port with this MAC (`aa:bb:cc:dd:ee:ff`)."""
+    octets = [int(x, 16) for x in mac.split(":")]
+    octets[0] ^= 0x02
+    return ipaddress.IPv6Address(bytes([0xFE, 0x80] + [0] * 6 + octets[:3] + [0xFF, 0xFE] + octets[3:]))

@@ -11,9 +11,12 @@ from datetime import timedelta
 from collectors.platforms import cli_of
 from lab.city import DevicePlan, InterfacePlan
 from lab.ssh.config import Config, body_of, hostname, render, software_version
+from lab.ssh.ping import LinkPeer, link_local_of
 from lab.ssh.state import DeviceMemory
 
 Renderer = Callable[[DevicePlan, DeviceMemory, int], str]
+# The neighbour tables: what the device has learned from the other ends of its links (`ping.link_peers`).
+NdRenderer = Callable[[DevicePlan, DeviceMemory, list[LinkPeer]], str]
 
 
 def _digest(text: str, n: int) -> str:
@@ -56,10 +59,7 @@ def _v6(config: Config, iface: InterfacePlan) -> list[str]:
 
 
 def link_local(mac: str) -> str:
-    octets = [int(x, 16) for x in (mac or "02:00:00:00:00:01").split(":")]
-    octets[0] ^= 0x02
-    eui = octets[:3] + [0xFF, 0xFE] + octets[3:]
-    return str(ipaddress.IPv6Address(bytes([0xFE, 0x80] + [0] * 6 + eui)))
+    return str(link_local_of(mac or "02:00:00:00:00:01"))
 
 
 def _neighbours(plan: DevicePlan, config: Config) -> list[tuple[InterfacePlan, str, str]]:
@@ -209,13 +209,23 @@ def vrp_arp(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def vrp_ipv6_neighbors(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
+def _peer_rows(peers: list[LinkPeer]) -> list[tuple[str, str, str]]:
+    """(address, MAC as 12 hex digits, this device's port): each peer by its global and its link-local address,
+    as a router learns both (the ping to the global address, the hellos and advertisements from the link-local)."""
+    rows = []
+    for peer in peers:
+        mac = peer.mac.replace(":", "").lower() or "020000000001"
+        rows += [(str(peer.address), mac, peer.port), (str(peer.link_local), mac, peer.port)]
+    return list(dict.fromkeys(rows))
+
+
+def vrp_ipv6_neighbors(plan: DevicePlan, memory: DeviceMemory, peers: list[LinkPeer]) -> str:
     out = []
-    rows = [r for r in _neighbours(plan, memory.running) if _v6(memory.running, r[0])]
-    for iface, _, mac in rows:
-        out += ["-" * 80, f"IPv6 Address : {link_local('02:' + ':'.join(mac[i:i + 2] for i in range(2, 12, 2)))}",
+    rows = _peer_rows(peers)
+    for address, mac, port in rows:
+        out += ["-" * 80, f"IPv6 Address : {address.upper()}",
                 f"Link-layer   : {_dotted(mac, '-')}                     State : STALE",
-                f"Interface    : {iface.name:<30}   Age   : 3", "VLAN         : -                  CEVLAN: -",
+                f"Interface    : {port:<30}   Age   : 3", "VLAN         : -                  CEVLAN: -",
                 "VPN name     :                    Is Router  : TRUE", "Secure FLAG  : UN-SECURE"]
     out += ["-" * 80, f"Total: {len(rows)}    Dynamic: {len(rows)}    Static: 0"]
     return "\n".join(out) + "\n"
@@ -376,13 +386,11 @@ def comware_arp(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def comware_ipv6_neighbors(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
-    rows = [r for r in _neighbours(plan, memory.running) if _v6(memory.running, r[0])]
+def comware_ipv6_neighbors(plan: DevicePlan, memory: DeviceMemory, peers: list[LinkPeer]) -> str:
     out = ["Type: S-Static    D-Dynamic    O-Openflow     R-Rule    IS-Invalid static",
            "IPv6 address                            Link layer     VID  Interface/Link ID  State T  Aging"]
-    for iface, _, mac in rows:
-        ll = link_local("02:" + ":".join(mac[i:i + 2] for i in range(2, 12, 2)))
-        out.append(f"{ll:<39} {_dotted(mac, '-'):<14} N/A  {iface.name:<18} STALE D  235")
+    for address, mac, port in _peer_rows(peers):
+        out.append(f"{address:<39} {_dotted(mac, '-'):<14} N/A  {port:<18} STALE D  235")
     return "\n".join(out) + "\n"
 
 
@@ -514,12 +522,10 @@ def ios_arp(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def ios_ipv6_neighbors(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
+def ios_ipv6_neighbors(plan: DevicePlan, memory: DeviceMemory, peers: list[LinkPeer]) -> str:
     out = ["IPv6 Address                              Age Link-layer Addr State Interface"]
-    for iface, _, mac in _neighbours(plan, memory.running):
-        if _v6(memory.running, iface):
-            ll = link_local("02:" + ":".join(mac[i:i + 2] for i in range(2, 12, 2))).upper()
-            out.append(f"{ll:<41} {0:>3} {_dotted(mac, '.'):<15} STALE {iface.name.replace(' ', '')}")
+    for address, mac, port in _peer_rows(peers):
+        out.append(f"{address.upper():<41} {0:>3} {_dotted(mac, '.'):<15} STALE {port.replace(' ', '')}")
     return "\n".join(out) + "\n"
 
 
@@ -549,26 +555,41 @@ def _configs(platform: str) -> dict[str, Renderer]:
     return {cli.config_command: running, cli.startup_command: saved}
 
 
+def _alone(renderer: NdRenderer) -> Renderer:
+    """The table of a device that knows no other (the CLI asks `ND_SHOWS` with its network instead)."""
+    def render_alone(plan: DevicePlan, memory: DeviceMemory, uptime: int) -> str:
+        return renderer(plan, memory, [])
+    return render_alone
+
+
 SHOWS: dict[str, dict[str, Renderer]] = {
     "huawei_vrp": {
         "display version": vrp_version, "display esn": vrp_esn, "display device manufacture-info": vrp_manufacture_info,
         "display interface brief": vrp_interface_brief, "display ipv6 interface brief": vrp_ipv6_brief,
-        "display arp": vrp_arp, "display arp all": vrp_arp, "display ipv6 neighbors": vrp_ipv6_neighbors,
+        "display arp": vrp_arp, "display arp all": vrp_arp, "display ipv6 neighbors": _alone(vrp_ipv6_neighbors),
         "display transceiver verbose": vrp_transceiver, "display interface transceiver verbose": vrp8_transceiver,
         **_configs("huawei_vrp"),
     },
     "hp_comware": {
         "display version": comware_version, "display device manuinfo": comware_manuinfo,
         "display interface brief": comware_interface_brief, "display ipv6 interface brief": comware_ipv6_brief,
-        "display arp": comware_arp, "display ipv6 neighbors": comware_ipv6_neighbors,
-        "display ipv6 neighbors all": comware_ipv6_neighbors, "display transceiver interface": comware_transceiver_info,
+        "display arp": comware_arp, "display ipv6 neighbors": _alone(comware_ipv6_neighbors),
+        "display ipv6 neighbors all": _alone(comware_ipv6_neighbors),
+        "display transceiver interface": comware_transceiver_info,
         "display transceiver diagnosis interface": comware_transceiver, **_configs("hp_comware"),
     },
 }
 _IOS_SHOWS: dict[str, Renderer] = {
     "show version": ios_version, "show ip interface brief": ios_ip_brief, "show interfaces status": ios_status,
-    "show ipv6 interface brief": ios_ipv6_brief, "show arp": ios_arp, "show ipv6 neighbors": ios_ipv6_neighbors,
+    "show ipv6 interface brief": ios_ipv6_brief, "show arp": ios_arp, "show ipv6 neighbors": _alone(ios_ipv6_neighbors),
     "show interfaces transceiver": ios_transceiver, **_configs("cisco_ios"),
 }
 SHOWS["cisco_ios"] = _IOS_SHOWS
 SHOWS["ruijie_os"] = {**_IOS_SHOWS, "show version": rgos_version, "show ip interface brief": rgos_ip_brief}
+ND_SHOWS: dict[str, dict[str, NdRenderer]] = {
+    "huawei_vrp": {"display ipv6 neighbors": vrp_ipv6_neighbors},
+    "hp_comware": {"display ipv6 neighbors": comware_ipv6_neighbors,
+                   "display ipv6 neighbors all": comware_ipv6_neighbors},
+    "cisco_ios": {"show ipv6 neighbors": ios_ipv6_neighbors},
+    "ruijie_os": {"show ipv6 neighbors": ios_ipv6_neighbors},
+}

@@ -25,6 +25,7 @@ class Registry:
     def __init__(self) -> None:
         self._devices: dict[str, tuple[DevicePlan, Config]] = {}
         self._by_address: dict[ipaddress.IPv6Address, str] = {}
+        self._by_network: dict[ipaddress.IPv6Network, set[str]] = {}
 
     def update(self, plan: DevicePlan, config: Config) -> None:
         old = self._devices.get(plan.name)
@@ -32,13 +33,19 @@ class Registry:
             for _, address in v6_addresses(old[1]):
                 if self._by_address.get(address.ip) == plan.name:
                     del self._by_address[address.ip]
+                self._by_network.get(address.network, set()).discard(plan.name)
         self._devices[plan.name] = (plan, config)
         for _, address in v6_addresses(config):
             self._by_address.setdefault(address.ip, plan.name)
+            self._by_network.setdefault(address.network, set()).add(plan.name)
 
     def owner(self, address: ipaddress.IPv6Address) -> tuple[DevicePlan, Config] | None:
         name = self._by_address.get(address)
         return None if name is None else self._devices[name]
+
+    def on_link(self, network: ipaddress.IPv6Network) -> list[tuple[DevicePlan, Config]]:
+        """The devices with an address in `network` (the other ends of a link numbered from it)."""
+        return [self._devices[name] for name in sorted(self._by_network.get(network, ()))]
 
 
 class NoNetwork:
@@ -46,3 +53,6 @@ class NoNetwork:
 
     def owner(self, address: ipaddress.IPv6Address) -> tuple[DevicePlan, Config] | None:
         return None
+
+    def on_link(self, network: ipaddress.IPv6Network) -> list[tuple[DevicePlan, Config]]:
+        return []

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from ntc_templates.parse import parse_output
 
-from lab.city import CityPlan
+from lab.city import CityPlan, DevicePlan
 from lab.ssh.cli import CliState, handle, login
+from lab.ssh.state import Registry
 from tests.lab_ssh.conftest import NOW, first_device, fresh_memory
 
 IPV6_SETUP = {
-    "huawei_vrp": ["n", "system-view", "interface {port}", "ipv6 enable", "ipv6 address 2001:DB8::1/64", "return"],
-    "hp_comware": ["system-view", "interface {port}", "ipv6 address 2001:DB8::1/64", "return"],
-    "cisco_ios": ["enable", "configure terminal", "interface {port}", "ipv6 address 2001:DB8::1/64", "end"],
+    "huawei_vrp": ["n", "system-view", "ipv6", "interface {port}", "ipv6 enable", "ipv6 address 2001:DB8::{host}/64",
+                   "return"],
+    "hp_comware": ["system-view", "interface {port}", "ipv6 address 2001:DB8::{host}/64", "return"],
+    "cisco_ios": ["enable", "configure terminal", "interface {port}", "ipv6 address 2001:DB8::{host}/64", "end"],
 }
 # (platform, command, a column every row must fill)
 TEMPLATED = [
@@ -32,13 +36,25 @@ TEMPLATED = [
 ]
 
 
-def configured(plan: CityPlan, platform: str) -> tuple[CliState, str]:
-    device = first_device(plan, platform)
-    port = device.interfaces[0].name
+def addressed(device: DevicePlan, host: int) -> tuple[CliState, str]:
+    port = next(i for i in device.interfaces if i.oper_up and i.if_type != 24).name
     state, _ = login(device, fresh_memory(device), NOW)
-    for line in IPV6_SETUP[platform]:
-        state, _ = handle(state, line.format(port=port), NOW)
+    for line in IPV6_SETUP[device.platform]:
+        state, _ = handle(state, line.format(port=port, host=host), NOW)
     return state, port
+
+
+def configured(plan: CityPlan, platform: str) -> tuple[CliState, str]:
+    """The platform's first device with an address on an up port, and (for its neighbour table: a device learns
+    a neighbour only when the other end speaks IPv6 too) a second device of the platform numbered on that link."""
+    device = first_device(plan, platform)
+    state, port = addressed(device, 1)
+    other = next(d for d in plan.devices if d.platform == platform and d.name != device.name and d.address)
+    peer, _ = addressed(other, 2)
+    network = Registry()
+    for one in (state, peer):
+        network.update(one.plan, one.memory.running)
+    return replace(state, network=network), port
 
 
 def output_of(state: CliState, command: str) -> str:

@@ -7,9 +7,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from collectors.ssh.facts import Facts, Interface, Optic
+from collectors.ssh.facts import Facts, Interface, Neighbour, Optic
 from collectors.ssh.readers.vrp import MAC, arp, ipv6_interfaces, uptime_or_none
-from collectors.ssh.text import ParseError
+from collectors.ssh.text import ParseError, ipv6_address
 
 LINK_STATES = ("UP", "DOWN", "ADM", "STBY")
 BRANDS = r"(?:H3C|HPE|HP|Hewlett Packard Enterprise)"
@@ -100,6 +100,28 @@ def nd(text: str) -> int:
     return len(re.findall(rf"^\s*[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\s+{MAC}\s", text, re.MULTILINE))
 
 
+def nd_entries(text: str) -> list[Neighbour]:
+    """`display ipv6 neighbors all`: `address  MAC  VID  interface  state  type  age` per row (Comware 5 and 7;
+    a long address may stand alone on its line, the rest of its row on the next)."""
+    nd(text)  # the header must be there
+    out = []
+    carried = ""
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) == 1 and ipv6_address(words[0]) is not None:
+            carried = words[0]
+            continue
+        if carried and words and re.fullmatch(MAC, words[0]):
+            words = [carried, *words]
+        carried = ""
+        if len(words) < 5 or not re.fullmatch(MAC, words[1]) or ipv6_address(words[0]) is None:
+            continue
+        address = ipv6_address(words[0])
+        assert address is not None
+        out.append(Neighbour(address, words[3], words[4].upper(), words[1]))
+    return out
+
+
 def transceiver(text: str) -> list[Optic]:
     """`display transceiver diagnosis interface`: under each port's `Current diagnostic parameters:`, the
     readings row under the `RX power(dBm)  TX power(dBm)` header; a multi-lane module has a `[channel]` table,
@@ -141,5 +163,5 @@ def _readings(name: str, section: str) -> list[Optic]:
 
 PARSERS: dict[str, Callable[[str], Any]] = {
     "version": version, "serial": serial, "interfaces": interfaces, "ipv6_interfaces": ipv6_interfaces, "arp": arp,
-    "nd": nd, "transceiver": transceiver,
+    "nd": nd, "nd_entries": nd_entries, "transceiver": transceiver,
 }

@@ -9,8 +9,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from collectors.ssh.facts import Facts, Interface, Optic
-from collectors.ssh.text import ParseError, ntc, uptime_seconds
+from collectors.ssh.facts import Facts, Interface, Neighbour, Optic
+from collectors.ssh.text import ParseError, ipv6_address, ntc, uptime_seconds
 
 TEMPLATES = "cisco_ios"
 IPV4 = r"\d{1,3}(?:\.\d{1,3}){3}"
@@ -76,6 +76,42 @@ def nd(text: str) -> int:
     return sum(1 for line in lines if _is_ipv6(line.split()[0]) if line.split())
 
 
+ND_STATES = ("INCMP", "REACH", "STALE", "DELAY", "PROBE")
+# IOS (and RGOS 11): `address  age  MAC  state  interface`; age and MAC are `-` on a link without link layer.
+IOS_ND = re.compile(rf"^\s*(\S+)\s+(?:\d+|-)\s+({MAC}|-)\s+([A-Za-z?]+)\s+(\S.*?)\s*$")
+# RGOS 10: `address  MAC  interface` (`vlan 1`), and under it `State: Reach/H Age: - asked: 0`.
+RGOS_ND = re.compile(rf"^\s*(\S+)\s+({MAC}|-)\s+(\S.*?)\s*$")
+RGOS_STATE = re.compile(r"^\s*State\s*:\s*([A-Za-z?]+)", re.IGNORECASE)
+
+
+def nd_entries(text: str) -> list[Neighbour]:
+    """`show ipv6 neighbors` in the IOS layout (IOS, RGOS 11) or RGOS 10's two-line entries."""
+    out: list[Neighbour] = []
+    for line in _after_header(text, r"^\s*IPv6 Address\s", "IPv6 neighbour table header"):
+        state = RGOS_STATE.match(line)
+        if state is not None and out and out[-1].state == "":
+            last = out.pop()
+            out.append(Neighbour(last.address, last.interface, state.group(1).upper(), last.mac))
+            continue
+        words = line.split()
+        address = ipv6_address(words[0])
+        if address is None:
+            continue
+        row = IOS_ND.match(line)
+        if row is not None and row.group(3).upper() in ND_STATES:
+            mac = row.group(2)
+            out.append(Neighbour(address, row.group(4), row.group(3).upper(), "" if mac == "-" else mac))
+            continue
+        two_line = RGOS_ND.match(line)
+        if two_line is None:
+            raise ParseError(f"unreadable neighbour row {line[:80]!r}")
+        mac = two_line.group(2)
+        out.append(Neighbour(address, two_line.group(3), "", "" if mac == "-" else mac))
+    if any(n.state == "" for n in out):
+        raise ParseError("a neighbour row without its state")
+    return out
+
+
 def transceiver(text: str) -> list[Optic]:
     """`show interfaces transceiver`: the table under the dashes. Its header says whether a Current column is
     there; values may carry alarm flags; a multi-lane module prints `Fo1/0/1 1` .. `Fo1/0/1 4` (lanes 0..3 here).
@@ -127,5 +163,5 @@ def _is_ipv6(word: str) -> bool:
 
 PARSERS: dict[str, Callable[[str], Any]] = {
     "version": version, "interfaces": interfaces, "ipv6_interfaces": ipv6_interfaces, "arp": arp, "nd": nd,
-    "transceiver": transceiver,
+    "nd_entries": nd_entries, "transceiver": transceiver,
 }

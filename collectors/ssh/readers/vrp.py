@@ -8,8 +8,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from collectors.ssh.facts import Facts, Interface, Optic
-from collectors.ssh.text import ParseError, optional, uptime_seconds
+from collectors.ssh.facts import Facts, Interface, Neighbour, Optic
+from collectors.ssh.text import ParseError, ipv6_address, optional, uptime_seconds
 
 IPV4 = r"\d{1,3}(?:\.\d{1,3}){3}"
 MAC = r"[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}"
@@ -120,6 +120,25 @@ def nd(text: str) -> int:
     return entries
 
 
+def nd_entries(text: str) -> list[Neighbour]:
+    """`display ipv6 neighbors`: one block per entry, `IPv6 Address : X` then `Link-layer : M  State : S` and
+    `Interface : I  Age : A` (VRP5 and VRP8 pad the labels differently; some releases drop the VPN line)."""
+    nd(text)  # the same proof that this is the table (entries, or `Total: 0`)
+    out = []
+    for block in re.split(r"^(?=\s*IPv6 Address\s*:)", text, flags=re.MULTILINE):
+        head = re.match(r"\s*IPv6 Address\s*:\s*(\S+)", block)
+        if head is None:
+            continue
+        address = ipv6_address(head.group(1))
+        interface = re.search(r"^\s*Interface\s*:\s*(\S+)", block, re.MULTILINE)
+        state = re.search(r"\bState\s*:\s*(\S+)", block)
+        if address is None or interface is None or state is None:
+            raise ParseError(f"unreadable neighbour entry {head.group(1)[:60]!r}")
+        mac = re.search(rf"^\s*Link-layer\s*:\s*({MAC})", block, re.MULTILINE)
+        out.append(Neighbour(address, interface.group(1), state.group(1).upper(), mac.group(1) if mac else ""))
+    return out
+
+
 # The reading's label: VRP5 `RX Power(dBM)`, VRP8/CloudEngine `Current RX Power(dBm)`; never a threshold.
 RX = re.compile(r"^\s*(?:Current\s+)?RX\s*Power\s*\(dBm\)\s*:(.*)$", re.IGNORECASE)
 TX = re.compile(r"^\s*(?:Current\s+)?TX\s*Power\s*\(dBm\)\s*:(.*)$", re.IGNORECASE)
@@ -168,5 +187,5 @@ def _lanes(block: str, label: re.Pattern[str]) -> list[float | None]:
 
 PARSERS: dict[str, Callable[[str], Any]] = {
     "version": version, "serial": serial, "interfaces": interfaces, "ipv6_interfaces": ipv6_interfaces, "arp": arp,
-    "nd": nd, "transceiver": transceiver,
+    "nd": nd, "nd_entries": nd_entries, "transceiver": transceiver,
 }
