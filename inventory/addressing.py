@@ -121,6 +121,7 @@ class Ipv6Plan:
     # Built on the first `interfaces` call: most loads of the inventory never ask.
     _interfaces: dict[str, tuple[InterfaceAddress, ...]] = field(init=False, repr=False, compare=False,
                                                                  default_factory=dict)
+    _uplinks: dict[str, PlannedLink] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "areas", {a.id: a for root in self.roots for a in root.areas})
@@ -137,6 +138,12 @@ class Ipv6Plan:
         """The device's planned /128: its IPv6 management address once the change has configured it."""
         planned = self.loopbacks.get(device)
         return planned.address if planned else None
+
+    def uplink(self, device: str) -> PlannedLink | None:
+        """The planned link the device is the lower end of (towards its parent)."""
+        if not self._uplinks:
+            self._uplinks.update((link.lower.device, link) for link in self.links())
+        return self._uplinks.get(device)
 
     def interfaces(self, device: str) -> tuple[InterfaceAddress, ...]:
         """The device's planned interface addresses, one per link end, with the address of the other end."""

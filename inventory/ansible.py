@@ -106,7 +106,7 @@ def ipv6_of(plan: Ipv6Plan, device: str) -> dict[str, Any] | None:
     interfaces = plan.interfaces(device)
     if loopback is None and not interfaces:
         return None
-    uplink = next((link for link in plan.links() if link.lower.device == device), None)
+    uplink = plan.uplink(device)
     return {
         "loopback": str(loopback) if loopback is not None else None,
         "interfaces": [{"name": found.interface, "address": str(found.address), "peer_device": found.peer.device,

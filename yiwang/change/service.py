@@ -27,6 +27,7 @@ import contextlib
 import logging
 import os
 import secrets
+import shutil
 import socket
 import time
 from collections import deque
@@ -89,6 +90,9 @@ class Checks(Protocol):
 
     async def after(self, devices: Sequence[str], inventory: Inventory) -> dict[str, str]:
         """Device -> problem ("" when it answers)."""
+
+    async def parent_sees(self, devices: Sequence[str], inventory: Inventory) -> dict[str, str]:
+        """Device -> problem ("" when its parent's IPv6 neighbour table holds it)."""
 
     def open_window(self, job_id: str, devices: Sequence[str], created_by: str,
                     inventory: Inventory) -> int | None: ...
@@ -440,6 +444,7 @@ class ChangeService:
         self.hub.bind(asyncio.get_running_loop())
         if not self.store.claim(job_id, self.runner, LEASE_STALE_S):
             return self.job(job_id)
+        self._purge(job_id)
         renewing = asyncio.create_task(self._renew(job_id))
         try:
             return await self._run_wave(job_id)
@@ -448,6 +453,15 @@ class ChangeService:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
             self.store.release(job_id, self.runner)
+
+    def _purge(self, job_id: str) -> None:
+        """What a runner that died left of Ansible's in the job's folder: its inventory and private data folder
+        (with the artifacts, which hold the runner's environment). The lease says no other process uses them."""
+        folder = self.root / job_id
+        for left in folder.glob("yiwang-wave-*"):
+            shutil.rmtree(left, ignore_errors=True)
+        for left in folder.glob("hosts-*.yaml"):
+            left.unlink(missing_ok=True)
 
     async def _renew(self, job_id: str) -> None:
         while True:
@@ -507,7 +521,14 @@ class ChangeService:
         except Exception as exc:  # ansible-runner itself failed: every device of the tier says so
             run = WaveRun({n: Outcome(n, "failed", f"ansible-runner: {exc}") for n in tier}, -1, "error")
         passed = [n for n in tier if run.outcomes[n].state == "ok"]
-        answers = await self.checks.after(passed, inventory) if passed else {}
+        answers = dict(await self.checks.after(passed, inventory)) if passed else {}
+        if job.kind == "ipv6":
+            # only where the parent's end is dual-stacked (the devices that pinged it): others have no neighbour yet
+            pings = self._job_host_vars(job, inventory, _job_devices(job))
+            pinged = [n for n in passed if not answers.get(n) and pings.get(n, {}).get("yiwang_ping_parent")]
+            for name, problem in (await self.checks.parent_sees(pinged, inventory) if pinged else {}).items():
+                if problem:
+                    answers[name] = problem
         silent = {n: p for n, p in answers.items() if p}
         rolled: dict[str, Outcome] = {}
         if silent:
@@ -661,8 +682,7 @@ class ChangeService:
             for name, variables in (group.get("hosts") or {}).items():
                 if variables:
                     every[name] = variables
-        job_devices = {d for w in job.waves for d in w.devices}
-        extra = self._job_host_vars(job, inventory, job_devices)
+        extra = self._job_host_vars(job, inventory, _job_devices(job))
         hosts = {}
         for name in devices:
             if name not in every:
@@ -739,6 +759,10 @@ class ChangeService:
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
 
+def _job_devices(job: ChangeJob) -> set[str]:
+    return {d for w in job.waves for d in w.devices}
+
+
 def _alive(pid: str) -> bool:
     try:
         os.kill(int(pid), 0)
@@ -810,6 +834,11 @@ class DefaultChecks:
         from yiwang.change.prechecks import post_checks
 
         return await post_checks(devices, settings=self.settings, inventory=inventory)
+
+    async def parent_sees(self, devices: Sequence[str], inventory: Inventory) -> dict[str, str]:
+        from yiwang.change.neighbours import parent_sees
+
+        return await parent_sees(devices, settings=self.settings, inventory=inventory)
 
     def open_window(self, job_id: str, devices: Sequence[str], created_by: str,
                     inventory: Inventory) -> int | None:
