@@ -133,7 +133,7 @@ def rollout(small_lab: SmallLab, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def test_the_playbooks_pass_the_syntax_check(tmp_path: Path) -> None:
-    for playbook in ("ipv6_dualstack.yml", "bandwidth.yml"):
+    for playbook in ("ipv6_dualstack.yml", "bandwidth.yml", "rollback.yml"):
         done = subprocess.run([ansible_tool("ansible-playbook"), "--syntax-check", "-i", "localhost,", playbook],
                               capture_output=True, text=True, timeout=120, cwd=PLAYBOOKS, env=ansible_env(tmp_path))
         assert done.returncode == 0, done.stdout + done.stderr
