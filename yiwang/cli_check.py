@@ -15,7 +15,7 @@ from collectors.platforms import SSH_PLATFORMS
 from yiwang.cli_common import fail, out
 from yiwang.compliance.evaluate import evaluate
 from yiwang.compliance.model import DeviceReport
-from yiwang.compliance.pack import PackError, RuleSettings, load_exemptions, load_pack
+from yiwang.compliance.pack import PackError, RulePack, RuleSettings, load_exemptions, load_pack
 
 app = typer.Typer(help="Compliance of the devices' configurations (等保 2.0 level 3).", no_args_is_help=True)
 
@@ -52,14 +52,15 @@ def compliance(
     if as_json:
         typer.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
         return
-    _print_table(report)
+    _print_table(report, rules)
 
 
-def _print_table(report: DeviceReport) -> None:
+def _print_table(report: DeviceReport, pack: RulePack) -> None:
     table = Table(title=f"{escape(report.device)} ({escape(report.platform)})", show_lines=True)
-    for heading in ("规则 rule", "严重性 severity", "结果 status", "证据 evidence", "整改 remediation"):
+    for heading in ("规则 rule", "条款 clause", "结果 status", "证据 evidence", "整改 remediation"):
         table.add_column(heading, overflow="fold")
     for result in report.results:
+        rule = pack.rule(result.rule)
         evidence = [f"{e.line}: {e.text}" if not e.is_missing else f"缺少 missing in: {e.missing or '(整个配置 whole)'}"
                     for e in result.evidence]
         if result.detail:
@@ -68,7 +69,8 @@ def _print_table(report: DeviceReport) -> None:
             evidence.append(f"豁免 exempt until {result.exemption.expires}: {result.exemption.reason} "
                             f"({result.exemption.approved_by})")
         style = _STATUS_STYLE[result.status]
-        table.add_row(escape(result.rule), result.severity,
-                      f"[{style}]{_STATUS_ZH[result.status]} {result.status}[/{style}]",
+        table.add_row(f"{escape(rule.title_zh)}\n{escape(rule.id)}",
+                      f"{escape(' '.join(rule.clauses))}\n{escape(rule.clause_title)}",
+                      f"[{style}]{_STATUS_ZH[result.status]} {result.status}[/{style}]\n{result.severity}",
                       escape("\n".join(evidence)), escape("\n".join(result.remediation)))
     out.print(table)

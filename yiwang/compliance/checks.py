@@ -37,13 +37,40 @@ def _line(line: Line) -> Evidence:
     return Evidence(line=line.number, text=line.text)
 
 
+# Words after which a configuration line holds a secret, and the words that may stand between them and the secret.
+_SECRET_AFTER = frozenset({"password", "secret", "cipher", "irreversible-cipher", "simple", "hash", "community",
+                           "key", "shared-key"})
+_SECRET_TYPE = frozenset({"cipher", "irreversible-cipher", "simple", "hash", "read", "write", "0", "5", "7", "8", "9"})
+MASK = "******"
+
+
+def _masked(text: str) -> str:
+    """The line with each secret (password, hash, community, key) replaced by MASK: evidence ends up in reports, the
+    API and the store, where no secret may go, and a hash or a `7` password is as good as the password to a cracker."""
+    words = text.split(" ")
+    index = 0
+    while index < len(words):
+        if words[index].lower() in _SECRET_AFTER:
+            index += 1
+            while index < len(words) and words[index].lower() in _SECRET_TYPE:
+                index += 1
+            if index < len(words):
+                words[index] = MASK
+        index += 1
+    return " ".join(words)
+
+
+def _secret_line(line: Line) -> Evidence:
+    return Evidence(line=line.number, text=_masked(line.text))
+
+
 def _missing(header: Line | None = None) -> Evidence:
     return Evidence(missing=header.text if header is not None else None, is_missing=True)
 
 
-def _failed(lines: Iterable[Line]) -> Finding:
+def _failed(lines: Iterable[Line], evidence: Callable[[Line], Evidence] = _line) -> Finding:
     found = sorted(set(lines), key=lambda line: line.number)
-    return Finding("fail", tuple(_line(line) for line in found)) if found else PASS
+    return Finding("fail", tuple(evidence(line) for line in found)) if found else PASS
 
 
 def _int(params: Params, name: str) -> int:
@@ -79,7 +106,9 @@ _VRP_LOCAL_REVERSIBLE = re.compile(r"local-user \S+ password (cipher|simple)\b")
 _VRP_SUPER = re.compile(r"super password\b.*\b(cipher|simple)\b")
 _PASSWORD_SIMPLE = re.compile(r".*\bpassword simple\b")
 _COMWARE_PASSWORD = re.compile(r"(?:.*\s)?password (simple|cipher)\b")
-_ROUTING_PEER = re.compile(r"peer\s")  # BGP `peer X password cipher …`: a routing-protocol key, not a login password
+# Secrets that must stay reversible, not login passwords: BGP `peer X password cipher …` (a routing-protocol key),
+# `ppp chap password …` / `ppp pap local-user U password …` (what the device itself presents to its ISP).
+_NOT_LOGIN_SECRET = re.compile(r"(peer|ppp)\s")
 _IOS_ENABLE_PASSWORD = re.compile(r"enable password\b")
 _IOS_USER_PASSWORD = re.compile(r"username \S+ (?:.*\s)?password\b")
 _IOS_LINE = re.compile(r"line\s")
@@ -88,17 +117,18 @@ _IOS_LINE_PASSWORD = re.compile(r"password\b")
 
 def pw_irreversible(config: Config, params: Params) -> Finding:
     if config.platform == "huawei_vrp":
-        return _failed(line for line in config.lines()
-                       if _VRP_LOCAL_REVERSIBLE.match(line.text) or _VRP_SUPER.match(line.text)
-                       or (_PASSWORD_SIMPLE.match(line.text) and not _ROUTING_PEER.match(line.text)))
+        return _failed((line for line in config.lines()
+                        if _VRP_LOCAL_REVERSIBLE.match(line.text) or _VRP_SUPER.match(line.text)
+                        or (_PASSWORD_SIMPLE.match(line.text) and not _NOT_LOGIN_SECRET.match(line.text))),
+                       _secret_line)
     if config.platform == "hp_comware":
-        return _failed(line for line in config.lines()
-                       if (_COMWARE_PASSWORD.match(line.text) or _VRP_SUPER.match(line.text))
-                       and not _ROUTING_PEER.match(line.text))
+        return _failed((line for line in config.lines()
+                        if (_COMWARE_PASSWORD.match(line.text) or _VRP_SUPER.match(line.text))
+                        and not _NOT_LOGIN_SECRET.match(line.text)), _secret_line)
     bad = [line for line in config.top if _IOS_ENABLE_PASSWORD.match(line.text) or _IOS_USER_PASSWORD.match(line.text)]
     for block in config.blocks(_IOS_LINE):
         bad += [child for child in block.children if _IOS_LINE_PASSWORD.match(child.text)]
-    return _failed(bad)
+    return _failed(bad, _secret_line)
 
 
 # --- pw-policy -------------------------------------------------------------------------------------------------
@@ -247,8 +277,9 @@ _VRP_AAA = re.compile(r"aaa$")
 _VRP_SCHEME = re.compile(r"authentication-scheme (\S+)$")
 _VRP_MODE = re.compile(r"authentication-mode (\S+)")
 _VRP_DOMAIN = re.compile(r"domain \S+$")
-_VRP_TEMPLATE = {"hwtacacs": re.compile(r"hwtacacs-server template \S+$"),
-                 "radius": re.compile(r"radius-server template \S+$")}
+# VRP5 boxes print `hwtacacs-server template T`, CloudEngine (VRP8) `hwtacacs server template T`: one command
+_VRP_TEMPLATE = {"hwtacacs": re.compile(r"hwtacacs[- ]server template \S+$"),
+                 "radius": re.compile(r"radius[- ]server template \S+$")}
 _COMWARE_DOMAIN = re.compile(r"domain \S+$")
 _COMWARE_LOGIN = re.compile(r"authentication login (\S+)(?: (\S+))?")
 _COMWARE_SCHEME = {"hwtacacs-scheme": "hwtacacs scheme {}", "radius-scheme": "radius scheme {}"}
@@ -328,7 +359,7 @@ def no_default_account(config: Config, params: Params) -> Finding:
             if found.group(1).lower() not in seen:  # one line per account: VRP repeats the name on every setting
                 seen.add(found.group(1).lower())
                 bad.append(line)
-    return _failed(bad)
+    return _failed(bad, _secret_line)
 
 
 # --- syslog-server, ntp-server ---------------------------------------------------------------------------------
@@ -425,7 +456,7 @@ def snmp_v3_priv_only(config: Config, params: Params) -> Finding:
         writable = any("rw" in (w.lower() for w in line.text.split()[3:]) for line in communities)
         groups = [line for line in config.find(_IOS_GROUP, top_only=True)
                   if _group(_IOS_GROUP, line) in ("noauth", "auth")]
-    finding = _failed([*communities, *groups])
+    finding = _failed([*communities, *groups], _secret_line)
     if finding.status == "fail" and writable:
         return Finding("fail", finding.evidence, severity="critical")
     return finding
