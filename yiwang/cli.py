@@ -24,6 +24,7 @@ from rich.table import Table
 from yiwang.cli_audit import app as audit_app
 from yiwang.cli_auth import app as auth_app
 from yiwang.cli_change import app as change_app
+from yiwang.cli_check import app as check_app
 from yiwang.cli_common import ConfigOption, audit_local, err, fail, out, settings_from
 from yiwang.config import Settings
 
@@ -38,6 +39,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(auth_app, name="auth")
 app.add_typer(audit_app, name="audit")
 app.add_typer(change_app, name="change")
+app.add_typer(check_app, name="check")
 
 
 Audit = tuple[Settings, str, str, dict[str, Any]]  # settings, action, target, parameters of a changing command
