@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -229,7 +230,8 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
     if settings.archive.enabled and parts.ssh is not None:
         archive = ConfigArchive.open(inv, targets.ssh, settings.state_dir, store.archive, parts.ssh.configs)
         registered.append(Registered(BackupAges(archive), targets.ssh, AGES_INTERVAL_S))
-        jobs.append(Job("backup", functools.partial(backup_job, archive), settings.archive.interval_s,
+        after_backup = _compliance_run(settings, inv, archive, store, latest) if settings.compliance.enabled else None
+        jobs.append(Job("backup", functools.partial(backup_job, archive, after_backup), settings.archive.interval_s,
                         after="ssh" if any(r.name == "ssh" for r in registered) else "snmp"))
     polled = {r.name for r in registered}
     health = PollHealth(store, {t.device: t.tags for t in targets.icmp}, polled - {"archive"}, inv)
@@ -324,12 +326,47 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await task
 
 
-async def backup_job(archive: ConfigArchive) -> None:
+async def backup_job(archive: ConfigArchive, after: Callable[[], Awaitable[object]] | None = None) -> None:
+    """A backup cycle, then (`after`) the compliance run over what it archived; a failing run is logged and
+    never stops the backups."""
     results = await archive.backup()
     ok = sum(r.ok for r in results)
     log.info("configuration backup: %d devices, %d ok, %d failed", len(results), ok, len(results) - ok)
     for failed in (r for r in results if not r.ok):
         log.warning("backup of %s failed: %s: %s", failed.device, failed.reason, failed.error)
+    if after is not None:
+        try:
+            await after()
+        except Exception:  # noqa: BLE001 - the run's failure is logged; the next cycle tries again
+            log.exception("the compliance run after the backup failed")
+
+
+def _compliance_run(settings: Settings, inventory: Inventory, archive: ConfigArchive, store: Store,
+                    latest: LatestStore) -> Callable[[], Awaitable[object]]:
+    """The run after each backup cycle. The pack, exemptions and advisories are read once here, so that a broken
+    file stops the start; each run reads them again (an exemption added is used by the next run)."""
+    from yiwang.compliance.advisories import AdvisoryFileError
+    from yiwang.compliance.history import ComplianceHistory
+    from yiwang.compliance.pack import PackError
+    from yiwang.compliance.run import data_sources, rule_pack, run_compliance
+
+    try:
+        rule_pack(settings.compliance)
+        data_sources(settings.compliance)
+    except (PackError, AdvisoryFileError) as exc:
+        raise SetupError(f"compliance: {exc}") from None
+    history = ComplianceHistory(store.engine)
+
+    async def run() -> object:
+        summary = await run_compliance(settings.compliance, inventory, archive.git, archive.index, history,
+                                       today=date.today(), trigger="backup",
+                                       sources=data_sources(settings.compliance, latest.device_samples))
+        log.info("compliance run %d: %d devices, %d failing results, %d newly failing, %d fixed, %.1f s",
+                 summary.run.id, summary.run.devices, summary.run.failed, len(summary.changes.newly_failing),
+                 len(summary.changes.fixed), summary.read_s + summary.evaluate_s + summary.store_s)
+        return summary
+
+    return run
 
 
 def _influx(settings: Settings) -> BufferedSink:

@@ -132,6 +132,23 @@ class ChangeSettings(Strict):
     precheck_concurrency: int = Field(50, ge=1, le=1000)
 
 
+class ComplianceSettings(Strict):
+    """The 等保 2.0 compliance runs: after each backup cycle and on demand (yiwang.compliance.run)."""
+
+    enabled: bool = Field(True, description="a run after each scheduled backup cycle")
+    pack: Path | None = Field(None, description="a rule pack instead of the shipped one")
+    exemptions: Path | None = Field(None, description="a YAML list of exemptions")
+    disabled: list[str] = Field(default_factory=list, description="rule ids not checked")
+    parameters: dict[str, dict[str, Any]] = Field(default_factory=dict, description="{rule: {name: value}}")
+    advisories: Path | None = Field(None, description="the firmware advisory file; none: firmware-advisory is "
+                                                      "`error` (no advisory file configured)")
+    metrics_url: str | None = Field(None, description="a VictoriaMetrics holding the interface rates; none: "
+                                                      "uplink-capacity is `error` (no metric history configured)")
+    backup_max_age_h: float = Field(24.0, gt=0, description="config-backup-fresh fails from this age on")
+    keep_days: float = Field(400.0, gt=0, description="runs older than this are pruned (the trend reaches back "
+                                                      "this far; a level-3 assessment looks at a year)")
+
+
 class InfluxSettings(Strict):
     url: str
     org: str = "yiwang"
@@ -180,6 +197,7 @@ class Settings(Strict):
     auth: AuthSettings = AuthSettings()
     audit: AuditSettings = AuditSettings()
     change: ChangeSettings = ChangeSettings()
+    compliance: ComplianceSettings = ComplianceSettings()
 
     @property
     def audit_path(self) -> Path:
@@ -227,4 +245,8 @@ def load_settings(path: Path | None) -> Settings:
         "profiles_dirs": [p if p.is_absolute() else relative_to / p for p in settings.profiles_dirs],
         "alerts": settings.alerts.model_copy(update={
             "rules": [p if p.is_absolute() else relative_to / p for p in settings.alerts.rules]}),
+        "compliance": settings.compliance.model_copy(update={
+            name: path if path is None or path.is_absolute() else relative_to / path
+            for name in ("pack", "exemptions", "advisories")
+            for path in (getattr(settings.compliance, name),)}),
     })

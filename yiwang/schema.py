@@ -7,7 +7,7 @@ these tables from the migrations in `yiwang.migrations`, never from `create_all`
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Float, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text
 
 # Names for the constraints tables may gain later, so that a migration can name them on every dialect (SQLite's
 # batch mode needs names to drop or alter one). Indexes keep SQLAlchemy's default, which the first schema used.
@@ -188,4 +188,41 @@ change_devices = Table(
     Column("rollback", Text, nullable=False),
     Column("detail", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+# Compliance runs (yiwang.compliance.history). A result is kept once for the runs over which it stayed the same:
+# it holds from `first_run` until the run `until_run` found it otherwise (NULL: it still holds). A device's
+# results change seldom between daily runs, so the city (~4,400 devices x 17 rules) adds only the changed rows per
+# run, not 75k. No foreign keys: a result still holding keeps its `first_run` after that run is pruned.
+compliance_runs = Table(
+    "compliance_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", Float, nullable=False, index=True),  # epoch seconds
+    Column("finished_at", Float, nullable=False),
+    Column("trigger", String(16), nullable=False),  # backup | manual
+    Column("devices", Integer, nullable=False),
+    Column("rules", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),  # device x rule results that fail
+    Column("changed", Integer, nullable=False),  # results that differ from the previous run's (rows written)
+    Column("pack_digest", String(64), nullable=False),
+)
+
+compliance_results = Table(
+    "compliance_results", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device", String(128), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("platform", String(32), nullable=False),
+    Column("area", String(200), nullable=False),
+    Column("area_path", Text, nullable=False),  # "/city/county/…/area/": a subtree is a LIKE on "/id/"
+    Column("status", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("evidence", Text, nullable=False),  # JSON list, as RuleResult.as_json gives it
+    Column("remediation", Text, nullable=False),  # JSON list of lines
+    Column("detail", Text, nullable=False),
+    Column("exemption", Text, nullable=True),  # JSON, for `exempt`
+    Column("first_run", Integer, nullable=False, index=True),
+    Column("until_run", Integer, nullable=True, index=True),
+    Index("ix_compliance_results_device_rule", "device", "rule"),
 )

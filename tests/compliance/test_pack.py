@@ -11,20 +11,24 @@ import yaml
 from yiwang.compliance.checks import CHECKS
 from yiwang.compliance.evaluate import evaluate
 from yiwang.compliance.model import Exemption
-from yiwang.compliance.pack import PackError, RuleSettings, load_exemptions, load_pack
+from yiwang.compliance.pack import DATA_CHECKS, PackError, RuleSettings, load_exemptions, load_pack
 
 CASES = Path(__file__).parent / "cases"
 CATALOGUE = ("pw-irreversible", "pw-policy", "login-lockout", "idle-timeout", "remote-mgmt-encrypted", "central-aaa",
              "no-default-account", "syslog-server", "ntp-server", "insecure-services-off", "mgmt-acl",
              "snmp-v3-priv-only", "snmp-traps-to-nms")
+DATA_CATALOGUE = ("config-backup-fresh", "uplink-capacity", "uplink-redundancy", "firmware-advisory")
 TODAY = date(2026, 11, 30)
 
 
 def test_the_shipped_pack_holds_every_configuration_rule_of_the_catalogue() -> None:
     pack = load_pack()
-    assert tuple(r.id for r in pack.rules) == CATALOGUE
-    assert {r.check for r in pack.rules} == set(CHECKS)
-    for rule in pack.rules:
+    assert tuple(r.id for r in pack.rules if r.source == "config") == CATALOGUE
+    assert tuple(r.id for r in pack.rules if r.source == "data") == DATA_CATALOGUE
+    assert {r.check for r in pack.rules if r.source == "config"} == set(CHECKS)
+    assert {r.check for r in pack.rules if r.source == "data"} == set(DATA_CHECKS)
+    assert pack.rule("config-backup-fresh").clause_title == "数据备份恢复"
+    for rule in (r for r in pack.rules if r.source == "config"):
         assert rule.title_zh and rule.title_en and rule.clause_title
         for platform in rule.platforms:
             assert rule.fix(platform), f"{rule.id}: no remediation for {platform}"

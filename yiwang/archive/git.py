@@ -89,3 +89,30 @@ class GitArchive:
 
     def show(self, device: str, commit: str) -> str:
         return self._git("show", f"{_commit_id(commit)}:{config_file(device)}").stdout
+
+    def heads(self, devices: list[str]) -> dict[str, str]:
+        """The newest archived configuration of each device that has one, read in one `git cat-file --batch`
+        (a process per device would cost the city's 4,400 devices tens of seconds)."""
+        names = {config_file(d): d for d in devices}
+        if not names or self._git("rev-parse", "--verify", "-q", "HEAD", check=False).returncode != 0:
+            return {}
+        request = "".join(f"HEAD:{name}\n" for name in names).encode()
+        done = subprocess.run(["git", "-C", str(self.repo_dir), "cat-file", "--batch"], input=request,
+                              capture_output=True, check=False, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                                                                     "GIT_CONFIG_NOSYSTEM": "1",
+                                                                     "GIT_CONFIG_GLOBAL": os.devnull, "LC_ALL": "C",
+                                                                     "HOME": str(self.repo_dir)})
+        if done.returncode != 0:
+            raise ArchiveError(f"git cat-file failed ({done.returncode}): {done.stderr.decode(errors='replace')}")
+        found: dict[str, str] = {}
+        data, at = done.stdout, 0
+        for name in names:  # answers come in the order asked
+            end = data.index(b"\n", at)
+            header = data[at:end].split()
+            at = end + 1
+            if header[-1] == b"missing":
+                continue
+            size = int(header[2])
+            found[names[name]] = data[at:at + size].decode("utf-8", errors="replace")
+            at += size + 1
+        return found

@@ -27,11 +27,7 @@ def evaluate(text: str, platform: str, pack: RulePack, *, device: str = "-", are
             results.append(RuleResult(rule.id, "error", severity=rule.severity, detail=unreadable))
             continue
         result = _judge(rule, config)
-        exemption = _exemption(pack.exemptions, rule.id, device, area_path, today)
-        if result.status == "fail" and exemption is not None:
-            result = RuleResult(rule.id, "exempt", result.evidence, severity=result.severity, detail=result.detail,
-                                exemption=exemption)
-        results.append(result)
+        results.append(exempted(result, pack.exemptions, device, area_path, today))
     return DeviceReport(device, platform, tuple(results))
 
 
@@ -47,6 +43,16 @@ def _judge(rule: Rule, config: Config) -> RuleResult:
     if finding.status == "fail":
         return RuleResult(rule.id, "fail", finding.evidence, rule.fix(config.platform), severity, finding.detail)
     return RuleResult(rule.id, finding.status, severity=severity, detail=finding.detail)
+
+
+def exempted(result: RuleResult, exemptions: Sequence[Exemption], device: str, area_path: Sequence[str],
+             today: date) -> RuleResult:
+    """A failure turned `exempt` when an exemption for the device or an area on its path is active today."""
+    exemption = _exemption(exemptions, result.rule, device, area_path, today)
+    if result.status != "fail" or exemption is None:
+        return result
+    return RuleResult(result.rule, "exempt", result.evidence, severity=result.severity, detail=result.detail,
+                      exemption=exemption)
 
 
 def _exemption(exemptions: Sequence[Exemption], rule: str, device: str, area_path: Sequence[str],

@@ -19,6 +19,8 @@ from yiwang.compliance.model import Exemption, Severity
 
 SHIPPED = Path(__file__).with_name("rules.yaml")
 SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
+# The rules judged from yiwang's own data (yiwang.compliance.run): their `check` names.
+DATA_CHECKS = ("config_backup_fresh", "uplink_capacity", "uplink_redundancy", "firmware_advisory")
 
 
 class PackError(ValueError):
@@ -117,6 +119,8 @@ def _rule(source: Path, index: int, entry: Any, titles: Mapping[str, str]) -> Ru
         raise PackError(f"{where}: source {rule.source!r} is not config or data")
     if rule.source == "config" and rule.check not in CHECKS:
         raise PackError(f"{where}: no check named {rule.check!r}")
+    if rule.source == "data" and rule.check not in DATA_CHECKS:
+        raise PackError(f"{where}: no data check named {rule.check!r} (one of {', '.join(DATA_CHECKS)})")
     unknown = [p for p in [*rule.platforms, *rule.remediation] if p not in SSH_PLATFORMS]
     if unknown:
         raise PackError(f"{where}: unknown platform {unknown[0]!r}")
