@@ -172,7 +172,7 @@ def trend_report(settings: Settings, *, area: str | None, rule: str | None, days
     for point in points:
         by_day.setdefault(point.day, {})[point.rule] = point.failing
     table = Table(title=f"每日不通过设备数 failing devices per day ({area or 'all areas'}, {days} days)")
-    table.add_column("日期 day")
+    table.add_column("日期 day", no_wrap=True, min_width=10)
     for rule_id in rules:
         spec = _rule(pack, rule_id)
         table.add_column(f"{escape(spec.title_zh) if spec else ''}\n{escape(rule_id)}", justify="right",
