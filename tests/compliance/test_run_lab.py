@@ -15,6 +15,10 @@ from netmiko import ConnectHandler
 from collectors.platforms import cli_of
 from lab import lab_inventory_dir
 from tests.e2e.conftest import lab_state  # noqa: F401 - the small lab, started once for the session
+from yiwang.assemble import assemble
+from yiwang.compliance.advisories import version_of
+from yiwang.compliance.history import ComplianceHistory
+from yiwang.config import load_settings
 
 pytestmark = pytest.mark.integration
 TOWNSHIP = "hb.hg.huangzhou.t02"
@@ -74,3 +78,32 @@ def test_backup_run_fix_over_ssh_and_the_trend_shows_it(lab_state: Path, tmp_pat
     assert "1 fixed" in table.stdout and name in table.stdout and "ntp-server" in table.stdout
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert [a["action"] for a in audit if a["action"] == "compliance.run"] == ["compliance.run"] * 2
+
+
+async def test_the_run_after_a_backup_cycle_reads_the_versions_the_ssh_collector_read(
+        lab_state: Path, tmp_path: Path) -> None:  # noqa: F811
+    config = tmp_path / "yiwang.yaml"
+    advisories = tmp_path / "advisories.yaml"
+    config.write_text(yaml.safe_dump({"state_dir": str(lab_state), "database_url": f"sqlite:///{tmp_path}/y.db",
+                                      "ssh": {"workers": 32}, "compliance": {"advisories": advisories.name}}))
+    advisories.write_text("[]\n")
+    assembly = assemble(load_settings(config), workers=1)
+    try:
+        assert (await assembly.monitor.cycle("ssh")).failed == 0
+        name = assembly.monitor.targets("ssh")[3].device
+        version, _ = version_of(assembly.latest.device_samples(name))
+        platform = assembly.services.inventory.devices[name].platform
+        assert version
+        advisories.write_text(yaml.safe_dump([{"id": "lab-sa-1", "platform": platform, "severity": "critical",
+                                               "title": "the lab's own", "affected": [{"version": version}]}]))
+        backup = next(job for job in assembly.monitor.jobs if job.name == "backup")
+        await backup.run()
+        history = ComplianceHistory(assembly.services.store.engine)
+        run = history.latest_run()
+        assert run is not None and run.trigger == "backup" and run.devices > 200
+        firmware = {r.device: r for r in history.results(rule="firmware-advisory")}
+        assert firmware[name].status == "fail" and firmware[name].severity == "critical"
+        assert "lab-sa-1" in firmware[name].detail
+        assert {r.status for r in firmware.values()} <= {"pass", "fail"}  # every device's version was read
+    finally:
+        await assembly.close()
