@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Engine, and_, delete, func, insert, or_, select, text, update
 
 from yiwang.compliance.model import RuleResult
 from yiwang.schema import compliance_results as results_t
@@ -24,6 +24,7 @@ from yiwang.schema import compliance_runs as runs_t
 
 Key = tuple[str, str]  # (device, rule)
 FIXED = ("pass", "not-applicable")  # a failure followed by one of these is fixed; by exempt or error it is not
+_PG_LOCK = 0x79697763706C  # "yiwcpl": one run records at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,10 @@ class ComplianceHistory:
         not hold stop holding (a partial run would end the others': runs are always whole)."""
         new = {r.key: r for r in found}
         with self.engine.begin() as conn:
+            # Two runs at once (the scheduled one and an operator's) must not both extend the same rows: on
+            # PostgreSQL they queue on this lock; SQLite lets one writer in and the other fails as busy.
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
             holding = {(row.device, row.rule): (row.id, _row_result(row).signature())
                        for row in conn.execute(select(results_t).where(results_t.c.until_run.is_(None)))}
             close, write = reconcile(holding, {k: r.signature() for k, r in new.items()})
