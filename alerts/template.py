@@ -13,7 +13,7 @@ from string import Formatter
 
 PLACEHOLDERS = frozenset({
     "device", "interface", "value", "threshold", "area", "area_name", "level", "rule", "severity", "link",
-    "count", "townships", "villages", "devices", "alerts",
+    "count", "townships", "villages", "devices", "alerts", "check",
 })
 # Numbers may carry a plain spec such as `.1f` or `,.0f`; nothing else.
 _SPEC = re.compile(r"^[<>^]?\d{0,3}(,)?(\.\d{1,2})?[fgde%]?$")

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from api.changes import change_routes
+from api.compliance import compliance_routes
 from api.security import (
     SESSION_COOKIE,
     Admin,
@@ -42,6 +43,7 @@ from yiwang.auth.roles import Identity, Permission, Role, RoleError
 from yiwang.auth.service import AuthError, AuthService, NotFound, Taken, UserError
 from yiwang.auth.sessions import SessionStore
 from yiwang.change.service import ChangeService
+from yiwang.compliance.service import ComplianceService
 from yiwang.config import ApiSettings, AuthSettings
 from yiwang.jobs import JobError, JobRegistry
 from yiwang.status import AreaCounts, DeviceState, area_tree, device_status
@@ -219,6 +221,9 @@ class ServicesView(Protocol):
 
     @property
     def changes(self) -> ChangeService | None: ...
+
+    @property
+    def compliance(self) -> ComplianceService | None: ...
 
 
 def create_app(services: ServicesView, api: ApiSettings | None = None, auth: AuthSettings | None = None) -> FastAPI:
@@ -425,6 +430,7 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
             raise HTTPException(404, str(exc)) from None
 
     app.include_router(change_routes(services.changes))
+    app.include_router(compliance_routes(services.compliance, services.jobs))
 
     # --- jobs ---------------------------------------------------------------------------------------------
     @app.get("/api/jobs", summary="Jobs of this run, newest first", tags=["jobs"])

@@ -10,9 +10,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -48,6 +47,9 @@ from yiwang.stages import AlertsStage, LatestStage, PollHealth, SinkStage
 from yiwang.store import SchemaError, Store, open_store
 from yiwang.targets import Targets, build_targets
 
+if TYPE_CHECKING:
+    from yiwang.compliance.service import ComplianceService
+
 log = logging.getLogger("yiwang.assemble")
 
 
@@ -69,6 +71,7 @@ class Services:
     audit: AuditTrail
     jobs: JobRegistry
     changes: ChangeService | None = None
+    compliance: ComplianceService | None = None  # None: no archive, or compliance turned off
 
     @property
     def store(self) -> Store:
@@ -227,14 +230,22 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
     registered = [r for build in COLLECTORS.values() if (r := build(parts)) is not None]
     jobs: list[Job] = []
     archive = None
+    compliance = None
     if settings.archive.enabled and parts.ssh is not None:
         archive = ConfigArchive.open(inv, targets.ssh, settings.state_dir, store.archive, parts.ssh.configs)
         registered.append(Registered(BackupAges(archive), targets.ssh, AGES_INTERVAL_S))
-        after_backup = _compliance_run(settings, inv, archive, store, latest) if settings.compliance.enabled else None
+        after_backup = None
+        if settings.compliance.enabled:
+            compliance = compliance_service(settings, inv, archive, store, latest)
+            after_backup = functools.partial(_compliance_run, compliance)
+            from yiwang.compliance.samples import ComplianceCollector  # the rule engine loads only when used
+
+            registered.append(Registered(ComplianceCollector(compliance.samples), targets.ssh,
+                                         COMPLIANCE_SAMPLES_INTERVAL_S))
         jobs.append(Job("backup", functools.partial(backup_job, archive, after_backup), settings.archive.interval_s,
                         after="ssh" if any(r.name == "ssh" for r in registered) else "snmp"))
     polled = {r.name for r in registered}
-    health = PollHealth(store, {t.device: t.tags for t in targets.icmp}, polled - {"archive"}, inv)
+    health = PollHealth(store, {t.device: t.tags for t in targets.icmp}, polled - NOT_POLLS, inv)
     stages: list[Stage] = [health, LatestStage(latest), SinkStage(sinks, latest)]
     alerts = None
     dispatcher = None
@@ -255,7 +266,8 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
     changes = ChangeService(settings, store.engine, inventory_loader(settings),
                             record=audit_recorder(audit, "yiwang"),
                             checks=DefaultChecks(settings, store.engine, archive))
-    services = Services(inv, latest, health, alerts, archive, auth, sessions, audit, jobs_registry, changes)
+    services = Services(inv, latest, health, alerts, archive, auth, sessions, audit, jobs_registry, changes,
+                        compliance)
     assembly = Assembly(monitor, services, problems)
     assembly.starting.append(functools.partial(_watch_changes, assembly, changes))
     assembly.closing.insert(0, changes.close)
@@ -274,6 +286,9 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
 
 
 AGES_INTERVAL_S = 60.0
+# The samples change with each run (after a backup cycle) and IPv6 readiness with the ICMP and SNMP cycles.
+COMPLIANCE_SAMPLES_INTERVAL_S = 300.0
+NOT_POLLS = frozenset({"archive", "compliance"})  # sources of samples that are no poll of a device
 
 
 def access(settings: Settings, store: Store) -> tuple[AuthService | None, AuditTrail]:
@@ -341,32 +356,32 @@ async def backup_job(archive: ConfigArchive, after: Callable[[], Awaitable[objec
             log.exception("the compliance run after the backup failed")
 
 
-def _compliance_run(settings: Settings, inventory: Inventory, archive: ConfigArchive, store: Store,
-                    latest: LatestStore) -> Callable[[], Awaitable[object]]:
-    """The run after each backup cycle. The pack, exemptions and advisories are read once here, so that a broken
-    file stops the start; each run reads them again (an exemption added is used by the next run)."""
+def compliance_service(settings: Settings, inventory: Inventory, archive: ConfigArchive, store: Store,
+                       latest: LatestStore) -> ComplianceService:
+    """The pack, exemptions and advisories are read once here, so that a broken file stops the start; each run
+    reads them again (an exemption added is used by the next run)."""
     from yiwang.compliance.advisories import AdvisoryFileError
     from yiwang.compliance.history import ComplianceHistory
     from yiwang.compliance.pack import PackError
-    from yiwang.compliance.run import data_sources, rule_pack, run_compliance
+    from yiwang.compliance.run import data_sources, rule_pack
+    from yiwang.compliance.service import ComplianceService
 
     try:
         rule_pack(settings.compliance)
         data_sources(settings.compliance)
     except (PackError, AdvisoryFileError) as exc:
         raise SetupError(f"compliance: {exc}") from None
-    history = ComplianceHistory(store.engine)
+    return ComplianceService(settings.compliance, inventory, archive.git, archive.index,
+                             ComplianceHistory(store.engine), list(archive.targets.values()), latest.device_samples)
 
-    async def run() -> object:
-        summary = await run_compliance(settings.compliance, inventory, archive.git, archive.index, history,
-                                       today=date.today(), trigger="backup",
-                                       sources=data_sources(settings.compliance, latest.device_samples))
-        log.info("compliance run %d: %d devices, %d failing results, %d newly failing, %d fixed, %.1f s",
-                 summary.run.id, summary.run.devices, summary.run.failed, len(summary.changes.newly_failing),
-                 len(summary.changes.fixed), summary.read_s + summary.evaluate_s + summary.store_s)
-        return summary
 
-    return run
+async def _compliance_run(compliance: ComplianceService) -> object:
+    """The run after each backup cycle (an operator's run under way: this one waits for it, then runs)."""
+    summary = await compliance.run("backup")
+    log.info("compliance run %d: %d devices, %d failing results, %d newly failing, %d fixed, %.1f s",
+             summary.run.id, summary.run.devices, summary.run.failed, len(summary.changes.newly_failing),
+             len(summary.changes.fixed), summary.read_s + summary.evaluate_s + summary.store_s)
+    return summary
 
 
 def _influx(settings: Settings) -> BufferedSink:

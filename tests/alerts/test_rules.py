@@ -12,11 +12,14 @@ BASE = {"name": "cpu", "kind": "threshold", "measurement": "entity", "field": "c
 def test_default_rules_load() -> None:
     rules = {r.name: r for r in load_rules([DEFAULT_RULES])}
     assert set(rules) == {"device_unreachable", "uplink_down", "uplink_utilisation_high", "interface_errors_rising",
-                          "cpu_high", "memory_high", "config_backup_old", "poll_data_absent"}
+                          "cpu_high", "memory_high", "config_backup_old", "poll_data_absent",
+                          "compliance_high_failed"}
     assert rules["uplink_utilisation_high"].relative_to == "link_bandwidth"
     assert rules["uplink_utilisation_high"].for_s == 600
     assert rules["config_backup_old"].value == 2 * 86400
     assert rules["device_unreachable"].also[0].measurement == "icmp"
+    assert rules["compliance_high_failed"].measurement == "compliance_device"
+    assert rules["compliance_high_failed"].repeat_s >= 365 * 86400  # said once, when it starts
 
 
 @pytest.mark.parametrize(("change", "message"), [
