@@ -241,7 +241,7 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
             from yiwang.compliance.samples import ComplianceCollector  # the rule engine loads only when used
 
             registered.append(Registered(ComplianceCollector(compliance.samples), targets.ssh,
-                                         COMPLIANCE_SAMPLES_INTERVAL_S))
+                                         settings.compliance.samples_interval_s))
         jobs.append(Job("backup", functools.partial(backup_job, archive, after_backup), settings.archive.interval_s,
                         after="ssh" if any(r.name == "ssh" for r in registered) else "snmp"))
     polled = {r.name for r in registered}
@@ -286,8 +286,6 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
 
 
 AGES_INTERVAL_S = 60.0
-# The samples change with each run (after a backup cycle) and IPv6 readiness with the ICMP and SNMP cycles.
-COMPLIANCE_SAMPLES_INTERVAL_S = 300.0
 NOT_POLLS = frozenset({"archive", "compliance"})  # sources of samples that are no poll of a device
 
 

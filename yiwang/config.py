@@ -147,6 +147,9 @@ class ComplianceSettings(Strict):
     backup_max_age_h: float = Field(24.0, gt=0, description="config-backup-fresh fails from this age on")
     keep_days: float = Field(400.0, gt=0, description="runs older than this are pruned (the trend reaches back "
                                                       "this far; a level-3 assessment looks at a year)")
+    samples_interval_s: float = Field(300.0, gt=0, description="how often the latest run's results and IPv6 "
+                                                               "readiness become samples (/metrics, InfluxDB, "
+                                                               "the alerts)")
 
 
 class InfluxSettings(Strict):
