@@ -160,6 +160,12 @@ def test_backup_run_report_fix_over_ssh_and_the_change_shows(city: City) -> None
     metrics = until("compliance samples", exposition, 60)
     assert "yiwang_compliance_checked{" in metrics and "yiwang_compliance_device_failed{" in metrics
     assert "yiwang_ipv6_readiness_villages{" in metrics
+    # the weak device fails a high rule: the alert, naming the device and the rule
+    alert = until("the compliance alert", lambda: next(
+        (a for a in operator.get("/api/alerts").json() if a.get("rule") == "compliance_high_failed"
+         and a.get("labels", {}).get("device") == weak and a["labels"].get("check") == "snmp-v3-priv-only"), None), 60)
+    assert alert["severity"] == "major" and weak in alert["annotations"]["summary"]
+    assert "snmp-v3-priv-only" in alert["annotations"]["summary"]
     ipv6 = operator.get("/api/compliance/ipv6", params={"area": township}).json()
     assert ipv6["devices"] and {c["check"] for c in ipv6["devices"][0]["checks"]} == {
         "global", "uplink-address", "icmp", "snmp", "plan"}
