@@ -337,14 +337,13 @@ def pick(devices: Iterable[DevicePlan], names: list[str], per_platform: int) -> 
     return chosen
 
 
-async def _main(args: argparse.Namespace, password: str) -> None:
+async def _main(args: argparse.Namespace, password: str, community: str | None) -> None:
     plan = generate_city(args.plan_seed, args.profile)
     devices = pick(plan.devices, [n for n in args.devices.split(",") if n], args.per_platform)
     if args.limit:
         devices = devices[: args.limit]
     state_dir = Path(args.state_dir)
     lab_root = Path(args.lab_root) if args.lab_root else None
-    community = Path(args.community_file).read_text().strip() if args.community_file else None
     lab = await serve(devices, args.port, state_dir, (args.username, password), lab_root=lab_root, community=community)
     addresses = {name: list(d.addresses) for name, d in lab.devices.items()}
     ready = {"pid": os.getpid(), "port": args.port, "devices": addresses}
@@ -372,7 +371,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--community-file", default="",
                         help="the lab's SNMP community, for the devices whose configuration keeps one")
     args = parser.parse_args(argv)
-    asyncio.run(_main(args, Path(args.password_file).read_text().strip()))
+    community = Path(args.community_file).read_text().strip() if args.community_file else None
+    asyncio.run(_main(args, Path(args.password_file).read_text().strip(), community))
 
 
 if __name__ == "__main__":

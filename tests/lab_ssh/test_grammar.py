@@ -10,7 +10,6 @@ import pytest
 from lab.city import CityPlan
 from lab.ssh.cli import handle, login, prompt
 from lab.ssh.config import Config, configure, initial_config, render
-from lab.ssh.secure import security_sections
 from lab.ssh.grammar import (
     ACL6,
     AREA,
@@ -26,6 +25,7 @@ from lab.ssh.grammar import (
     parse,
 )
 from lab.ssh.ping import reachable
+from lab.ssh.secure import security_sections
 from lab.ssh.state import Registry
 from tests.lab_ssh.conftest import NOW, first_device, fresh_memory
 
