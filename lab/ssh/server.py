@@ -347,7 +347,10 @@ async def _main(args: argparse.Namespace, password: str, community: str | None) 
     lab = await serve(devices, args.port, state_dir, (args.username, password), lab_root=lab_root, community=community)
     addresses = {name: list(d.addresses) for name, d in lab.devices.items()}
     ready = {"pid": os.getpid(), "port": args.port, "devices": addresses}
-    (state_dir / READY_FILE).write_text(json.dumps(ready))
+    # Written whole, then renamed: whoever waits for the file must never read it half-written.
+    partial = state_dir / (READY_FILE + ".part")
+    partial.write_text(json.dumps(ready))
+    partial.replace(state_dir / READY_FILE)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
