@@ -46,7 +46,8 @@ from collectors.platforms import cli_of
 # Views: what kind of section a configuration line is typed in.
 SYSTEM, INTERFACE, OSPFV3, AREA, ACL6, VTY, ROUTER, IPV6_ACL, AAA, LOCAL_USER = (
     "system", "interface", "ospfv3", "ospfv3-area", "acl6", "vty", "router", "ipv6-acl", "aaa", "local-user")
-AAA_SCHEME, AAA_POLICY = "aaa-scheme", "aaa-password-policy"  # views inside VRP's `aaa`
+AAA_SCHEME, AAA_POLICY, AAA_DOMAIN = "aaa-scheme", "aaa-password-policy", "aaa-domain"  # views inside VRP's `aaa`
+SERVER, DOMAIN = "aaa-server", "domain"  # a TACACS+ server (template, scheme, group); Comware's ISP domain
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,11 +249,12 @@ _VRP_SECURITY = [
     cmd("telnet server enable"), cmd("stelnet server enable"), cmd("ftp server enable"),
     cmd("info-center loghost {v4}"), cmd("info-center loghost source {ifname}", replaces="info-center loghost source"),
     cmd("ssh server acl {acl4}", replaces="ssh server acl"), *_VRP_SNMP,
+    cmd("hwtacacs-server template {word}", enters=SERVER),
 ]
 _VRP_TERMINALS = [cmd("user-interface con 0", enters=VTY), cmd("user-interface vty {vty_vrp} {vty_vrp}", enters=VTY)]
 _VRP_AAA = [
     cmd("authentication-scheme {word}", enters=AAA_SCHEME),
-    cmd("local-aaa-user password policy administrator", enters=AAA_POLICY),
+    cmd("local-aaa-user password policy administrator", enters=AAA_POLICY), cmd("domain {word}", enters=AAA_DOMAIN),
     cmd("local-user {word} password irreversible-cipher {irrev}", replaces="local-user {0} password"),
     cmd("local-user {word} password cipher {word}", replaces="local-user {0} password"),
     cmd("local-user {word} privilege level {level}", replaces="local-user {0} privilege level"),
@@ -264,6 +266,23 @@ _VRP_SCHEME = [cmd("authentication-mode " + " ".join("{aaamode}" for _ in range(
                for n in (1, 2, 3)]
 _VRP_POLICY = [cmd("password expire {days}", replaces="password expire"),
                cmd("password history record number {n}", replaces="password history record number")]
+_VRP_DOMAIN = [cmd("hwtacacs-server {word}", replaces="hwtacacs-server"),
+               cmd("authentication-scheme {word}", replaces="authentication-scheme")]
+_VRP_SERVER = [cmd(f"hwtacacs-server {kind} {{v4}} {{n}}", replaces=f"hwtacacs-server {kind}")
+               for kind in ("authentication", "authorization", "accounting")]
+_VRP_SERVER += [cmd(f"hwtacacs-server {kind} {{v4}}", replaces=f"hwtacacs-server {kind}",
+                    form=f"hwtacacs-server {kind} {{0}} 49")
+                for kind in ("authentication", "authorization", "accounting")]
+_VRP_SERVER += [cmd("hwtacacs-server shared-key cipher {word}", replaces="hwtacacs-server shared-key")]
+_COMWARE_SERVER = [cmd(f"primary {kind} {{v4}}", replaces=f"primary {kind}")
+                   for kind in ("authentication", "authorization", "accounting")]
+_COMWARE_SERVER += [cmd(f"key {kind} cipher {{word}}", replaces=f"key {kind}") for kind in ("authentication",
+                                                                                            "authorization")]
+_COMWARE_SERVER += [cmd("user-name-format without-domain", replaces="user-name-format")]
+_COMWARE_DOMAIN = [cmd("authentication login {text}", replaces="authentication login"),
+                   cmd("authorization login {text}", replaces="authorization login")]
+_IOS_SERVER = [cmd("server name {word}"), cmd("address ipv4 {v4}", replaces="address ipv4"),
+               cmd("key 7 {word}", replaces="key"), cmd("key {word}", replaces="key")]
 _TERMINAL = [
     cmd("authentication-mode {authmode}", replaces="authentication-mode"),
     cmd("protocol inbound {inbound}", replaces="protocol inbound"),
@@ -281,6 +300,7 @@ _COMWARE_SECURITY = [
         replaces="password-control login-attempt"),
     cmd("password-control login-attempt {attempts} exceed lock", replaces="password-control login-attempt"),
     *_VRP_SNMP, cmd("local-user {word} class manage", enters=LOCAL_USER),
+    cmd("hwtacacs scheme {word}", enters=SERVER), cmd("domain {word}", enters=DOMAIN),
     cmd("line con 0", enters=VTY), cmd("line aux 0", enters=VTY),
     cmd("line vty {vty_comware} {vty_comware}", enters=VTY),
 ]
@@ -305,6 +325,8 @@ _IOS_FAMILY_SECURITY = [
     cmd("line con 0", enters=VTY),
 ]
 _IOS_SECURITY = [
+    cmd("aaa group server tacacs+ {word}", enters=SERVER), cmd("tacacs server {word}", enters=SERVER),
+    cmd("aaa authorization exec default {text}", replaces="aaa authorization exec default"),
     *_IOS_FAMILY_SECURITY, cmd("enable secret {scrypt}", replaces="enable secret", form="enable secret 9 {0}"),
     cmd("enable secret 9 {scrypt}", replaces="enable secret"),
     cmd("enable password {text}", replaces="enable password"),
@@ -318,6 +340,8 @@ _IOS_SECURITY = [
 _RGOS_SECURITY = [
     *_IOS_FAMILY_SECURITY, cmd("enable secret {md5}", replaces="enable secret", form="enable secret 5 {0}"),
     cmd("enable secret 5 {md5}", replaces="enable secret"), cmd("enable password {text}", replaces="enable password"),
+    cmd("tacacs-server host {v4} key 7 {word}", replaces="tacacs-server host {0}"),
+    cmd("tacacs-server host {v4} key {word}", replaces="tacacs-server host {0}"),
     cmd("password policy min-size {length}", replaces="password policy min-size"),
     cmd("password policy life-cycle {days}", replaces="password policy life-cycle"), cmd("password policy strong"),
     cmd("enable service ssh-server"), cmd("enable service telnet-server"), cmd("enable service web-server"),
@@ -365,11 +389,13 @@ GRAMMAR: dict[str, dict[str, list[Command]]] = {
     "huawei_vrp": {SYSTEM: [*_VRP_SYSTEM, *_VRP_SECURITY, cmd("http server enable"), cmd("aaa", enters=AAA),
                             *_VRP_TERMINALS],
                    INTERFACE: _VRP_INTERFACE, OSPFV3: _OSPFV3, AREA: [], ACL6: _ACL6, VTY: [*_VTY, *_TERMINAL],
-                   AAA: _VRP_AAA, AAA_SCHEME: _VRP_SCHEME, AAA_POLICY: _VRP_POLICY},
+                   AAA: _VRP_AAA, AAA_SCHEME: _VRP_SCHEME, AAA_POLICY: _VRP_POLICY, AAA_DOMAIN: _VRP_DOMAIN,
+                   SERVER: _VRP_SERVER},
     "hp_comware": {SYSTEM: [*_COMWARE_SYSTEM, *_COMWARE_SECURITY], INTERFACE: _COMWARE_INTERFACE, OSPFV3: _OSPFV3,
-                   AREA: [], ACL6: _ACL6, VTY: [*_VTY, *_TERMINAL], LOCAL_USER: _COMWARE_LOCAL_USER},
+                   AREA: [], ACL6: _ACL6, VTY: [*_VTY, *_TERMINAL], LOCAL_USER: _COMWARE_LOCAL_USER,
+                   SERVER: _COMWARE_SERVER, DOMAIN: _COMWARE_DOMAIN},
     "cisco_ios": {SYSTEM: [*_IOS_GLOBAL, cmd("ipv6 unicast-routing"), *_IOS_SECURITY], INTERFACE: _IOS_INTERFACE,
-                  ROUTER: _IOS_ROUTER, IPV6_ACL: _IOS_ACL, VTY: [*_IOS_VTY, *_IOS_TERMINAL]},
+                  ROUTER: _IOS_ROUTER, IPV6_ACL: _IOS_ACL, VTY: [*_IOS_VTY, *_IOS_TERMINAL], SERVER: _IOS_SERVER},
     "ruijie_os": {SYSTEM: [*_IOS_GLOBAL, *_RGOS_SECURITY], INTERFACE: _IOS_INTERFACE, ROUTER: _IOS_ROUTER,
                   IPV6_ACL: _IOS_ACL, VTY: [*_IOS_VTY, *_IOS_TERMINAL]},
 }
@@ -494,6 +520,8 @@ def sub_view_of(sub: str) -> str:
         return AAA_SCHEME
     if sub.startswith("local-aaa-user password policy"):
         return AAA_POLICY
+    if sub.startswith("domain "):
+        return AAA_DOMAIN
     return AREA
 
 
@@ -507,5 +535,7 @@ def view_of(head: str) -> str:
 
 VIEW_HEADS: Mapping[str, str] = {
     "interface ": INTERFACE, "ospfv3 ": OSPFV3, "acl ipv6 ": ACL6, "user-interface ": VTY, "line ": VTY,
-    "ipv6 router ospf": ROUTER, "ipv6 access-list": IPV6_ACL, "aaa": AAA, "local-user ": LOCAL_USER,
+    "ipv6 router ospf": ROUTER, "ipv6 access-list": IPV6_ACL, "aaa group server ": SERVER, "aaa": AAA,
+    "local-user ": LOCAL_USER, "hwtacacs-server template ": SERVER, "hwtacacs scheme ": SERVER,
+    "tacacs server ": SERVER, "domain ": DOMAIN,
 }
