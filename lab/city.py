@@ -14,6 +14,7 @@ from pathlib import Path
 
 from inventory.model import Area, Endpoint, Level, Link
 from lab.export import write_inventory
+from lab.hardening import HARDENED, Hardening, hardening_of
 from lab.names import place_name
 from lab.platforms import MODELS, ROLE_MODELS, first_if_index, port_name
 
@@ -120,6 +121,7 @@ class DevicePlan:
     site: str | None = None
     cabinet: str | None = None
     hostile: bool = False
+    hardening: Hardening = HARDENED  # what its configuration breaks of the 等保 rules (lab.hardening)
 
     @property
     def host(self) -> str:
@@ -385,6 +387,7 @@ class _Builder:
             address=dev.address, address6=dev.address6, sys_name=HOSTILE_SYS_NAME if hostile else dev.name,
             sys_descr=model.sys_descr.format(name=dev.name), sys_object_id=model.sys_object_id, uptime_s=uptime,
             interfaces=tuple(interfaces), site=dev.site, cabinet=dev.cabinet, hostile=hostile,
+            hardening=hardening_of(self.seed, dev.name, dev.area),
         )
         return self._resources(rng, plan)
 

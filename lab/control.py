@@ -202,7 +202,8 @@ def _spawn_ssh(paths: LabPaths, plan: CityPlan, record: LabRecord, password_file
     devices = sum(1 for d in plan.devices if d.platform != "linux")
     args = [sys.executable, "-m", "lab.ssh.server", "--plan-seed", str(record.seed), "--profile", record.profile,
             "--port", str(record.port), "--state-dir", str(state), "--username", SSH_USER,
-            "--password-file", str(password_file), "--lab-root", str(paths.root)]
+            "--password-file", str(password_file), "--lab-root", str(paths.root),
+            "--community-file", str(paths.secret)]
     return _spawn("ssh", args, dict(os.environ), paths.logs / "ssh.log", devices, devices)
 
 

@@ -15,7 +15,20 @@ from collectors.platforms import cli_of
 from lab.city import DevicePlan
 from lab.ssh import ping
 from lab.ssh.config import VRP_LIKE, Configured, body_of, configure, hostname
-from lab.ssh.grammar import ACL6, IPV6_ACL, OSPFV3, ROUTER, VTY, Rejected, error_text, view_of
+from lab.ssh.grammar import (
+    AAA,
+    ACL6,
+    DOMAIN,
+    IPV6_ACL,
+    LOCAL_USER,
+    OSPFV3,
+    ROUTER,
+    SERVER,
+    VTY,
+    Rejected,
+    error_text,
+    view_of,
+)
 from lab.ssh.show import ND_SHOWS, SHOWS, Renderer
 from lab.ssh.state import DeviceMemory, NoNetwork
 
@@ -55,7 +68,8 @@ class CliState:
 
 
 # IOS-family prompts of the views other than an interface (RGOS names the OSPF and ACL views its own way).
-_IOS_VIEWS = {ROUTER: "(config-rtr)#", IPV6_ACL: "(config-ipv6-acl)#", VTY: "(config-line)#"}
+_IOS_VIEWS = {ROUTER: "(config-rtr)#", IPV6_ACL: "(config-ipv6-acl)#", VTY: "(config-line)#",
+              SERVER: "(config-sg-tacacs+)#"}
 _RGOS_VIEWS = {**_IOS_VIEWS, ROUTER: "(config-router)#", IPV6_ACL: "(config-ipv6-nacl)#"}
 
 
@@ -68,7 +82,22 @@ def _vrp_view(platform: str, head: str, sub: str) -> str:
     if view == ACL6:
         return f"acl6-basic-{words[-1]}" if platform == "huawei_vrp" else f"acl-ipv6-basic-{words[-1]}"
     if view == VTY:
-        return ("ui-vty" if platform == "huawei_vrp" else "line-vty") + f"{words[-2]}-{words[-1]}"
+        kind = "ui-" if platform == "huawei_vrp" else "line-"
+        if words[1] in ("con", "aux"):  # `[HUAWEI-ui-console0]`, `[H3C-line-aux0]`
+            return kind + {"con": "console", "aux": "aux"}[words[1]] + words[-1]
+        return kind + f"vty{words[-2]}-{words[-1]}"
+    if view == AAA:  # `[HUAWEI-aaa]`, `[HUAWEI-aaa-authen-default]`, `[HUAWEI-aaa-lupp-admin]`
+        if sub.startswith("authentication-scheme "):
+            return f"aaa-authen-{sub.split()[-1]}"
+        if sub.startswith("domain "):
+            return f"aaa-domain-{sub.split()[-1]}"
+        return "aaa-lupp-admin" if sub else "aaa"
+    if view == SERVER:  # `[HUAWEI-hwtacacs-yiwang-tac]`
+        return f"hwtacacs-{words[-1]}"
+    if view == DOMAIN:  # `[H3C-isp-system]`
+        return f"isp-{words[-1]}"
+    if view == LOCAL_USER:  # `[H3C-luser-manage-netops]`
+        return f"luser-{words[-1]}-{words[1]}"
     return head.split(None, 1)[1].replace(" ", "")
 
 
@@ -82,6 +111,8 @@ def prompt(state: CliState) -> str:
         return f"<{name}>"
     if state.mode == "interface" and not state.context.startswith("interface "):
         views = _RGOS_VIEWS if state.platform == "ruijie_os" else _IOS_VIEWS
+        if state.context.startswith("tacacs server "):
+            return name + "(config-server-tacacs)#"
         return name + views[view_of(state.context)]
     return name + {"user": ">", "enable": "#", "config": "(config)#", "interface": "(config-if)#"}[state.mode]
 

@@ -11,8 +11,9 @@ from typing import Any
 
 from collectors.platforms import PLATFORMS, SSH_PLATFORMS, cli_of
 from lab.city import DevicePlan
-from lab.ssh.grammar import ACL6, AREA, INTERFACE, SYSTEM, Accepted, Rejected, is_logical, view_of
+from lab.ssh.grammar import ACL6, AREA, INTERFACE, SYSTEM, Accepted, Rejected, is_logical, sub_view_of, view_of
 from lab.ssh.grammar import parse as parse_line
+from lab.ssh.secure import security_sections
 
 # (head, body lines); a global one-liner is a section with an empty body.
 Section = tuple[str, tuple[str, ...]]
@@ -31,7 +32,9 @@ def clean(text: str) -> str:
     return re.sub(r"\s+", " ", "".join(c if c.isprintable() or c.isspace() else " " for c in text)).strip()
 
 
-def initial_config(plan: DevicePlan) -> Config:
+def initial_config(plan: DevicePlan, community: str | None = None) -> Config:
+    """The configuration a device starts with: its hostname, its interfaces, and the security sections its hardening
+    level implies (`lab.ssh.secure`; `community` is the lab's SNMP community, for the devices that keep one)."""
     name = re.sub(r"\s+", "_", clean(plan.sys_name))[:64] or plan.name
     sections: list[Section] = [(f"{cli_of(plan.platform).name_key} {name}", ())]
     for iface in plan.interfaces:
@@ -43,7 +46,11 @@ def initial_config(plan: DevicePlan) -> Config:
         if not iface.admin_up:
             body.append("shutdown")
         sections.append((f"interface {iface.name}", tuple(body)))
-    return tuple(sections)
+    config = tuple(sections)
+    order = global_order(plan.platform)
+    for section in security_sections(plan, community):
+        config = _insert(config, section, lambda s: _rank(order, s[0]))
+    return config
 
 
 def hostname(platform: str, config: Config) -> str:
@@ -77,15 +84,39 @@ class Configured:
     sub: str = ""  # a view inside it (OSPFv3 `area 0.0.0.0`)
 
 
-# Where a device prints each kind of global section and interface line, whatever order they were typed in.
+# Where a device prints each kind of global section and interface line, whatever order they were typed in (the
+# orders of the real configurations named in lab.ssh.secure).
 _GLOBAL_ORDER = {
-    "vrp": (("sysname", 0), ("ipv6", 5), ("acl", 20), ("interface", 40), ("ospfv3", 60), ("ip route-static", 70),
-            ("ipv6 route-static", 71), ("snmp-agent", 80), ("ntp-service", 85), ("user-interface", 90),
-            ("line", 90)),
-    "ios": (("hostname", 0), ("ipv6 unicast-routing", 10), ("interface", 40), ("ipv6 router", 60),
-            ("ip route", 70), ("ipv6 route", 71), ("ipv6 access-list", 75), ("snmp-server", 80), ("line", 90),
-            ("ntp", 95)),
+    "huawei_vrp": (("sysname", 0), ("ipv6", 5), ("telnet server", 8), ("ftp server", 8), ("http server", 8),
+                   ("info-center", 10), ("hwtacacs-server", 15), ("acl", 20), ("aaa", 25), ("interface", 40),
+                   ("ospfv3", 60), ("ip route-static", 70), ("ipv6 route-static", 71), ("snmp-agent", 80),
+                   ("stelnet server", 82), ("ssh", 82), ("ntp-service", 85), ("user-interface", 90), ("line", 90)),
+    "hp_comware": (("sysname", 0), ("ipv6", 5), ("telnet server", 8), ("password-control", 9), ("info-center", 10),
+                   ("ssh server", 13), ("ftp server", 14), ("ip http", 14), ("ip https", 14), ("acl", 20),
+                   ("interface", 40), ("ospfv3", 60), ("ip route-static", 70), ("ipv6 route-static", 71),
+                   ("snmp-agent", 80), ("ntp-service", 85), ("user-interface", 90), ("line", 90),
+                   ("hwtacacs scheme", 92), ("radius scheme", 92), ("domain", 93), ("local-user", 95)),
+    "cisco_ios": (("service", -1), ("hostname", 0), ("security passwords", 2), ("logging buffered", 3),
+                  ("enable", 4), ("aaa new-model", 5), ("aaa group", 6), ("aaa authentication", 7),
+                  ("aaa authorization", 7), ("aaa local", 8), ("aaa session-id", 9), ("ipv6 unicast-routing", 10),
+                  ("ip domain", 11), ("login", 12), ("username", 13), ("ip ssh", 14), ("interface", 40),
+                  ("ip forward-protocol", 50), ("ip http", 51), ("no ip http", 51), ("ipv6 router", 60),
+                  ("ip route", 70), ("ipv6 route", 71), ("logging", 73), ("access-list", 74),
+                  ("ipv6 access-list", 75), ("snmp-server", 80), ("tacacs server", 85), ("line", 90), ("ntp", 95)),
+    "ruijie_os": (("hostname", 0), ("password policy", 2), ("sntp", 3), ("aaa", 5), ("ipv6 unicast-routing", 10),
+                  ("username", 13), ("service", 14), ("ip ssh", 14), ("tacacs-server", 15), ("logging", 16),
+                  ("enable secret", 17), ("enable password", 17), ("enable service", 18), ("interface", 40),
+                  ("ipv6 router", 60), ("ip route", 70), ("ipv6 route", 71), ("ip access-list", 74),
+                  ("ipv6 access-list", 75), ("snmp-server", 80), ("line", 90), ("ntp", 95)),
 }
+
+
+def global_order(platform: str) -> tuple[tuple[str, int], ...]:
+    """VRP-like platforms without an order of their own print as VRP does."""
+    family = cli_of(platform).family
+    return _GLOBAL_ORDER.get(platform) or _GLOBAL_ORDER["huawei_vrp" if family == "vrp" else "cisco_ios"]
+
+
 _BODY_ORDER = {
     "vrp": ("description", "shutdown", "loopback", "ipv6 enable", "ip address", "ipv6 address", "ospfv3", "qos lr"),
     "ios": ("description", "bandwidth", "ip address", "rate-limit", "shutdown", "ipv6 address", "ipv6 enable",
@@ -110,18 +141,32 @@ def _insert(items: tuple[Any, ...], item: Any, rank: Callable[[Any], int]) -> tu
 
 def configure(platform: str, config: Config, head: str, line: str, sub: str = "") -> Configured | Rejected:
     """One line typed in the system view (`head` ""), in a section (`head`), or in a view inside it (`sub`)."""
-    view = SYSTEM if not head else AREA if sub else view_of(head)
+    view = SYSTEM if not head else sub_view_of(sub) if sub else view_of(head)
     outcome = parse_line(platform, view, clean(line), interfaces(config))
     if isinstance(outcome, Rejected):
         return outcome
     if not head:
         return _global(platform, config, outcome)
-    if outcome.enters == AREA:
+    if outcome.enters:
         return Configured(_set_body(config, head, lambda body: body if outcome.line in body else (*body, outcome.line)),
                           head, outcome.line)
     family = cli_of(platform).family
+    if sub and view != AREA:
+        return Configured(_set_body(config, head, lambda body: _change_nested(
+            body, sub, lambda children: _change_body(platform, family, view, children, outcome))), head, sub)
     return Configured(_set_body(config, head, lambda body: _change_body(platform, family, view, body, outcome)), head,
                       sub)
+
+
+def _change_nested(body: tuple[str, ...], sub: str, change: Callable[[tuple[str, ...]], tuple[str, ...]]
+                   ) -> tuple[str, ...]:
+    """Change the lines under `sub` (one space deeper: VRP's `authentication-scheme default` in `aaa`)."""
+    start = body.index(sub) + 1
+    end = start
+    while end < len(body) and body[end].startswith(" "):
+        end += 1
+    children = change(tuple(b[1:] for b in body[start:end]))
+    return (*body[:start], *(" " + c for c in children), *body[end:])
 
 
 def _set_body(config: Config, head: str, change: Callable[[tuple[str, ...]], tuple[str, ...]]) -> Config:
@@ -161,7 +206,7 @@ def _acl_rule(platform: str, body: tuple[str, ...], line: str) -> tuple[str, ...
 
 def _global(platform: str, config: Config, outcome: Accepted) -> Configured:
     line = outcome.line
-    order = _GLOBAL_ORDER[cli_of(platform).family]
+    order = global_order(platform)
 
     def rank(section: Section) -> int:
         return _rank(order, section[0])
@@ -213,15 +258,22 @@ def render(plan: DevicePlan, config: Config, updated_at: datetime) -> str:
         else:
             lines = [sep, f"version {software_version(plan)}", f"#Last configuration was updated at {stamp}"]
         lines.append(sep)
-        for head, body in config:
-            lines += [head, *(" " + b for b in body), sep]
+        order = global_order(plan.platform)
+        for i, (head, body) in enumerate(config):
+            lines += [head, *(" " + b for b in body)]
+            after = config[i + 1] if i + 1 < len(config) else None
+            # One-line commands of a kind print together (`snmp-agent …`, `ntp-service …`), one `#` after the group
+            if not (after and not body and not after[1] and _rank(order, head) == _rank(order, after[0])):
+                lines.append(sep)
         lines.append(cli_of(plan.platform).config_end)
     else:
         sep = "!"
         lines = [sep, f"! Last configuration change at {stamp}", sep, f"version {software_version(plan)}"]
-        for head, body in config:
+        for i, (head, body) in enumerate(config):
             lines += [head, *(" " + b for b in body)]
-            if body or head.startswith("interface "):
+            following = config[i + 1][0] if i + 1 < len(config) else ""
+            if (body or head.startswith("interface ")) and not (head.startswith("line ")
+                                                                and following.startswith("line ")):
                 lines.append(sep)
         lines += [sep, cli_of(plan.platform).config_end]
         text = "\n".join(lines) + "\n"
@@ -235,7 +287,8 @@ def parse(text: str) -> Config:
     for raw in text.splitlines():
         line = raw.rstrip()
         if raw.startswith(" ") and sections:
-            sections[-1][1].append(line.strip())
+            if line.strip() and line.strip()[0] not in "!#":  # ` #` / ` !` inside a block separate its parts
+                sections[-1][1].append(line[1:])  # deeper lines keep their extra indentation (VRP's `aaa`)
             continue
         if not line or line[0] in "!#" or line in CONFIG_ENDS or line.startswith(
                 ("Building configuration", "Current configuration", "version ")):

@@ -95,7 +95,9 @@ class Lab:
     """Many SSH devices in one event loop; `start()`, then `close()`."""
 
     def __init__(self, devices: Iterable[DevicePlan], port: int, state_dir: Path, credentials: tuple[str, str],
-                 host_addresses: Mapping[str, tuple[str, ...]] | None = None, lab_root: Path | None = None) -> None:
+                 host_addresses: Mapping[str, tuple[str, ...]] | None = None, lab_root: Path | None = None,
+                 community: str | None = None) -> None:
+        """`community`: the lab's SNMP community, named in the configuration of the devices that keep one."""
         self.port, self.state_dir, self.credentials, self.lab_root = port, state_dir, credentials, lab_root
         self.devices: dict[str, Device] = {}
         self.registry = Registry()
@@ -104,7 +106,7 @@ class Lab:
         for plan in devices:
             addresses = (host_addresses or {}).get(plan.name) or tuple(a for a in (plan.address, plan.address6) if a)
             cfg = state_dir / f"{plan.name}.cfg"
-            config = parse(cfg.read_text()) if cfg.exists() else initial_config(plan)
+            config = parse(cfg.read_text()) if cfg.exists() else initial_config(plan, community)
             memory = DeviceMemory(config, config, now, now)
             self.devices[plan.name] = Device(plan, addresses, memory, self._key(plan.name))
             self.registry.update(plan, config)
@@ -311,8 +313,9 @@ def _reconnect(lab_root: Path, device: Device, fault_id: str) -> None:
 
 
 async def serve(devices: Iterable[DevicePlan], port: int, state_dir: Path, credentials: tuple[str, str],
-                host_addresses: Mapping[str, tuple[str, ...]] | None = None, lab_root: Path | None = None) -> Lab:
-    lab = Lab(devices, port, state_dir, credentials, host_addresses, lab_root)
+                host_addresses: Mapping[str, tuple[str, ...]] | None = None, lab_root: Path | None = None,
+                community: str | None = None) -> Lab:
+    lab = Lab(devices, port, state_dir, credentials, host_addresses, lab_root, community)
     await lab.start()
     return lab
 
@@ -334,17 +337,20 @@ def pick(devices: Iterable[DevicePlan], names: list[str], per_platform: int) -> 
     return chosen
 
 
-async def _main(args: argparse.Namespace, password: str) -> None:
+async def _main(args: argparse.Namespace, password: str, community: str | None) -> None:
     plan = generate_city(args.plan_seed, args.profile)
     devices = pick(plan.devices, [n for n in args.devices.split(",") if n], args.per_platform)
     if args.limit:
         devices = devices[: args.limit]
     state_dir = Path(args.state_dir)
     lab_root = Path(args.lab_root) if args.lab_root else None
-    lab = await serve(devices, args.port, state_dir, (args.username, password), lab_root=lab_root)
+    lab = await serve(devices, args.port, state_dir, (args.username, password), lab_root=lab_root, community=community)
     addresses = {name: list(d.addresses) for name, d in lab.devices.items()}
     ready = {"pid": os.getpid(), "port": args.port, "devices": addresses}
-    (state_dir / READY_FILE).write_text(json.dumps(ready))
+    # Written whole, then renamed: whoever waits for the file must never read it half-written.
+    partial = state_dir / (READY_FILE + ".part")
+    partial.write_text(json.dumps(ready))
+    partial.replace(state_dir / READY_FILE)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -365,8 +371,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-platform", type=int, default=0, help="first N devices of each platform (+ IPv6 one)")
     parser.add_argument("--limit", type=int, default=0, help="at most this many devices")
     parser.add_argument("--lab-root", default="", help="the lab's folder, for cutting a device off SNMP and ping")
+    parser.add_argument("--community-file", default="",
+                        help="the lab's SNMP community, for the devices whose configuration keeps one")
     args = parser.parse_args(argv)
-    asyncio.run(_main(args, Path(args.password_file).read_text().strip()))
+    community = Path(args.community_file).read_text().strip() if args.community_file else None
+    asyncio.run(_main(args, Path(args.password_file).read_text().strip(), community))
 
 
 if __name__ == "__main__":

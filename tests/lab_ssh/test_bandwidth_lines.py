@@ -48,7 +48,12 @@ def typed(state: CliState, lines: list[str]) -> tuple[CliState, str]:
 
 
 def running(state: CliState) -> str:
-    return handle(state, cli_of(state.plan.platform).config_command, NOW)[1]
+    """The whole running configuration, with the pager off as an automation session has it (a hardened device's
+    configuration is longer than a screen)."""
+    cli = cli_of(state.plan.platform)
+    for line in cli.pager_off:
+        state, _ = handle(state, line, NOW)
+    return handle(state, cli.config_command, NOW)[1]
 
 
 @pytest.mark.parametrize("platform", SSH_PLATFORMS)

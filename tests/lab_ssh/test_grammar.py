@@ -25,6 +25,7 @@ from lab.ssh.grammar import (
     parse,
 )
 from lab.ssh.ping import reachable
+from lab.ssh.secure import security_sections
 from lab.ssh.state import Registry
 from tests.lab_ssh.conftest import NOW, first_device, fresh_memory
 
@@ -150,9 +151,12 @@ def test_overwrite_style_and_ordering_follow_the_device(small: CityPlan) -> None
         done = configure("huawei_vrp", config, head, line)
         assert not isinstance(done, Rejected), line
         config = done.config
-    heads = [h for h, _ in config]
+    security = {h for h, _ in security_sections(device)}  # the device's own 等保 settings, placed by the same order
+    heads = [h for h, _ in config if h not in security]
     assert heads[:3] == [heads[0], "ipv6", "acl ipv6 number 2001"]  # after sysname, before the interfaces
     assert heads[-2:] == ["ospfv3 1", "ipv6 route-static :: 0 2001:DB8::1"]
+    every = [h for h, _ in config]
+    assert every.index("acl number 2000") < every.index("acl ipv6 number 2001") < every.index("aaa")
     assert dict(config)[port][-3:] == ("ipv6 enable", "ipv6 address 2001:DB8::2/64", "qos lr outbound cir 2000")
     text = render(device, config, NOW)
     assert text.index("ipv6\n#") < text.index(port) < text.index("ospfv3 1\n")
