@@ -152,7 +152,11 @@ def test_samples_per_area_down_to_townships_and_per_device_for_high_rules() -> N
     per_device = device_samples(targets, RESULTS, severities, 5)
     v1 = {s.tag("check"): s for s in per_device["v1-sw"]}
     assert set(v1) == {"remote-mgmt-encrypted", "mgmt-acl"}  # high rules only; an error is no failure
-    assert v1["remote-mgmt-encrypted"].fields == {"failed": 1.0} and v1["mgmt-acl"].fields == {"failed": 0.0}
+    assert v1["remote-mgmt-encrypted"].fields == {"failed": 1.0, "newly_failed": 0.0}
+    assert v1["mgmt-acl"].fields == {"failed": 0.0, "newly_failed": 0.0}
+    newly = device_samples(targets, RESULTS, severities, 5, {("v1-sw", "remote-mgmt-encrypted")})["v1-sw"]
+    assert {s.tag("check"): s.fields["newly_failed"] for s in newly} == {"remote-mgmt-encrypted": 1.0,
+                                                                        "mgmt-acl": 0.0}
     assert v1["remote-mgmt-encrypted"].tag("check_severity") == severities["remote-mgmt-encrypted"]
     assert v1["remote-mgmt-encrypted"].tag("village") == "十里村"
     ready = readiness_samples(INVENTORY, [CountyReadiness("hb.hg.c1", 4, 1), CountyReadiness("hb.hg.c2", 0, 0)], 5)
@@ -161,18 +165,21 @@ def test_samples_per_area_down_to_townships_and_per_device_for_high_rules() -> N
     assert "ready_ratio" not in ready[1].fields
 
 
-def test_a_device_failing_a_high_rule_raises_the_alert_once_naming_the_device_and_the_rule() -> None:
+def test_a_device_newly_failing_a_high_rule_raises_the_alert_once_naming_the_device_and_the_rule() -> None:
     rules = [r for r in load_rules([DEFAULT_RULES]) if r.name == "compliance_high_failed"]
     targets = [PollTarget("v1-sw", "10.0.1.1", (("device", "v1-sw"),))]
     severities = {r.id: r.severity for r in load_pack().rules}
-    samples = device_samples(targets, RESULTS, severities, 1)["v1-sw"]
     topology = Topology.from_inventory(INVENTORY)
+    standing = device_samples(targets, RESULTS, severities, 1)["v1-sw"]  # failing since the baseline run
+    _, quiet = evaluate(rules, EngineState(), standing, 10**18, topology)
+    assert not [t for t in quiet if t.notify]
+    samples = device_samples(targets, RESULTS, severities, 1, {("v1-sw", "remote-mgmt-encrypted")})["v1-sw"]
     state, transitions = evaluate(rules, EngineState(), samples, 10**18, topology)
     fired = [t for t in transitions if t.notify]
     assert len(fired) == 1 and fired[0].severity == "major"
-    assert fired[0].annotations["summary"] == "v1-sw fails the compliance rule remote-mgmt-encrypted"
+    assert fired[0].annotations["summary"] == "v1-sw newly fails the compliance rule remote-mgmt-encrypted"
     _, again = evaluate(rules, state, samples, 10**18 + 10**9 * 86400 * 30, topology)
     assert not [t for t in again if t.notify]  # once, when it starts
     exported = export_prometheus(rules).document["groups"][0]["rules"][0]
-    assert exported["expr"] == "(yiwang_compliance_device_failed == 1)"
+    assert exported["expr"] == "(yiwang_compliance_device_newly_failed == 1)"
     assert "{{ $labels.check }}" in exported["annotations"]["summary"]

@@ -5,7 +5,10 @@ polled value: they flow through the pipeline (latest store, sinks, alerts) as `y
   `failed` (devices failing the rule in the area's subtree) and `checked` (devices the rule was judged on there:
   pass or fail; not-applicable, exempt and error are neither). Prometheus: `yiwang_compliance_failed{rule, province,
   city, county, township}`.
-- `compliance_device` per device for the rules whose pack severity is high or critical: `failed` 0 or 1, tagged with
+- `compliance_device` per device for the rules whose pack severity is high or critical: `failed` 0 or 1 and
+  `newly_failed` 1 when the run is the first to find it failing since the previous run (the alert's input: a device
+  that newly fails pages once; the first run is the baseline, and a city's standing failures are a report, not a
+  storm of alerts), tagged with
   the device's tags, `check` (the catalogue id) and `check_severity`. Not `rule` and `severity`: in an alert those
   two name the alert rule and the alert's severity, and the annotations could no longer name the failing check.
 - `ipv6_readiness` per county: `ready_ratio` (the share of its villages ready), `villages` and `ready`; a county
@@ -17,7 +20,7 @@ The area samples belong to no device: they travel as one result of device "" (as
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from collectors.base import PollResult, PollTarget
@@ -62,7 +65,7 @@ def area_samples(inventory: Inventory, results: Iterable[StoredResult], rules: S
 
 
 def device_samples(targets: Iterable[PollTarget], results: Iterable[StoredResult], severities: Mapping[str, str],
-                   time_ns: int) -> dict[str, list[Sample]]:
+                   time_ns: int, newly: Collection[tuple[str, str]] = ()) -> dict[str, list[Sample]]:
     """`compliance_device` per target device and alerted rule it has a result for; `severities`: the pack's, by
     rule id (a label that moved with each finding would start a new series)."""
     by_device: dict[str, list[StoredResult]] = {}
@@ -73,7 +76,8 @@ def device_samples(targets: Iterable[PollTarget], results: Iterable[StoredResult
     for target in targets:
         out[target.device] = [
             Sample("compliance_device", _with(target.tags, check=r.rule, check_severity=severities[r.rule]),
-                   {"failed": 1.0 if r.status == "fail" else 0.0}, time_ns)
+                   {"failed": 1.0 if r.status == "fail" else 0.0,
+                    "newly_failed": 1.0 if r.status == "fail" and (r.device, r.rule) in newly else 0.0}, time_ns)
             for r in by_device.get(target.device, ())]
     return out
 

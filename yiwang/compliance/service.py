@@ -105,7 +105,10 @@ class ComplianceService:
             rules = [r.id for r in pack.rules]
             rules += sorted({r.rule for r in results} - set(rules))  # a rule disabled since the run still counts
             severities = {r.id: r.severity for r in pack.rules}
-            self._cached = (latest.id, ComplianceSamples(device_samples(self.targets, results, severities, now_ns),
+            changes = self.history.changes(latest.id)
+            newly = set(changes.newly_failing) if changes is not None and changes.previous is not None else set()
+            self._cached = (latest.id, ComplianceSamples(device_samples(self.targets, results, severities, now_ns,
+                                                                        newly),
                                                          area_samples(self.inventory, results, rules, now_ns)))
         found = self._cached[1]
         readiness = readiness_samples(self.inventory, self.readiness().counties, now_ns)
