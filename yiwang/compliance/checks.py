@@ -145,7 +145,7 @@ _RGOS_LIFE = re.compile(r"password policy life-cycle (\d+)$")
 
 def _length_and_age(config: Config, length: re.Pattern[str] | None, age: re.Pattern[str] | None,
                     params: Params) -> list[Evidence]:
-    """Evidence against a minimum length and a maximum age (1..N days; 0 would be "never expires"), top-level."""
+    """Evidence against a minimum length and a maximum age in days, top-level."""
     problems: list[Evidence] = []
     if length is not None:
         lines = config.find(length, top_only=True)
@@ -153,7 +153,9 @@ def _length_and_age(config: Config, length: re.Pattern[str] | None, age: re.Patt
         problems += [] if lines else [_missing()]
     if age is not None:
         lines = config.find(age, top_only=True)
-        problems += [_line(line) for line in lines if not 1 <= _number(age, line) <= _int(params, "max_age_days")]
+        # the catalogue's letter for Comware and Ruijie: N <= 90, so 0 ("never expires") passes here (VRP's cell
+        # says N = 0 fails); reported as a catalogue problem in the closing note, not decided here
+        problems += [_line(line) for line in lines if _number(age, line) > _int(params, "max_age_days")]
         problems += [] if lines else [_missing()]
     return problems
 
@@ -234,7 +236,12 @@ def idle_timeout(config: Config, params: Params) -> Finding:
     limit = _int(params, "max_minutes")
     pattern = _IOS_EXEC if config.family == "ios" else _VRP_IDLE
     bad: list[Line] = []
+    # the platform cells name con/vty for VRP and IOS/Ruijie, con/aux/vty for Comware
+    wanted = ("con", "console", "aux", "vty") if config.platform == "hp_comware" else ("con", "console", "vty")
+    header = _VRP_UI if config.platform == "huawei_vrp" else _LINE_UI
     for block in _terminal_blocks(config):
+        if not ((found := header.match(block.text)) and found.group(1) in wanted):
+            continue
         for child in block.children:
             if found := pattern.match(child.text):
                 minutes, seconds = int(found.group(1)), int(found.group(2) or 0)
@@ -311,7 +318,9 @@ def _central_vrp(config: Config) -> Finding:
             name = _group(_VRP_SCHEME, scheme)
             for mode in (c for c in scheme.children if _VRP_MODE.match(c.text)):
                 first = _group(_VRP_MODE, mode)
-                if first in _VRP_TEMPLATE and name in used and config.find(_VRP_TEMPLATE[first], top_only=True):
+                # the catalogue: a server-first scheme and "a hwtacacs-server template or radius-server template"
+                if first in _VRP_TEMPLATE and name in used and any(
+                        config.find(template, top_only=True) for template in _VRP_TEMPLATE.values()):
                     return PASS
                 if name in used:
                     local_first.append(mode)
