@@ -150,12 +150,16 @@ class Recorder:
     def __init__(self) -> None:
         self.phase = "dry-run"
         self.changed: dict[tuple[str, str], Counter[str]] = {}
+        self.hosts: dict[tuple[str, str], set[str]] = {}  # every host of the recaps (`changed` lists only >0)
         self.wave_started: dict[str, float] = {}
 
     def __call__(self, job_id: str, event: JobEvent) -> None:
         if event.kind == "ansible.stats":
             counts = self.changed.setdefault((job_id, self.phase), Counter())
             counts.update({host: int(n) for host, n in (event.data.get("changed") or {}).items()})
+            seen = self.hosts.setdefault((job_id, self.phase), set())
+            for kind in ("ok", "changed", "failures", "dark", "skipped"):
+                seen.update(event.data.get(kind) or {})
         elif event.kind == "wave-started":
             self.wave_started[job_id] = time.monotonic()
             say(f"  job {job_id} wave {event.data['wave']} ({event.data['name']}): {event.data['devices']} devices")
@@ -341,7 +345,8 @@ async def benchmark(args: argparse.Namespace, work: Path) -> None:
         second = await rollout(service, recorder, area)
         pushed_changed = recorder.changed.get((second.job, "push"), Counter())
         second_changed = sum(pushed_changed.values())
-        say(f"run 2: Ansible changed={second_changed} over {len(pushed_changed)} hosts of its pushes, "
+        say(f"run 2: Ansible changed={second_changed} in the recaps of its pushes ("
+            f"{len(recorder.hosts.get((second.job, 'push'), ()))} hosts), "
             f"{second.with_commands} devices ok with lines typed; run 1 pushes: changed="
             f"{sum(recorder.changed.get((first.job, 'push'), Counter()).values())}")
         floor_wall = float("nan")
