@@ -4,7 +4,10 @@ Run as root (fping), from the repository root:
     python benchmarks/rollout_city.py [--profile small|city] [--forks N] [--skip-floor] [--skip-fault] [--keep]
 
 1. The lab (started through `yiwang lab up` in a process of its own, so its agents are not this process's
-   children and their CPU is not counted), a config with `change.mgmt_prefix6`, `yiwang change plan-ipv6`.
+   children and their CPU is not counted), a config with `change.mgmt_prefix6`, `yiwang change plan-ipv6`, and
+   an inventory copy in which only village and township routers keep SSH access, so that a job over the city is
+   the issue's "every village router and its township end" (see `villages_and_townships` for why the devices
+   above are left out).
 2. Run 1: a ChangeService in this process, one job over the whole city (`prepare` with a canary and one wave per
    county, `dry_run`, `start`, each wave `run` and released by a second identity), with yiwang's pre-checks
    (ICMP, SNMP, a backup taken now), ansible-runner tier by tier, the SNMP post-check. wall_s covers prepare, the
@@ -23,6 +26,41 @@ Run as root (fping), from the repository root:
 Last lines:
     fault_devices=... fault_rolled_back=... fault_others_ok=.../...
     devices=... wall_s=... cpu_s_per_device=... failed=... rolled_back=... second_run_changed=... floor_wall_s=...
+
+Measured on the 2-core, 24 GiB workplace machine (2026-11-30; ansible-core 2.17.14, ansible-runner 2.4.3, netmiko
+4.8.0, change.forks 20), while other sessions ran their own test suites beside it (load average 6 to 13): the wall
+figures are inflated by that, the CPU figures much less.
+
+--profile small (one county: 239 village and township routers; the dry run still one ansible-playbook then):
+    run 1: prepare 0.1 s, dry run 179 s, canary (4 devices) 15 s, the county's wave (235) 331 s; CPU 420 s
+    run 2: dry run 317 s, waves 351 s, CPU 394 s; Ansible changed=0; no device had a line to type
+    floor: 3,132 lines to 239 devices, 32 netmiko threads: 11.9 s, none failed (the lab's agents: 25 s of CPU)
+    fault_devices=2 fault_rolled_back=2 fault_others_ok=237/237
+    devices=239 wall_s=525.3 cpu_s_per_device=1.756 failed=0 rolled_back=0 second_run_changed=0 floor_wall_s=11.9
+
+--profile city (4,224 devices in 11 waves of 6, 391, 467, 237, 386, 600, 476, 307, 552, 453 and 349): it did not
+finish within the session (lab up 19 s, plan-ipv6 7 s, prepare 8 s).
+    first try, the dry run as one ansible-playbook over the 4,224 hosts: after 1,400 s it had done 1.5 of the
+    playbook's 11 tasks (6,399 host-tasks), at 162 ms of CPU per host-task, 58 % of it kernel time: the
+    ansible-playbook process had grown to 498 MB, and its forks (one per host and task) and every page it writes
+    while they live cost in proportion (its own CPU 372 s, 283 s of it kernel; its workers 662 s, 321 s kernel).
+    Stopped; the dry run now goes wave by wave (ChangeService.dry_run).
+    second try, the dry run wave by wave: 0.70 to 0.85 s of CPU and 0.42 to 0.66 s of wall per device (waves of
+    386, 600, 476, 307 and 552: 256, 250, 220, 161 and 340 s; 270, 449, 367, 215 and 468 s of CPU); nine waves,
+    3,422 devices, in 2,651 s and about 2,700 s of CPU. Stopped there. At these rates run 1 (dry run 0.75 s and
+    push about 1.1 s of CPU per device) needs about 7,800 s of CPU: cpu_s_per_device ~1.85 and, on two free cores,
+    wall_s ~3,900, against targets of 0.5 and 1,200.
+
+Where the CPU goes (the playbook run by hand over 40 village routers of the small lab, /usr/bin/time and cProfile
+of the ansible-playbook process): its dry run (`--check`, 11 tasks per host, 8 of them skipped in check mode)
+costs 0.58 s of CPU per host, nearly half of it kernel time. Ansible forks one worker per host and task, even for
+a task it skips: 15-20 ms each with a small parent (11 skipped debug tasks: 8.9 s for 40 hosts). The facts session
+costs about 55 ms, one evaluation of the Jinja variables of vars/rollout.yml (`yiwang_precheck_problem`, which
+templates `yiwang_interfaces_down` ...) about 70 ms, compiled again in every worker. The push (15 tasks, four SSH
+sessions) costs about 1.1 s per host. The target of 0.5 s per device for the dry run and the push together needs a
+handful of host-tasks per device, not 26: e.g. one action per device doing pre-check, change, post-check and
+rollback in one session, its outcome as its result. The floor, the same lines with no checks: 0.05 s of wall
+per device.
 """
 
 from __future__ import annotations
