@@ -45,11 +45,12 @@ finish within the session (lab up 19 s, plan-ipv6 7 s, prepare 8 s).
     ansible-playbook process had grown to 498 MB, and its forks (one per host and task) and every page it writes
     while they live cost in proportion (its own CPU 372 s, 283 s of it kernel; its workers 662 s, 321 s kernel).
     Stopped; the dry run now goes wave by wave (ChangeService.dry_run).
-    second try, the dry run wave by wave: 0.70 to 0.85 s of CPU and 0.42 to 0.66 s of wall per device (waves of
-    386, 600, 476, 307 and 552: 256, 250, 220, 161 and 340 s; 270, 449, 367, 215 and 468 s of CPU); nine waves,
-    3,422 devices, in 2,651 s and about 2,700 s of CPU. Stopped there. At these rates run 1 (dry run 0.75 s and
-    push about 1.1 s of CPU per device) needs about 7,800 s of CPU: cpu_s_per_device ~1.85 and, on two free cores,
-    wall_s ~3,900, against targets of 0.5 and 1,200.
+    second try, the dry run wave by wave: the whole dry run (11 ansible-playbook runs) 2,990 s of wall and 3,266 s
+    of CPU, i.e. 0.77 s per device (waves of 386, 600, 476, 307 and 552 devices: 256, 250, 220, 161 and 340 s;
+    270, 449, 367, 215 and 468 s of CPU); every device planned, 56,768 lines; then the canary (6 devices) pushed
+    and checked, all ok, in 23 s. Stopped there, in the first county's wave. At these rates run 1 (dry run 0.77 s
+    and push about 1.1 s of CPU per device) needs about 7,900 s of CPU: cpu_s_per_device ~1.9 and, on two free
+    cores, wall_s ~4,000, against targets of 0.5 and 1,200.
 
 Where the CPU goes (the playbook run by hand over 40 village routers of the small lab, /usr/bin/time and cProfile
 of the ansible-playbook process): its dry run (`--check`, 11 tasks per host, 8 of them skipped in check mode)
