@@ -34,6 +34,11 @@ so the figures are upper bounds; seed 2026, 4,237 CLI devices of 4,387:
     passes a second `line vty` block without `transport input` because the first has one); the others agree.
     regex: devices=4237 rules=13 wall_s=9.33 read_s=7.52 evaluate_s=1.81 ms_per_device=2.20 evaluate_ratio=2.57
     devices=4237 rules=17 wall_s=17.36 ms_per_device=4.10 peak_rss_mb=222
+  main's archive measured again (--reuse) at load average 4.5, the rollout still running:
+    regex: devices=4237 rules=13 wall_s=4.38 read_s=3.62 evaluate_s=0.76 ms_per_device=1.03 evaluate_ratio=2.88
+    devices=4237 rules=17 wall_s=9.49 ms_per_device=2.24 peak_rss_mb=217
+    (A: read 3.71 + evaluate 2.19 + store 3.57; parse+checks(A)/B 1.52: evaluate_all's own share, the 72,029
+    StoredResults with their JSON shapes and the data rules, is what brings A's evaluate near 3x on short texts)
   the same hardened archive measured again (--reuse) at load average 5, the rollout still running:
     regex: devices=4237 rules=13 wall_s=4.58 read_s=3.67 evaluate_s=0.91 ms_per_device=1.08 evaluate_ratio=2.45
     devices=4237 rules=17 wall_s=9.92 ms_per_device=2.34 peak_rss_mb=221
