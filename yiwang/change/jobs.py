@@ -191,6 +191,20 @@ class ChangeStore:
         with self.engine.connect() as conn:
             return {row.device: row.job_id for row in conn.execute(query)}
 
+    def changed_devices(self, kind: str, excluding: str | None = None) -> set[str]:
+        """Devices a job of this kind changed and checked (state ok), and that no later job rolled back."""
+        query = (select(change_devices.c.device, change_devices.c.state, change_devices.c.updated_at)
+                 .join(change_jobs, change_jobs.c.id == change_devices.c.job_id)
+                 .where(change_jobs.c.kind == kind, change_devices.c.state.in_(["ok", "rolled-back"]))
+                 .order_by(change_devices.c.updated_at))
+        if excluding is not None:
+            query = query.where(change_jobs.c.id != excluding)
+        last: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                last[row.device] = row.state
+        return {device for device, state in last.items() if state == "ok"}
+
     # --- the runner lease: one process runs a job's wave; one that died (no word for `stale_s`) is replaced ---
 
     def claim(self, job_id: str, runner: str, stale_s: float) -> bool:

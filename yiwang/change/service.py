@@ -713,13 +713,14 @@ class ChangeService:
                                                  inventory))
         found: dict[str, dict[str, Any]] = {}
         plan = inventory.ipv6_plan
+        stacked = self.store.changed_devices("ipv6", excluding=job.id)
         for name in job_devices:
             planned = ipv6_of(plan, name) if plan is not None else None
             parent = (planned or {}).get("parent_device")
             # A device pings its parent's end only when that end is dual-stacked: by this job (pushed in an earlier
-            # tier or wave) or before it (the parent has its IPv6 address in the inventory).
-            answers = parent is not None and (parent in job_devices or bool(
-                parent in inventory.devices and inventory.devices[parent].address6))
+            # tier or wave) or by an earlier IPv6 job. (An `address6` in the inventory says nothing of the planned
+            # link address the ping goes to.)
+            answers = parent is not None and (parent in job_devices or parent in stacked)
             found[name] = {"yiwang_ping_parent": answers}
         return found
 
@@ -788,7 +789,9 @@ def ipv6_devices(inventory: Inventory, area: str) -> list[str]:
     for name, device in inventory.devices.items():
         if device.area in inside and device.ssh_credential is not None:
             planned = ipv6_of(plan, name)
-            if planned is not None and planned["interfaces"]:
+            # the top of the tree (no uplink of its own: the province's PE) is not this change's: its playbook
+            # checks start from the uplink
+            if planned is not None and planned["interfaces"] and planned["uplink"] is not None:
                 found.append(name)
     return sorted(found)
 
