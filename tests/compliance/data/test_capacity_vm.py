@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from collectors.model import Sample
 from inventory.model import Endpoint, Link
-from tests.sinks.servers import VictoriaMetrics, start_victoria_metrics
+from tests.sinks.servers import VictoriaMetrics
 from yiwang.compliance.data_rules import WEEK_SAMPLES, VictoriaMetricsHistory, capacity_result
 from yiwang.sinks.influx import InfluxSink, InfluxTarget
 
@@ -20,15 +18,6 @@ pytestmark = pytest.mark.integration
 
 LINK = Link("hb.hg.c1", Endpoint("c1-agg01", "XGigabitEthernet0/0/1"), Endpoint("hg-core-01", "XGE0/0/5"),
             "carrier", 1000.0)
-
-
-@pytest.fixture
-def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
-    server = start_victoria_metrics(tmp_path)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def write_week(server: VictoriaMetrics, now_s: float, missing: int, in_bps: float, out_bps: float) -> None:
