@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, delete, func, insert, or_, select, text, update
 
-from yiwang.compliance.model import RuleResult
+from yiwang.compliance.model import RuleResult, result_json
 from yiwang.schema import compliance_results as results_t
 from yiwang.schema import compliance_runs as runs_t
 
@@ -61,15 +61,8 @@ class StoredResult:
 
     def as_json(self) -> dict[str, object]:
         """The issue's shape of one rule's result (as `RuleResult.as_json`)."""
-        found: dict[str, object] = {"rule": self.rule, "status": self.status, "evidence": list(self.evidence),
-                                    "remediation": list(self.remediation)}
-        if self.detail:
-            found["detail"] = self.detail
-        if self.status == "fail":
-            found["severity"] = self.severity
-        if self.exemption is not None:
-            found["exemption"] = self.exemption
-        return found
+        return result_json(self.rule, self.status, self.evidence, self.remediation, self.detail, self.severity,
+                           self.exemption)
 
 
 @dataclass(frozen=True, slots=True)

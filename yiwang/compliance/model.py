@@ -6,6 +6,7 @@ empty, of an unknown platform) proves nothing, and an assessor must see it as su
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
@@ -57,17 +58,25 @@ class RuleResult:
     exemption: Exemption | None = None
 
     def as_json(self) -> dict[str, object]:
-        found: dict[str, object] = {"rule": self.rule, "status": self.status,
-                                    "evidence": [e.as_json() for e in self.evidence],
-                                    "remediation": list(self.remediation)}
-        if self.detail:
-            found["detail"] = self.detail
-        if self.status == "fail":
-            found["severity"] = self.severity
-        if self.exemption is not None:
-            found["exemption"] = {"reason": self.exemption.reason, "expires": self.exemption.expires.isoformat(),
-                                  "approved_by": self.exemption.approved_by}
-        return found
+        exemption = None if self.exemption is None else {
+            "reason": self.exemption.reason, "expires": self.exemption.expires.isoformat(),
+            "approved_by": self.exemption.approved_by}
+        return result_json(self.rule, self.status, [e.as_json() for e in self.evidence], self.remediation,
+                           self.detail, self.severity, exemption)
+
+
+def result_json(rule: str, status: str, evidence: Sequence[object], remediation: Sequence[str], detail: str,
+                severity: str, exemption: object | None) -> dict[str, object]:
+    """The issue's shape of one rule's result, for a fresh result and a stored one alike."""
+    found: dict[str, object] = {"rule": rule, "status": status, "evidence": list(evidence),
+                                "remediation": list(remediation)}
+    if detail:
+        found["detail"] = detail
+    if status == "fail":
+        found["severity"] = severity
+    if exemption is not None:
+        found["exemption"] = exemption
+    return found
 
 
 @dataclass(frozen=True, slots=True)
