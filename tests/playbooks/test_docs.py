@@ -15,7 +15,7 @@ from tests.playbooks.conftest import COLLECTION, PLAYBOOKS, ansible_env, ansible
 
 FRAGMENT = COLLECTION / "plugins" / "doc_fragments" / "session.py"
 
-MODULES = ("config", "command", "facts")
+MODULES = ("config", "command", "facts", "rollout")
 
 
 @pytest.mark.parametrize("module", MODULES)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from collectors.base import PollTarget
+from collectors.ifname import same_interface
 from collectors.platforms import cli_of
 from collectors.ssh.collector import endpoint_of
 from collectors.ssh.facts import Neighbour
@@ -33,12 +33,6 @@ from yiwang.config import Settings
 from yiwang.targets import build_targets
 
 LINK_LOCAL = ipaddress.IPv6Network("fe80::/10")
-# Abbreviations the ND tables print that are not a prefix of the full name (VRP, Comware). The others (IOS `Gi`,
-# `Te`, `Vl`, VRP `Eth-Trunk`) are prefixes of the name they stand for.
-SHORT_NAMES = {"ge": ("gigabitethernet",), "xge": ("xgigabitethernet", "ten-gigabitethernet"),
-               "mge": ("multigige",), "fge": ("fortygige", "fortygigabitethernet"),
-               "hge": ("hundredgige", "hundredgigabitethernet"), "eth": ("ethernet", "eth-trunk")}
-NAME = re.compile(r"^([A-Za-z][A-Za-z-]*?)-?(\d.*)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,20 +46,6 @@ class Expected:
 
 
 # --- pure ------------------------------------------------------------------------------------------------------------
-
-def same_interface(printed: str, planned: str) -> bool:
-    """Whether an ND table's interface (often abbreviated: `GE0/0/1`, `XGE1/0/1`, `Gi0/1`, RGOS `Gi 0/1`) names the
-    inventory's port (`GigabitEthernet0/0/1`, `GigabitEthernet 0/1`): the numbers equal, the word the same, a prefix
-    of it, or a known short form of it."""
-    a, b = printed.replace(" ", "").lower(), planned.replace(" ", "").lower()
-    if a == b:
-        return True
-    short, full = NAME.match(a), NAME.match(b)
-    if short is None or full is None or short.group(2) != full.group(2):
-        return False
-    word, name = short.group(1), full.group(1)
-    return name.startswith(word) or name in SHORT_NAMES.get(word, ())
-
 
 def judge(expected: Expected, entries: Iterable[Neighbour]) -> str:
     """"" when the parent's table shows the device on the port (its planned address, or a link-local address

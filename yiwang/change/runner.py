@@ -2,8 +2,9 @@
 outcome read from the play's last task, every event passed on as it happens (for the job's event stream).
 
 The contract with the playbooks (playbooks/README.md): the last task of the play on each host is named
-`yiwang outcome` and is a `debug` whose `msg` is `{outcome, detail, commands, rollback}`. A host that never gets
-there (unreachable, a task failed outside the playbook's own rescue) is `failed`, with the reason the events give.
+`yiwang outcome`, and its result's `msg` is `{outcome, detail, commands, rollback}` (the `yiwang.extranet.rollout`
+action, which fails the task unless the outcome is ok, or a `debug`). A host that never gets there (unreachable,
+a template error, a task failed outside the playbook's own rescue) is `failed`, with the reason the events give.
 
 Each run has a private data folder of its own, created here and removed afterwards: ansible-runner's `env/` files
 would carry extravars into the next run, and its artifacts hold the service's whole environment.
@@ -58,7 +59,8 @@ def outcomes_of(events: Iterable[Mapping[str, Any]], devices: Sequence[str]) -> 
         kind = event.get("event")
         result = data.get("res") or {}
         task = str(data.get("task", ""))
-        if kind == "runner_on_ok" and task == OUTCOME_TASK:
+        if kind in ("runner_on_ok", "runner_on_failed") and task == OUTCOME_TASK \
+                and (kind == "runner_on_ok" or isinstance(result.get("msg"), Mapping)):
             found[host] = _outcome(host, result.get("msg"))
         elif kind == "runner_on_ok" and isinstance(result.get("diff"), dict | list):
             diffs.setdefault(host, []).append(_diff_text(result["diff"]))

@@ -177,7 +177,8 @@ def ansible_event(event: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None
     result = data.get("res") or {}
     if kind.startswith("runner_on_"):
         shown["changed"] = bool(result.get("changed"))
-    if kind == "runner_on_ok" and data.get("task") == "yiwang outcome" and isinstance(result.get("msg"), Mapping):
+    if kind in ("runner_on_ok", "runner_on_failed") and data.get("task") == "yiwang outcome" \
+            and isinstance(result.get("msg"), Mapping):
         shown["outcome"] = str(result["msg"].get("outcome", ""))
         shown["detail"] = str(result["msg"].get("detail", ""))[:300]
     return "ansible", shown

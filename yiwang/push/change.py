@@ -55,33 +55,57 @@ class Change:
 
 def change_config(access: Access, lines: Sequence[str], parents: Sequence[str], *, check: bool, save: bool,
                   settings: SessionSettings, keep_rollback_session: bool = False) -> dict[str, Any]:
-    """Read the running configuration, plan, and (unless `check`) type the remediation. With
-    `keep_rollback_session` a second session is opened before anything is typed, and after the lines a new session
-    must open (before the change is saved); if none does, the change is undone through the second one."""
-    platform = access.endpoint.platform
+    """Read the running configuration, plan, and (unless `check`) type the remediation, in a session of its own
+    (see `change_on`)."""
     try:
-        with session(access.endpoint, settings, access.known_hosts) as conn, ExitStack() as kept:
-            device = Device(conn, platform, settings.read_timeout)
-            running = device.running_config()
-            plan = plan_change(platform, running, lines, parents)
-            result: dict[str, Any] = {"changed": plan.changed, "commands": list(plan.commands),
-                                      "rollback": list(plan.rollback), "saved": False,
-                                      "diff": {"before": plan.before, "after": plan.after}}
-            if check or not plan.changed:
-                return result
-            change = Change(access, settings, running, save)
-            spare = None
-            if keep_rollback_session:
-                try:
-                    spare = kept.enter_context(change.fresh())
-                except SshError as exc:
-                    return failed(access, f"no second session for the way back, so nothing was typed: {exc}",
-                                  reason=exc.reason)
-            return _apply(change, device, spare, plan, lines, parents, result)
+        with session(access.endpoint, settings, access.known_hosts) as conn:
+            device = Device(conn, access.endpoint.platform, settings.read_timeout)
+            return change_on(device, access, lines, parents, check=check, save=save, settings=settings,
+                             keep_rollback_session=keep_rollback_session).result
     except SshError as exc:
         return failed(access, str(exc), reason=exc.reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    result: dict[str, Any]  # the config module's result
+    change: Change | None  # set once lines were typed: what a later way back puts back
+
+
+def change_on(device: Device, access: Access, lines: Sequence[str], parents: Sequence[str], *, check: bool,
+              save: bool, settings: SessionSettings, keep_rollback_session: bool = False) -> Applied:
+    """Through an open session: read the running configuration, plan, and (unless `check`) type the remediation.
+    With `keep_rollback_session` a second session is opened before anything is typed, and after the lines a new
+    session must open (before the change is saved); if none does, the change is undone through the second one.
+    Raises SshError only when the session fails before anything is typed."""
+    platform = access.endpoint.platform
+    running = device.running_config()
+    try:
+        plan = plan_change(platform, running, lines, parents)
     except PlanError as exc:
-        return failed(access, str(exc), reason="plan")
+        return Applied(failed(access, str(exc), reason="plan"), None)
+    result: dict[str, Any] = {"changed": plan.changed, "commands": list(plan.commands),
+                              "rollback": list(plan.rollback), "saved": False,
+                              "diff": {"before": plan.before, "after": plan.after}}
+    if check or not plan.changed:
+        return Applied(result, None)
+    change = Change(access, settings, running, save)
+    with ExitStack() as kept:
+        spare = None
+        if keep_rollback_session:
+            try:
+                spare = kept.enter_context(change.fresh())
+            except SshError as exc:
+                return Applied(failed(access, f"no second session for the way back, so nothing was typed: {exc}",
+                                      reason=exc.reason), None)
+        return Applied(_apply(change, device, spare, plan, lines, parents, result), change)
+
+
+def way_back_on(change: Change, device: Device, result: dict[str, Any], why: str) -> dict[str, Any]:
+    """Put back a change the device took whole but whose checks failed: through the session that typed it, else a
+    new one; confirmed by a new session. The result fails either way (`rolled_back` says how it ended)."""
+    return _way_back(change, [(TYPING, lambda: nullcontext(device)), (NEW, change.fresh)], result, why,
+                     fault="post-check")
 
 
 def _apply(change: Change, device: Device, spare: Device | None, plan: ConfigPlan, lines: Sequence[str],

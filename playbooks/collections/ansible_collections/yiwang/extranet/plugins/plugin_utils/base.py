@@ -4,9 +4,11 @@ host, so a device costs one SSH session and no Python subprocess."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 try:
@@ -21,6 +23,11 @@ COMMON_SPEC: dict[str, Any] = {
     "timeout": {"type": "float", "default": 30.0},
     "connect_timeout": {"type": "float", "default": 10.0},
 }
+try:
+    from ansible.template import trust_as_template  # ansible-core >= 2.19: file text is not a template until trusted
+except ImportError:
+    trust_as_template = None
+
 HOST_VARS = ("ansible_host", "ansible_port", "inventory_hostname")
 
 
@@ -46,3 +53,18 @@ class YiwangAction(ActionBase):
     def validated(self, spec: dict[str, Any], **rules: Any) -> dict[str, Any]:
         validation, args = self.validate_argument_spec(argument_spec={**spec, **COMMON_SPEC}, **rules)
         return dict(args)
+
+    def render(self, src: str, task_vars: dict[str, Any]) -> str:
+        """The template rendered with the host's variables, as the template module renders it."""
+        try:
+            path = self._find_needle("templates", src)
+            real = self._loader.get_real_file(path)
+            with open(real, "rb") as handle:
+                text = to_text(handle.read(), errors="surrogate_or_strict")
+            searchpath = [*task_vars.get("ansible_search_path", []), self._loader._basedir, os.path.dirname(path)]
+            templar = self._templar.copy_with_new_env(searchpath=searchpath, available_variables=task_vars)
+            if trust_as_template is not None:
+                return str(templar.template(trust_as_template(text)))
+            return str(templar.do_template(text, preserve_trailing_newlines=True, escape_backslashes=False))
+        except AnsibleError as exc:
+            raise AnsibleActionFail(f"template {src}: {exc}") from None
