@@ -34,6 +34,17 @@ def ipv4_only_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         stop_snmpd_agents(agents)
 
 
+@pytest.fixture(scope="module")
+def ipv6_only_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """snmpd on [::1]:port only; nobody listens on 127.0.0.1:port."""
+    port = free_udp_port()
+    agents = start_snmpd_agents(["::1"], COMMUNITY, tmp_path_factory.mktemp("v6only"), port=port)
+    try:
+        yield port
+    finally:
+        stop_snmpd_agents(agents)
+
+
 @pytest.fixture
 async def collector() -> AsyncIterator[SnmpCollector]:
     polling = SnmpCollector(load_profiles(), DefaultSessions(), timeout=0.5, retries=1)
@@ -120,3 +131,12 @@ async def test_the_answer_is_exported_like_any_series(collector: SnmpCollector, 
     assert 'yiwang_snmp_ipv6_up{device="up6",reason="ok"} 1.0' in text
     assert 'yiwang_snmp_ipv6_up{device="down6",reason="timeout"} 0.0' in text
 
+
+
+async def test_a_silent_ipv4_address_does_not_hide_the_ipv6_answer(collector: SnmpCollector,
+                                                                   ipv6_only_agent: int) -> None:
+    result = await collector.poll(target("dual-dead4", "127.0.0.1", "::1", ipv6_only_agent,
+                                         Agent(ipv6_only_agent).v2c))
+    assert not result.ok and result.reason == "timeout"
+    assert [(s.measurement, s.tag("reason"), s.fields["up"]) for s in result.samples] == [("snmp_ipv6", "ok", 1.0)]
+    assert snmp_check([result])["dual-dead4"].status == "pass"
