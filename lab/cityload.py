@@ -25,6 +25,9 @@ def cycle(plan: CityPlan, inventory: Inventory, now_ns: int, down: Collection[st
         up = 0.0 if device.name in down else 1.0
         samples.append(Sample("poll", _tags(base, collector="snmp", reason="ok" if up else "timeout"),
                               {"up": up, "duration_seconds": 0.05, "varbinds": 120.0 * up}, now_ns))
+        if device.address6:
+            samples.append(Sample("snmp_ipv6", _tags(base, reason="ok" if up else "timeout"),
+                                  {"up": up, "duration_seconds": 0.05}, now_ns))
         for family in ("ipv4",) if device.address else ("ipv6",):
             samples.append(Sample("icmp", _tags(base, family=family),
                                   {"up": up, "loss_ratio": 1.0 - up, "rtt_seconds": 0.002}, now_ns))

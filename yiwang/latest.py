@@ -2,7 +2,7 @@
 
 Each poll result replaces everything its device and collector said last time, so an interface that disappears,
 or a poll-health reason that changed, leaves no stale series behind; a failed poll leaves only its health samples,
-as a failed snmp_exporter scrape leaves only `up`.
+as a failed snmp_exporter scrape leaves only `up` (and a dual-stack device's `snmp_ipv6`, measured on its own).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from typing import Protocol
 from collectors.base import PollResult, PollTarget
 from collectors.model import Sample
 from collectors.snmp.ber import BadValue
+from collectors.snmp.over_ipv6 import SYS_UPTIME, ipv6_probe_host, polled_over_ipv6, snmp_ipv6_sample
 from collectors.snmp.profile import Profile, Table
 from collectors.snmp.rates import CounterMemory
 from collectors.snmp.samples import (
@@ -45,6 +47,7 @@ class DeviceMemory:
     cycles_since_discovery: int = REDISCOVER_EVERY
     skip: set[str] | None = None  # columns this device's walk leaves out (see _walk_tables)
     bad: int = 0  # undecodable varbinds in the last cycle, logged when the count changes
+    ipv6_reason: str = "ok"  # the last IPv6 GET's outcome (dual-stack devices), logged when it changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,21 @@ class SnmpCollector:
             profiles = [self._profiles[name] for name in target.profiles]
         except KeyError as exc:
             return self._failed(target, started, "config", f"{target.device}: unknown SNMP profile {exc.args[0]!r}")
+        host6 = ipv6_probe_host(target)
+        if host6 is None:
+            result = await self._poll_profiles(target, profiles, started)
+            if polled_over_ipv6(target):
+                result.samples.append(snmp_ipv6_sample(dict(target.tags), result.reason, result.duration_s,
+                                                       time.time_ns()))
+            return result
+        # Side by side, so the IPv6 GET adds no time to a device whose IPv6 answers, and its failure (a sample)
+        # cannot reach the IPv4 poll's result.
+        result, answer = await asyncio.gather(self._poll_profiles(target, profiles, started),
+                                              self._answers_over_ipv6(target, host6))
+        result.samples.append(answer)
+        return result
+
+    async def _poll_profiles(self, target: PollTarget, profiles: list[Profile], started: float) -> PollResult:
         session = self._sessions.session(
             Target(target.host, target.port, self._timeout, self._retries), target.credential)
         memory = self._memory.setdefault(target.device, DeviceMemory())
@@ -109,6 +127,24 @@ class SnmpCollector:
         duration = time.perf_counter() - started
         return PollResult(target.device, self.name, samples, True, duration_s=duration, varbinds=varbinds,
                           bad_varbinds=len(bad))
+
+    async def _answers_over_ipv6(self, target: PollTarget, host6: str) -> Sample:
+        """One GET of sysUpTime at host6; any reply, even noSuchObject, is an answer."""
+        started = time.perf_counter()
+        session = self._sessions.session(Target(host6, target.port, self._timeout, self._retries), target.credential)
+        reason, error = "ok", ""
+        try:
+            await session.get([SYS_UPTIME])
+        except SnmpFailure as exc:
+            reason, error = exc.reason, str(exc)
+        finally:
+            await session.close()
+        memory = self._memory.setdefault(target.device, DeviceMemory())
+        if reason != memory.ipv6_reason:  # once per change: a city not yet on IPv6 would fill the log each cycle
+            memory.ipv6_reason = reason
+            if error:
+                log.info("%s: SNMP over IPv6 does not answer: %s", target.device, error)
+        return snmp_ipv6_sample(dict(target.tags), reason, time.perf_counter() - started, time.time_ns())
 
     def _failed(self, target: PollTarget, started: float, reason: str, error: str) -> PollResult:
         duration = time.perf_counter() - started

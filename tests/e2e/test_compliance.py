@@ -182,3 +182,5 @@ def test_backup_run_report_fix_over_ssh_and_the_change_shows(city: City) -> None
     with6 = [d for d in operator.get("/api/compliance/ipv6").json()["devices"]
              if devices.get(d["device"], {}).get("address6")]
     assert any(c["status"] in ("pass", "fail") for d in with6 for c in d["checks"] if c["check"] == "icmp")
+    # and SNMP over IPv6 from the SNMP cycles (the `snmp_ipv6` series), the same way
+    assert any(c["status"] in ("pass", "fail") for d in with6 for c in d["checks"] if c["check"] == "snmp")

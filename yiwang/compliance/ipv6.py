@@ -5,8 +5,9 @@
 2. `uplink-address`: a static global IPv6 address on the interface of the area's uplink (the device's end of it);
    link-local and autoconfigured addresses do not count. Not-applicable on a device that is no uplink's lower end.
 3. `icmp`: the management address `address6` answered ICMPv6 echo in the last ICMP cycle.
-4. `snmp`: SNMP answered over IPv6. yiwang polls SNMP at `address` when a device has one, so for a dual-stack device
-   there is no SNMP-over-IPv6 result yet: that is `error` (not measured), never a pass.
+4. `snmp`: SNMP answered at `address6` in the last SNMP cycle (the collector's `snmp_ipv6` series: a dual-stack
+   device gets one GET over IPv6 beside its poll at `address`; an IPv6-only device's whole poll goes to `address6`).
+   No result yet is `error` (not measured), never a pass.
 5. `plan`: `address6` lies inside the area's prefix in the IPv6 plan; not-applicable until the plan exists.
 
 A device is ready when every check passed or is not-applicable; a village is ready when each of its network devices
@@ -22,6 +23,7 @@ from ipaddress import IPv6Address, IPv6Network, ip_address
 
 from collectors.model import Sample
 from collectors.platforms import cli_of
+from collectors.snmp.over_ipv6 import MEASUREMENT as SNMP_IPV6
 from inventory.model import Device, Inventory, Level
 from yiwang.compliance.model import Status
 
@@ -47,8 +49,8 @@ class PollView:
     """The latest poll results of one device that concern IPv6 (None: no result yet)."""
 
     icmp6_up: bool | None = None
-    snmp_up: bool | None = None
-    snmp_over_ipv6: bool = False  # the SNMP poll went to address6 (the device has no IPv4 address)
+    snmp6_up: bool | None = None
+    snmp6_reason: str = ""  # why SNMP did not answer over IPv6: the collector's short code (timeout, auth, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,13 +167,11 @@ def check_icmp(address6: str | None, poll: PollView) -> Ipv6Check:
 def check_snmp(address6: str | None, poll: PollView) -> Ipv6Check:
     if address6 is None:
         return Ipv6Check("snmp", "fail", "no IPv6 management address (address6) in the inventory")
-    if not poll.snmp_over_ipv6:
-        return Ipv6Check("snmp", "error", "SNMP is polled at the IPv4 address: not measured over IPv6")
-    if poll.snmp_up is None:
-        return Ipv6Check("snmp", "error", f"no SNMP result for {address6} yet")
-    if poll.snmp_up:
+    if poll.snmp6_up is None:
+        return Ipv6Check("snmp", "error", f"no SNMP-over-IPv6 result for {address6} yet")
+    if poll.snmp6_up:
         return Ipv6Check("snmp", "pass", f"SNMP answered at {address6}")
-    return Ipv6Check("snmp", "fail", f"SNMP did not answer at {address6}")
+    return Ipv6Check("snmp", "fail", f"SNMP did not answer at {address6} ({poll.snmp6_reason or 'no reason given'})")
 
 
 def check_plan(address6: str | None, plan_exists: bool, planned_prefix: IPv6Network | None,
@@ -214,17 +214,19 @@ def county_readiness(inventory: Inventory, devices: Iterable[DeviceReadiness]) -
 
 # --- gathering the inputs ------------------------------------------------------------------------------------------
 
-def poll_view(device: Device, samples: Iterable[Sample]) -> PollView:
+def poll_view(samples: Iterable[Sample]) -> PollView:
     """From the device's latest samples (`LatestStore.device_samples`): the `icmp` series of family ipv6 and the
-    `poll` health series of the SNMP collector."""
+    SNMP collector's `snmp_ipv6` series."""
     icmp6: bool | None = None
-    snmp: bool | None = None
+    snmp6: bool | None = None
+    reason = ""
     for sample in samples:
         if sample.measurement == "icmp" and sample.tag("family") == "ipv6":
             icmp6 = bool(sample.fields.get("up"))
-        elif sample.measurement == "poll" and sample.tag("collector") == "snmp":
-            snmp = bool(sample.fields.get("up"))
-    return PollView(icmp6, snmp, snmp_over_ipv6=device.address is None and device.address6 is not None)
+        elif sample.measurement == SNMP_IPV6:
+            snmp6 = bool(sample.fields.get("up"))
+            reason = "" if snmp6 else sample.tag("reason")
+    return PollView(icmp6, snmp6, reason)
 
 
 def uplink_interfaces(inventory: Inventory) -> dict[str, str]:
@@ -253,6 +255,6 @@ def assess(inventory: Inventory, configs: Mapping[str, str | None],
         except KeyError:
             continue
         found = device_readiness(inputs_of(inventory, device, configs.get(device.name), uplinks),
-                                 poll_view(device, samples.get(device.name, ())))
+                                 poll_view(samples.get(device.name, ())))
         devices.append(found)
     return devices, county_readiness(inventory, devices)

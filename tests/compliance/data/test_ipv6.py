@@ -43,9 +43,11 @@ def test_icmp_and_snmp_never_pass_without_a_result() -> None:
     assert check_icmp("2001:db8::1", PollView()).status == "error"
     assert check_icmp("2001:db8::1", PollView(icmp6_up=False)).status == "fail"
     assert check_icmp("2001:db8::1", PollView(icmp6_up=True)).status == "pass"
-    assert check_snmp("2001:db8::1", PollView(snmp_up=True, snmp_over_ipv6=False)).status == "error"
-    assert check_snmp("2001:db8::1", PollView(snmp_up=True, snmp_over_ipv6=True)).status == "pass"
-    assert check_snmp("2001:db8::1", PollView(snmp_up=False, snmp_over_ipv6=True)).status == "fail"
+    assert check_snmp(None, PollView(snmp6_up=True)).status == "fail"
+    assert check_snmp("2001:db8::1", PollView()).status == "error"
+    assert check_snmp("2001:db8::1", PollView(snmp6_up=True)).status == "pass"
+    failed = check_snmp("2001:db8::1", PollView(snmp6_up=False, snmp6_reason="timeout"))
+    assert (failed.status, failed.reason) == ("fail", "SNMP did not answer at 2001:db8::1 (timeout)")
 
 
 def test_plan_check() -> None:
@@ -57,16 +59,16 @@ def test_plan_check() -> None:
     assert check_plan(None, True, prefix, "a").status == "fail"
 
 
-def test_poll_view_reads_icmpv6_and_the_snmp_poll_health() -> None:
-    v6only = Device("v", "cisco_ios", "access", "x", None, "2001:db8::9")
-    samples = [Sample("icmp", (("device", "v"), ("family", "ipv4")), {"up": 0.0}, 1),
-               Sample("icmp", (("device", "v"), ("family", "ipv6")), {"up": 1.0}, 1),
-               Sample("poll", (("collector", "snmp"), ("device", "v"), ("reason", "ok")), {"up": 1.0}, 1),
-               Sample("poll", (("collector", "ssh"), ("device", "v"), ("reason", "auth")), {"up": 0.0}, 1)]
-    assert poll_view(v6only, samples) == PollView(True, True, True)
-    dual = Device("v", "cisco_ios", "access", "x", "10.0.0.9", "2001:db8::9")
-    assert poll_view(dual, samples).snmp_over_ipv6 is False
-    assert poll_view(dual, []) == PollView(None, None, False)
+def test_poll_view_reads_icmpv6_and_the_snmp_ipv6_series_not_the_poll_health() -> None:
+    icmp = [Sample("icmp", (("device", "v"), ("family", "ipv4")), {"up": 0.0}, 1),
+            Sample("icmp", (("device", "v"), ("family", "ipv6")), {"up": 1.0}, 1)]
+    health = [Sample("poll", (("collector", "snmp"), ("device", "v"), ("reason", "ok")), {"up": 1.0}, 1)]
+    answered = Sample("snmp_ipv6", (("device", "v"), ("reason", "ok")), {"up": 1.0, "duration_seconds": 0.1}, 1)
+    silent = Sample("snmp_ipv6", (("device", "v"), ("reason", "timeout")), {"up": 0.0, "duration_seconds": 2.0}, 1)
+    assert poll_view([*icmp, *health, answered]) == PollView(True, True, "")
+    assert poll_view([*icmp, *health, silent]) == PollView(True, False, "timeout")
+    assert poll_view([*icmp, *health]) == PollView(True, None, "")  # an IPv4 poll says nothing of IPv6
+    assert poll_view([]) == PollView()
 
 
 def city() -> Inventory:
@@ -88,7 +90,7 @@ def city() -> Inventory:
 
 def test_assess_a_village_ready_and_one_not() -> None:
     config = (CASES / "ios-village-ipv6" / "config.txt").read_text()
-    up = [Sample("icmp", (("family", "ipv6"),), {"up": 1.0}, 1), Sample("poll", (("collector", "snmp"),),
+    up = [Sample("icmp", (("family", "ipv6"),), {"up": 1.0}, 1), Sample("snmp_ipv6", (("reason", "ok"),),
                                                                          {"up": 1.0}, 1)]
     silent = [Sample("icmp", (("family", "ipv6"),), {"up": 0.0}, 1), up[1]]
     devices, counties = assess(city(), {"v1": config, "v2": config}, {"v1": up, "v2": silent})
