@@ -202,6 +202,9 @@ class Recorder:
         elif event.kind == "wave-started":
             self.wave_started[job_id] = time.monotonic()
             say(f"  job {job_id} wave {event.data['wave']} ({event.data['name']}): {event.data['devices']} devices")
+        elif event.kind == "phase":
+            say(f"    {event.data['phase']}: {event.data['devices']} devices, {event.data['seconds']} s; "
+                f"CPU so far {cpu_now():.0f} s")
         elif event.kind == "wave-finished":
             took = time.monotonic() - self.wave_started.get(job_id, time.monotonic())
             shown = {k: v for k, v in event.data.items() if k not in ("wave", "state")}

@@ -31,7 +31,7 @@ import shutil
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -486,7 +486,8 @@ class ChangeService:
         self._record(None, "change.wave-started", f"job={job_id}", {"wave": wave.number, "name": wave.name,
                                                                    "devices": len(pending)}, "ok")
         by_name = {d.device: d for d in devices}
-        ready = await self._prechecks(job, pending, inventory, by_name)
+        with self._phase(job_id, "prechecks", len(pending)):
+            ready = await self._prechecks(job, pending, inventory, by_name)
         window = (self.checks.open_window(job_id, ready, job.started_by or job.created_by, inventory)
                   if ready else None)
         try:
@@ -523,16 +524,20 @@ class ChangeService:
     async def _push_tier(self, job: ChangeJob, tier: list[str], inventory: Inventory,
                          by_name: dict[str, DeviceChange]) -> None:
         try:
-            run = await self._ansible(job, tier)
+            with self._phase(job.id, "push", len(tier)):
+                run = await self._ansible(job, tier)
         except Exception as exc:  # ansible-runner itself failed: every device of the tier says so
             run = WaveRun({n: Outcome(n, "failed", f"ansible-runner: {exc}") for n in tier}, -1, "error")
         passed = [n for n in tier if run.outcomes[n].state == "ok"]
-        answers = dict(await self.checks.after(passed, inventory)) if passed else {}
+        with self._phase(job.id, "post-checks", len(passed)):
+            answers = dict(await self.checks.after(passed, inventory)) if passed else {}
         if job.kind == "ipv6":
             # only where the parent's end is dual-stacked (the devices that pinged it): others have no neighbour yet
             pings = self._job_host_vars(job, inventory, _job_devices(job))
             pinged = [n for n in passed if not answers.get(n) and pings.get(n, {}).get("yiwang_ping_parent")]
-            for name, problem in (await self.checks.parent_sees(pinged, inventory) if pinged else {}).items():
+            with self._phase(job.id, "neighbours", len(pinged)):
+                seen = await self.checks.parent_sees(pinged, inventory) if pinged else {}
+            for name, problem in seen.items():
                 if problem:
                     answers[name] = problem
         silent = {n: p for n, p in answers.items() if p}
@@ -669,6 +674,16 @@ class ChangeService:
                 work_root=self.root / job.id)
         finally:
             hosts.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def _phase(self, job_id: str, phase: str, devices: int) -> Iterator[None]:
+        """A `phase` event when a step of a wave ends: how long it took, for the operator watching a slow wave."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.hub.publish(job_id, "phase", {"phase": phase, "devices": devices,
+                                               "seconds": round(time.monotonic() - started, 1)})
 
     def _relay(self, job_id: str, event: Mapping[str, Any]) -> None:
         shown = ansible_event(event)
