@@ -62,6 +62,14 @@ Where A's time goes (cProfile, small profile and city): the store (72,029 rows w
 JSON and SQLAlchemy's per-row parameters) and the parse (parse.parse ~1 ms/device, then `Config.find`'s walks of
 every line per rule); nothing is non-linear, and the run is under the 60 s target even under load, so nothing in
 yiwang/compliance was changed.
+Then made cheaper (the evaluate step only, same results: the 72,029 StoredResults of the city's lab configurations
+hashed equal before and after): `parse` keeps every line and its text in a flat list as it reads them, so
+`Config.find`/`blocks` are one `map(pattern.match)` in C instead of a walk of the tree per search; pw-irreversible,
+no-default-account and insecure-services-off search through `find`; `StoredResult.of` no longer builds the whole
+JSON shape to take its exemption; area paths once per area. evaluate_all over the city's 4,237 rendered
+configurations, no git (CPU seconds, best of 7, loaded machine): 1.74-1.88 s before, 1.44-1.61 s after; against
+the regex peer's 0.71-0.76 s in the same processes: 2.39-2.58x before, 1.92-2.20x after; cProfile 11.4 M function
+calls before, 5.1 M after; `parse` alone 0.22 s -> 0.18 s.
 """
 
 from __future__ import annotations

@@ -45,10 +45,9 @@ class StoredResult:
 
     @classmethod
     def of(cls, device: str, platform: str, area_path: Sequence[str], result: RuleResult) -> StoredResult:
-        found = result.as_json()
         return cls(device, result.rule, platform, area_path[-1] if area_path else "", tuple(area_path),
                    result.status, result.severity, tuple(e.as_json() for e in result.evidence), result.remediation,
-                   result.detail, found.get("exemption"))  # type: ignore[arg-type]
+                   result.detail, result.exemption_json())
 
     @property
     def key(self) -> Key:

@@ -138,8 +138,11 @@ def evaluate_all(inventory: Inventory, devices: Sequence[Device], configs: Mappi
     redundancy = redundancy_results(inventory, configs) if REDUNDANCY_RULE in enabled else {}
     uplinks = gateways(inventory) if CAPACITY_RULE in enabled else {}
     found: list[StoredResult] = []
+    paths: dict[str, tuple[str, ...]] = {}  # per area: a city has some 4,000 devices in a few hundred areas
     for device in devices:
-        path = [area.id for area in inventory.path(device.area)]
+        path = paths.get(device.area)
+        if path is None:
+            path = paths[device.area] = tuple(area.id for area in inventory.path(device.area))
         text = configs.get(device.name)
         if text is not None:
             by_rule = {r.rule: r for r in evaluate(text, device.platform, pack, device=device.name, area_path=path,
@@ -154,8 +157,8 @@ def evaluate_all(inventory: Inventory, devices: Sequence[Device], configs: Mappi
             else:
                 result = _data_rule(rule.id, device, statuses, redundancy, uplinks, sources, now_s,
                                     backup_max_age_h, rule.parameters)
-                if not (rule.id == FIRMWARE_RULE and result.status == "fail"):  # there the advisory's severity
-                    result = replace(result, severity=rule.severity)
+                if result.severity != rule.severity and not (rule.id == FIRMWARE_RULE and result.status == "fail"):
+                    result = replace(result, severity=rule.severity)  # a failed advisory keeps its own severity
                 result = exempted(result, pack.exemptions, device.name, path, today)
             found.append(StoredResult.of(device.name, device.platform, path, result))
     return found
