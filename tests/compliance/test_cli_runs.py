@@ -1,0 +1,72 @@
+"""`yiwang check compliance --run-now` as a person runs it, over a real git archive and a SQLite file, without the
+lab: the CSV it prints, the firmware versions it reads, and two runs at once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from inventory.loader import load_inventory
+from yiwang.archive.git import GitArchive
+from yiwang.compliance import report
+from yiwang.compliance.history import ComplianceHistory
+from yiwang.compliance.run import rule_pack
+from yiwang.config import ComplianceSettings
+from yiwang.store import open_store
+
+CASES = Path(__file__).parent / "cases"
+ROOT = Path(__file__).parents[2]
+INVENTORY = {
+    "areas": [{"id": "hb", "name": "湖北", "level": "province"},
+              {"id": "hb.hg", "name": "黄冈", "level": "city", "parent": "hb"},
+              {"id": "hb.hg.c1", "name": "黄州区", "level": "county", "parent": "hb.hg"}],
+    "devices": [{"name": "c1-agg", "platform": "huawei_vrp", "role": "aggregation", "area": "hb.hg.c1",
+                 "address": "127.0.0.1"},
+                {"name": "c1-sw", "platform": "cisco_ios", "role": "access", "area": "hb.hg.c1",
+                 "address": "127.0.0.2"}]}
+
+
+def _state(tmp_path: Path, **extra: object) -> Path:
+    """A state folder with the inventory, the two devices' configurations archived, and yiwang.yaml."""
+    (tmp_path / "inventory").mkdir()
+    (tmp_path / "inventory" / "inventory.yaml").write_text(yaml.safe_dump(INVENTORY, allow_unicode=True))
+    git = GitArchive(tmp_path / "configs")
+    now = datetime.now(UTC)
+    git.store("c1-agg", (CASES / "huawei_vrp" / "hardened" / "config.txt").read_text(), now)
+    git.store("c1-sw", (CASES / "cisco_ios" / "neglected" / "config.txt").read_text(), now)
+    config = tmp_path / "yiwang.yaml"
+    config.write_text(yaml.safe_dump({"state_dir": str(tmp_path), "database_url": f"sqlite:///{tmp_path}/y.db",
+                                      "audit": {"path": str(tmp_path / "audit.jsonl")}, **extra}))
+    return config
+
+
+def _command(config: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "yiwang", *args, "-c", str(config)]
+
+
+ENV = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+
+
+def _yiwang(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(_command(config, *args), capture_output=True, text=True, timeout=120, env=ENV)
+
+
+def test_the_csv_of_the_command_line_is_the_apis(tmp_path: Path) -> None:
+    config = _state(tmp_path)
+    done = subprocess.run(_command(config, "check", "compliance", "--run-now", "--csv"), capture_output=True,
+                          timeout=120, env=ENV)  # bytes: the CSV's line ends are CRLF, as the API sends them
+    assert done.returncode == 0, done.stderr
+    history = ComplianceHistory(open_store(f"sqlite:///{tmp_path}/y.db").engine)
+    run = history.latest_run()
+    assert run is not None
+    inventory = load_inventory([tmp_path / "inventory"]).inventory
+    api = report.csv_text(inventory, rule_pack(ComplianceSettings()), history.results(run.id), with_evidence=True)
+    assert done.stdout == api.encode()
+    rows = api.splitlines()
+    assert rows[0] == ",".join(report.CSV_COLUMNS) and len(rows) == 1 + 2 * 17
+    assert any(r.startswith("c1-sw,cisco_ios,湖北 / 黄冈 / 黄州区,insecure-services-off,") and "18: ip http server" in r
+               for r in rows)
