@@ -57,13 +57,16 @@ def _run_now(settings: Settings, opened: _Opened) -> None:
     from yiwang.cli_common import audit_local
     from yiwang.compliance.advisories import AdvisoryFileError
     from yiwang.compliance.pack import PackError
-    from yiwang.compliance.run import run_compliance
+    from yiwang.compliance.run import data_sources, run_compliance
+    from yiwang.versions import VersionStore
 
     parameters: dict[str, Any] = {"trigger": "manual"}
     audit = (settings, "compliance.run", "all", parameters)
     try:
+        # no latest samples here: firmware-advisory reads the versions yiwang run's SSH cycles stored
+        sources = data_sources(settings.compliance, known_versions=VersionStore(opened.store.engine).known())
         summary = asyncio.run(run_compliance(settings.compliance, opened.inventory, opened.git, opened.store.archive,
-                                             opened.history, today=date.today(), trigger="manual"))
+                                             opened.history, today=date.today(), trigger="manual", sources=sources))
     except (PackError, AdvisoryFileError, OSError) as exc:
         audit_local(*audit, f"failed: {exc}")
         raise fail(f"the compliance run failed: {exc}") from None

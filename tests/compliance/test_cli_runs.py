@@ -3,8 +3,10 @@ lab: the CSV it prints, the firmware versions it reads, and two runs at once."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from yiwang.compliance.history import ComplianceHistory
 from yiwang.compliance.run import rule_pack
 from yiwang.config import ComplianceSettings
 from yiwang.store import open_store
+from yiwang.versions import KnownVersion, VersionStore
 
 CASES = Path(__file__).parent / "cases"
 ROOT = Path(__file__).parents[2]
@@ -70,3 +73,23 @@ def test_the_csv_of_the_command_line_is_the_apis(tmp_path: Path) -> None:
     assert rows[0] == ",".join(report.CSV_COLUMNS) and len(rows) == 1 + 2 * 17
     assert any(r.startswith("c1-sw,cisco_ios,湖北 / 黄冈 / 黄州区,insecure-services-off,") and "18: ip http server" in r
                for r in rows)
+
+
+def test_a_run_from_the_command_line_judges_firmware_by_the_versions_yiwang_run_stored(tmp_path: Path) -> None:
+    advisories = tmp_path / "advisories.yaml"
+    advisories.write_text(yaml.safe_dump([{"id": "hw-sa-1", "platform": "huawei_vrp", "severity": "critical",
+                                           "title": "a test advisory",
+                                           "affected": [{"from": "V200R019C00SPC100", "to": "V200R019C10SPC900"}]}]))
+    config = _state(tmp_path, compliance={"advisories": str(advisories)})
+    read_at = time.time() - 26 * 3600
+    # what the SSH cycles of a `yiwang run` on this database wrote (the store opened as that process opens it)
+    VersionStore(open_store(f"sqlite:///{tmp_path}/y.db").engine).record(
+        {"c1-agg": KnownVersion("V200R019C10SPC500", "S5735-L", read_at)})
+    done = _yiwang(config, "check", "compliance", "--run-now", "--rule", "firmware-advisory", "--json")
+    assert done.returncode == 0, done.stderr
+    found = {d["device"]: d["results"] for d in json.loads(done.stdout)}
+    agg, sw = found["c1-agg"][0], found["c1-sw"][0]
+    assert agg["status"] == "fail" and agg["severity"] == "critical" and "hw-sa-1" in agg["detail"]
+    stamp = datetime.fromtimestamp(read_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    assert agg["detail"].endswith(f"(the version the SSH collector read 26.0 h ago ({stamp}))"), agg["detail"]
+    assert sw["status"] == "error" and sw["detail"] == "no software version has been read over SSH"
