@@ -56,6 +56,7 @@ def _run_now(settings: Settings, opened: _Opened) -> None:
     """One run over the whole archive, audited like every command that writes."""
     from yiwang.cli_common import audit_local
     from yiwang.compliance.advisories import AdvisoryFileError
+    from yiwang.compliance.history import RunConflict
     from yiwang.compliance.pack import PackError
     from yiwang.compliance.run import data_sources, run_compliance
     from yiwang.versions import VersionStore
@@ -67,7 +68,7 @@ def _run_now(settings: Settings, opened: _Opened) -> None:
         sources = data_sources(settings.compliance, known_versions=VersionStore(opened.store.engine).known())
         summary = asyncio.run(run_compliance(settings.compliance, opened.inventory, opened.git, opened.store.archive,
                                              opened.history, today=date.today(), trigger="manual", sources=sources))
-    except (PackError, AdvisoryFileError, OSError) as exc:
+    except (PackError, AdvisoryFileError, RunConflict, OSError) as exc:
         audit_local(*audit, f"failed: {exc}")
         raise fail(f"the compliance run failed: {exc}") from None
     parameters.update(run=summary.run.id, devices=summary.run.devices, failed=summary.run.failed,

@@ -93,3 +93,24 @@ def test_a_run_from_the_command_line_judges_firmware_by_the_versions_yiwang_run_
     stamp = datetime.fromtimestamp(read_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
     assert agg["detail"].endswith(f"(the version the SSH collector read 26.0 h ago ({stamp}))"), agg["detail"]
     assert sw["status"] == "error" and sw["detail"] == "no software version has been read over SSH"
+
+
+def test_two_runs_at_once_on_one_sqlite_file_both_store_one_after_the_other(tmp_path: Path) -> None:
+    # enough devices that each run spends a while writing its ~20k results: the two writes overlap
+    many = [{"name": f"sw{n:04d}", "platform": "cisco_ios", "role": "access", "area": "hb.hg.c1",
+             "address": f"127.1.{n // 250}.{n % 250 + 1}"} for n in range(1200)]
+    config = _state(tmp_path)
+    (tmp_path / "inventory" / "inventory.yaml").write_text(yaml.safe_dump(
+        {**INVENTORY, "devices": INVENTORY["devices"] + many}, allow_unicode=True))
+    open_store(f"sqlite:///{tmp_path}/y.db").engine.dispose()  # the schema made before, as `yiwang run` would have
+    command = _command(config, "check", "compliance", "--run-now", "--device", "c1-agg", "--json")
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+            for _ in range(2)]
+    outcomes = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err for _, err in outcomes]
+    history = ComplianceHistory(open_store(f"sqlite:///{tmp_path}/y.db").engine)
+    first, second = sorted(history.runs(), key=lambda r: r.id)
+    assert first.devices == second.devices == 1202
+    # the second stored after the first and saw its rows: the same results, nothing changed, nothing duplicated
+    assert first.changed == 1202 * 17 and second.changed == 0
+    assert len(history.results(second.id)) == 1202 * 17
