@@ -46,6 +46,7 @@ from yiwang.ssh_workers import SshWork, ssh_work
 from yiwang.stages import AlertsStage, LatestStage, PollHealth, SinkStage
 from yiwang.store import SchemaError, Store, open_store
 from yiwang.targets import Targets, build_targets
+from yiwang.versions import VersionStage, VersionStore
 
 if TYPE_CHECKING:
     from yiwang.compliance.service import ComplianceService
@@ -247,6 +248,8 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
     polled = {r.name for r in registered}
     health = PollHealth(store, {t.device: t.tags for t in targets.icmp}, polled - NOT_POLLS, inv)
     stages: list[Stage] = [health, LatestStage(latest), SinkStage(sinks, latest)]
+    if "ssh" in polled:
+        stages.append(VersionStage(VersionStore(store.engine)))  # for runs without yiwang run's latest samples
     alerts = None
     dispatcher = None
     if settings.alerts.enabled:
@@ -370,7 +373,8 @@ def compliance_service(settings: Settings, inventory: Inventory, archive: Config
     except (PackError, AdvisoryFileError) as exc:
         raise SetupError(f"compliance: {exc}") from None
     return ComplianceService(settings.compliance, inventory, archive.git, archive.index,
-                             ComplianceHistory(store.engine), list(archive.targets.values()), latest.device_samples)
+                             ComplianceHistory(store.engine), list(archive.targets.values()), latest.device_samples,
+                             VersionStore(store.engine).known)
 
 
 async def _compliance_run(compliance: ComplianceService) -> object:

@@ -4,10 +4,8 @@ the trend per day, and IPv6 readiness."""
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import sys
-from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -20,8 +18,6 @@ from yiwang.config import Settings
 
 STATUS_ZH = {"pass": "通过", "fail": "不通过", "not-applicable": "不适用", "exempt": "豁免", "error": "错误"}
 STATUS_STYLE = {"pass": "green", "fail": "red", "not-applicable": "dim", "exempt": "yellow", "error": "magenta"}
-CSV_COLUMNS = ("device", "platform", "area_path", "rule", "clause", "clause_title", "severity", "status", "evidence",
-               "detail", "remediation")
 
 
 class _Opened:
@@ -45,9 +41,6 @@ class _Opened:
         if area is not None and area not in self.inventory.areas:
             raise fail(f"no area {area!r} in the inventory", 2)
 
-    def area_names(self, path: Sequence[str]) -> str:
-        return " / ".join(self.inventory.areas[a].name if a in self.inventory.areas else a for a in path)
-
 
 def _pack(settings: Settings) -> Any:
     from yiwang.compliance.pack import PackError
@@ -63,15 +56,19 @@ def _run_now(settings: Settings, opened: _Opened) -> None:
     """One run over the whole archive, audited like every command that writes."""
     from yiwang.cli_common import audit_local
     from yiwang.compliance.advisories import AdvisoryFileError
+    from yiwang.compliance.history import RunConflict
     from yiwang.compliance.pack import PackError
-    from yiwang.compliance.run import run_compliance
+    from yiwang.compliance.run import data_sources, run_compliance
+    from yiwang.versions import VersionStore
 
     parameters: dict[str, Any] = {"trigger": "manual"}
     audit = (settings, "compliance.run", "all", parameters)
     try:
+        # no latest samples here: firmware-advisory reads the versions yiwang run's SSH cycles stored
+        sources = data_sources(settings.compliance, known_versions=VersionStore(opened.store.engine).known())
         summary = asyncio.run(run_compliance(settings.compliance, opened.inventory, opened.git, opened.store.archive,
-                                             opened.history, today=date.today(), trigger="manual"))
-    except (PackError, AdvisoryFileError, OSError) as exc:
+                                             opened.history, today=date.today(), trigger="manual", sources=sources))
+    except (PackError, AdvisoryFileError, RunConflict, OSError) as exc:
         audit_local(*audit, f"failed: {exc}")
         raise fail(f"the compliance run failed: {exc}") from None
     parameters.update(run=summary.run.id, devices=summary.run.devices, failed=summary.run.failed,
@@ -84,6 +81,8 @@ def _run_now(settings: Settings, opened: _Opened) -> None:
 
 def archive_report(settings: Settings, *, area: str | None, device: str | None, rule: str | None,
                    status: str | None, run_now: bool, as_json: bool, as_csv: bool) -> None:
+    from yiwang.compliance import report
+
     opened = _Opened(settings)
     opened.check_area(area)
     pack = _pack(settings)
@@ -103,15 +102,8 @@ def archive_report(settings: Settings, *, area: str | None, device: str | None, 
         typer.echo(json.dumps([{"device": name, "platform": rows[0].platform, "results": [r.as_json() for r in rows]}
                                for name, rows in devices.items()], ensure_ascii=False, indent=2))
         return
-    if as_csv:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(CSV_COLUMNS)
-        for result in found:
-            spec = _rule(pack, result.rule)
-            writer.writerow([result.device, result.platform, opened.area_names(result.area_path), result.rule,
-                             " ".join(spec.clauses) if spec else "", spec.clause_title if spec else "",
-                             result.severity, result.status, evidence_text(result.evidence), result.detail,
-                             " / ".join(line.strip() for line in result.remediation)])
+    if as_csv:  # the API's CSV, byte for byte: the operator here may read configurations, so with the evidence
+        sys.stdout.write(report.csv_text(opened.inventory, pack, found, with_evidence=True))
         return
     stamp = datetime.fromtimestamp(latest.started_at).strftime("%Y-%m-%d %H:%M")
     table = Table(title=f"合规检查 compliance run {latest.id} ({stamp}, {latest.trigger}): {len(devices)} devices",
@@ -123,7 +115,7 @@ def archive_report(settings: Settings, *, area: str | None, device: str | None, 
             continue  # the table shows what needs a look; --status pass or --json shows the rest
         spec = _rule(pack, result.rule)
         style = STATUS_STYLE.get(result.status, "")
-        evidence = evidence_text(result.evidence, "\n")
+        evidence = report.evidence_text(result.evidence, "\n")
         table.add_row(escape(result.device), f"{escape(spec.title_zh) if spec else ''}\n{escape(result.rule)}",
                       f"[{style}]{STATUS_ZH.get(result.status, '')} {result.status}[/{style}]\n{result.severity}",
                       escape("\n".join(x for x in (evidence, result.detail) if x)),
@@ -140,11 +132,6 @@ def _rule(pack: Any, rule_id: str) -> Any:
         return pack.rule(rule_id)
     except KeyError:  # a rule disabled since the run
         return None
-
-
-def evidence_text(evidence: Sequence[dict[str, Any]], separator: str = " | ") -> str:
-    return separator.join(f"{e['line']}: {e['text']}" if "line" in e else f"missing in: {e['missing'] or '(whole)'}"
-                          for e in evidence)
 
 
 def trend_report(settings: Settings, *, area: str | None, rule: str | None, days: int, as_json: bool) -> None:

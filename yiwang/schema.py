@@ -226,3 +226,14 @@ compliance_results = Table(
     Column("until_run", Integer, nullable=True, index=True),
     Index("ix_compliance_results_device_rule", "device", "rule"),
 )
+
+# The software version (and model) each device's SSH facts showed last (yiwang.versions), kept so that a
+# compliance run from the command line can judge firmware-advisory: the latest samples live only in the memory
+# of `yiwang run`. One row per device, rewritten by each SSH cycle that read its version.
+device_versions = Table(
+    "device_versions", metadata,
+    Column("device", String(200), primary_key=True),
+    Column("version", String(200), nullable=False),
+    Column("model", String(200), nullable=False),  # "" when the facts named none
+    Column("read_at", Float, nullable=False),  # epoch seconds: the SSH collector's sample time
+)

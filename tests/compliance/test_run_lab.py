@@ -19,6 +19,7 @@ from yiwang.assemble import assemble
 from yiwang.compliance.advisories import version_of
 from yiwang.compliance.history import ComplianceHistory
 from yiwang.config import load_settings
+from yiwang.versions import VersionStore
 
 pytestmark = pytest.mark.integration
 TOWNSHIP = "hb.hg.huangzhou.t02"
@@ -94,6 +95,8 @@ async def test_the_run_after_a_backup_cycle_reads_the_versions_the_ssh_collector
         version, _ = version_of(assembly.latest.device_samples(name))
         platform = assembly.services.inventory.devices[name].platform
         assert version
+        # the cycle's versions are in SQL too, for the runs from the command line
+        assert VersionStore(assembly.services.store.engine).known()[name].version == version
         advisories.write_text(yaml.safe_dump([{"id": "lab-sa-1", "platform": platform, "severity": "critical",
                                                "title": "the lab's own", "affected": [{"version": version}]}]))
         backup = next(job for job in assembly.monitor.jobs if job.name == "backup")

@@ -117,3 +117,29 @@ def test_a_cut_off_config_is_refused() -> None:
     with pytest.raises(SshError) as cut:
         check_complete("huawei_vrp", "sysname r1\n#\ninterface GigabitEthernet0/0/1\n")
     assert cut.value.reason == "parse" and "'return'" in str(cut.value)
+
+
+def test_heads_read_the_newest_version_of_each_device(tmp_path: Path) -> None:
+    import subprocess
+
+    archive = GitArchive(tmp_path / "repo")
+    assert archive.heads(["r1"]) == {}  # no commit yet
+    archive.store("r1", "hostname r1\nend\n", T1)
+    archive.store("sw-2.a_b", "sysname sw\n\u4e00\u7f51\nreturn\n", T1)
+    archive.store("r1", "hostname r1\nntp server 1.1.1.1\nend\n", T2)
+    archive.store("r3", "", T2)  # an empty file is a head too (the rule says it is unreadable, not missing)
+    # files the archive never writes: a folder of the same name and a file that is not a device's
+    (tmp_path / "repo" / "r4.cfg").mkdir()
+    (tmp_path / "repo" / "r4.cfg" / "inner").write_text("x\n")
+    (tmp_path / "repo" / "notes.txt").write_text("hello\n")
+    subprocess.run(["git", "-C", str(tmp_path / "repo"), "add", "."], check=True, capture_output=True)
+    subprocess.run(["git", "-C", str(tmp_path / "repo"), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm",
+                    "other"], check=True, capture_output=True)
+    found = archive.heads(["r1", "sw-2.a_b", "r3", "r4", "notes", "never", "r1"])
+    assert found == {"r1": "hostname r1\nntp server 1.1.1.1\nend\n", "sw-2.a_b": "sysname sw\n\u4e00\u7f51\nreturn\n",
+                     "r3": ""}
+    head = archive.versions("r1")[0].commit
+    assert found["r1"] == archive.show("r1", head)
+    assert archive.heads([]) == {}
+    with pytest.raises(ValueError):
+        archive.heads(["../r1"])

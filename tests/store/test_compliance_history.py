@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from yiwang.compliance.history import ComplianceHistory, StoredResult
+import pytest
+
+from yiwang.compliance.history import ComplianceHistory, RunConflict, StoredResult
 from yiwang.compliance.model import Evidence, RuleResult
 from yiwang.store import open_store
 
@@ -67,3 +71,26 @@ def test_two_runs_their_results_trend_and_changes(database_url: str) -> None:
     assert [(r.device, r.rule, r.status) for r in history.results()] == [
         (r.device, r.rule, r.status) for r in latest]
     store.engine.dispose()
+
+
+def test_a_run_that_cannot_get_sqlites_write_lock_in_time_says_so_and_stores_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from yiwang.compliance import history as history_module
+
+    url = f"sqlite:///{tmp_path / 'y.db'}"
+    history = ComplianceHistory(open_store(url).engine)
+    other = sqlite3.connect(tmp_path / "y.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another run, writing its results
+    monkeypatch.setattr(history_module, "SQLITE_WAIT_S", 0.3)
+    now = datetime.now().timestamp()
+    clock = time.monotonic()
+    with pytest.raises(RunConflict, match="another compliance run kept the database locked for more than 0.3 s"):
+        history.record_run(now, now + 1, "manual", "d1", 3, _results(ntp_on_a=True, age="1"))
+    assert 0.25 < time.monotonic() - clock < 5  # it waited, then gave up
+    other.rollback()
+    assert history.runs() == []
+    with history.engine.connect() as conn:  # the connection went back to the pool with its own busy timeout
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+    assert history.record_run(now, now + 1, "manual", "d1", 3, _results(ntp_on_a=True, age="1")).changed == 4

@@ -91,28 +91,46 @@ class GitArchive:
         return self._git("show", f"{_commit_id(commit)}:{config_file(device)}").stdout
 
     def heads(self, devices: list[str]) -> dict[str, str]:
-        """The newest archived configuration of each device that has one, read in one `git cat-file --batch`
-        (a process per device would cost the city's 4,400 devices tens of seconds)."""
+        """The newest archived configuration of each device that has one: the blob ids from one `git ls-tree` of
+        HEAD, the blobs from one `git cat-file --batch`. (Asking cat-file for `HEAD:<device>.cfg` made git look the
+        name up in the root tree once per device: 4.4 s for the city's 4,237 devices, against 0.25 s this way.)"""
         names = {config_file(d): d for d in devices}
         if not names or self._git("rev-parse", "--verify", "-q", "HEAD", check=False).returncode != 0:
             return {}
-        request = "".join(f"HEAD:{name}\n" for name in names).encode()
-        done = subprocess.run(["git", "-C", str(self.repo_dir), "cat-file", "--batch"], input=request,
-                              capture_output=True, check=False, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                                                                     "GIT_CONFIG_NOSYSTEM": "1",
-                                                                     "GIT_CONFIG_GLOBAL": os.devnull, "LC_ALL": "C",
-                                                                     "HOME": str(self.repo_dir)})
-        if done.returncode != 0:
-            raise ArchiveError(f"git cat-file failed ({done.returncode}): {done.stderr.decode(errors='replace')}")
+        wanted = [(blob, names[name]) for name, blob in self._blobs("HEAD").items() if name in names]
+        if not wanted:
+            return {}
+        data = self._run_bytes(["cat-file", "--batch"], "".join(f"{blob}\n" for blob, _ in wanted).encode())
         found: dict[str, str] = {}
-        data, at = done.stdout, 0
-        for name in names:  # answers come in the order asked
+        at = 0
+        for _, device in wanted:  # answers come in the order asked
             end = data.index(b"\n", at)
             header = data[at:end].split()
             at = end + 1
             if header[-1] == b"missing":
                 continue
             size = int(header[2])
-            found[names[name]] = data[at:at + size].decode("utf-8", errors="replace")
+            found[device] = data[at:at + size].decode("utf-8", errors="replace")
             at += size + 1
         return found
+
+    def _blobs(self, commit: str) -> dict[str, str]:
+        """{file name: blob id} of the files at the top of `commit`'s tree (the archive keeps no folders)."""
+        blobs: dict[str, str] = {}
+        for entry in self._run_bytes(["ls-tree", "-z", commit], b"").split(b"\0"):
+            if not entry:
+                continue
+            meta, _, name = entry.partition(b"\t")
+            _mode, kind, blob = meta.split()
+            if kind == b"blob":
+                blobs[name.decode("utf-8", errors="surrogateescape")] = blob.decode()
+        return blobs
+
+    def _run_bytes(self, args: list[str], request: bytes) -> bytes:
+        done = subprocess.run(["git", "-C", str(self.repo_dir), *args], input=request, capture_output=True,
+                              check=False, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                                                "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+                                                "LC_ALL": "C", "HOME": str(self.repo_dir)})
+        if done.returncode != 0:
+            raise ArchiveError(f"git {args[0]} failed ({done.returncode}): {done.stderr.decode(errors='replace')}")
+        return done.stdout

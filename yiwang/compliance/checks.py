@@ -117,14 +117,11 @@ _IOS_LINE_PASSWORD = re.compile(r"password\b")
 
 def pw_irreversible(config: Config, params: Params) -> Finding:
     if config.platform == "huawei_vrp":
-        return _failed((line for line in config.lines()
-                        if _VRP_LOCAL_REVERSIBLE.match(line.text) or _VRP_SUPER.match(line.text)
-                        or (_PASSWORD_SIMPLE.match(line.text) and not _NOT_LOGIN_SECRET.match(line.text))),
-                       _secret_line)
+        simple = [line for line in config.find(_PASSWORD_SIMPLE) if not _NOT_LOGIN_SECRET.match(line.text)]
+        return _failed(config.find(_VRP_LOCAL_REVERSIBLE) + config.find(_VRP_SUPER) + simple, _secret_line)
     if config.platform == "hp_comware":
-        return _failed((line for line in config.lines()
-                        if (_COMWARE_PASSWORD.match(line.text) or _VRP_SUPER.match(line.text))
-                        and not _NOT_LOGIN_SECRET.match(line.text)), _secret_line)
+        return _failed((line for line in config.find(_COMWARE_PASSWORD) + config.find(_VRP_SUPER)
+                        if not _NOT_LOGIN_SECRET.match(line.text)), _secret_line)
     bad = [line for line in config.top if _IOS_ENABLE_PASSWORD.match(line.text) or _IOS_USER_PASSWORD.match(line.text)]
     for block in config.blocks(_IOS_LINE):
         bad += [child for child in block.children if _IOS_LINE_PASSWORD.match(child.text)]
@@ -363,7 +360,7 @@ def no_default_account(config: Config, params: Params) -> Finding:
     pattern = _LOCAL_USER if config.family == "vrp" else _USERNAME
     seen: set[str] = set()
     bad: list[Line] = []
-    for line in config.lines() if config.platform == "huawei_vrp" else config.top:
+    for line in config.find(pattern, top_only=config.platform != "huawei_vrp"):
         if (found := pattern.match(line.text)) and found.group(1).lower() in names:
             if found.group(1).lower() not in seen:  # one line per account: VRP repeats the name on every setting
                 seen.add(found.group(1).lower())
@@ -426,7 +423,7 @@ _INSECURE = {
 
 
 def insecure_services_off(config: Config, params: Params) -> Finding:
-    return _failed(line for line in config.top for p in _INSECURE[config.platform] if p.match(line.text))
+    return _failed(line for p in _INSECURE[config.platform] for line in config.find(p, top_only=True))
 
 
 # --- mgmt-acl --------------------------------------------------------------------------------------------------

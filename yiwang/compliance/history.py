@@ -11,12 +11,14 @@ are pure functions beside the store.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy.exc import OperationalError
 
 from yiwang.compliance.model import RuleResult, result_json
 from yiwang.schema import compliance_results as results_t
@@ -25,6 +27,11 @@ from yiwang.schema import compliance_runs as runs_t
 Key = tuple[str, str]  # (device, rule)
 FIXED = ("pass", "not-applicable")  # a failure followed by one of these is fixed; by exempt or error it is not
 _PG_LOCK = 0x79697763706C  # "yiwcpl": one run records at a time
+SQLITE_WAIT_S = 600.0  # how long a run waits on SQLite for another's writes (the city's take 4-20 s)
+
+
+class RunConflict(RuntimeError):
+    """Another run held the database's write lock for longer than a run waits for it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +52,9 @@ class StoredResult:
 
     @classmethod
     def of(cls, device: str, platform: str, area_path: Sequence[str], result: RuleResult) -> StoredResult:
-        found = result.as_json()
         return cls(device, result.rule, platform, area_path[-1] if area_path else "", tuple(area_path),
                    result.status, result.severity, tuple(e.as_json() for e in result.evidence), result.remediation,
-                   result.detail, found.get("exemption"))  # type: ignore[arg-type]
+                   result.detail, result.exemption_json())
 
     @property
     def key(self) -> Key:
@@ -151,11 +157,7 @@ class ComplianceHistory:
         """One run over the whole archive: every device x rule result of it. Results of devices or rules it does
         not hold stop holding (a partial run would end the others': runs are always whole)."""
         new = {r.key: r for r in found}
-        with self.engine.begin() as conn:
-            # Two runs at once (the scheduled one and an operator's) must not both extend the same rows: on
-            # PostgreSQL they queue on this lock; SQLite lets one writer in and the other fails as busy.
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
+        with self._writing() as conn:
             holding = {(row.device, row.rule): (row.id, _row_result(row).signature())
                        for row in conn.execute(select(results_t).where(results_t.c.until_run.is_(None)))}
             close, write = reconcile(holding, {k: r.signature() for k, r in new.items()})
@@ -172,6 +174,39 @@ class ComplianceHistory:
                 conn.execute(insert(results_t), [_row_values(new[k], run) for k in write])
         return RunInfo(run, started_at, finished_at, trigger, len({d for d, _ in new}), rules, failed, len(write),
                        pack_digest)
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A transaction of a run's writes, one run at a time. Two runs at once (the scheduled one and an
+        operator's, or two commands) must not both read the rows still holding and then both extend them: on
+        PostgreSQL they queue on an advisory lock; on SQLite the transaction takes the write lock before it reads
+        (BEGIN IMMEDIATE) and waits up to SQLITE_WAIT_S for it. (Python's sqlite3 opens a transaction only at the
+        first write, so the read was outside it: the second run wrote its whole result again beside the first's.)"""
+        with self.engine.connect() as conn:
+            if conn.dialect.name != "sqlite":
+                with conn.begin():
+                    if conn.dialect.name == "postgresql":
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
+                    yield conn
+                return
+            before = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(SQLITE_WAIT_S * 1000)}")
+            try:
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                except OperationalError as exc:
+                    raise RunConflict(f"another compliance run kept the database locked for more than "
+                                      f"{SQLITE_WAIT_S:g} s; this run's results were not stored "
+                                      f"({exc.orig})") from None
+                try:
+                    yield conn
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
+            finally:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(before or 0)}")
+                conn.commit()
 
     def runs(self, limit: int = 100) -> list[RunInfo]:
         """Newest first."""
@@ -244,7 +279,7 @@ class ComplianceHistory:
         """Drops the runs that started more than `keep_days` ago and the results that stopped holding by the oldest
         run kept; a result still holding is kept whatever its age. The number of runs dropped."""
         cutoff = (now if now is not None else datetime.now().timestamp()) - keep_days * 86400.0
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             dropped = conn.execute(delete(runs_t).where(runs_t.c.started_at < cutoff)).rowcount
             oldest = conn.execute(select(func.min(runs_t.c.id))).scalar()
             if oldest is None:

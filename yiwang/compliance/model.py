@@ -58,11 +58,14 @@ class RuleResult:
     exemption: Exemption | None = None
 
     def as_json(self) -> dict[str, object]:
-        exemption = None if self.exemption is None else {
-            "reason": self.exemption.reason, "expires": self.exemption.expires.isoformat(),
-            "approved_by": self.exemption.approved_by}
         return result_json(self.rule, self.status, [e.as_json() for e in self.evidence], self.remediation,
-                           self.detail, self.severity, exemption)
+                           self.detail, self.severity, self.exemption_json())
+
+    def exemption_json(self) -> dict[str, str] | None:
+        if self.exemption is None:
+            return None
+        return {"reason": self.exemption.reason, "expires": self.exemption.expires.isoformat(),
+                "approved_by": self.exemption.approved_by}
 
 
 def result_json(rule: str, status: str, evidence: Sequence[object], remediation: Sequence[str], detail: str,

@@ -5,8 +5,9 @@ The configuration rules read each device's newest archived configuration; a devi
 ("no configuration in the archive"). `config-backup-fresh` reads the archive index, `uplink-redundancy` the inventory
 links and the gateways' configurations, `uplink-capacity` the metric history (`compliance.metrics_url`), and
 `firmware-advisory` the versions the SSH collector read (the `device_facts` samples of `yiwang run`'s LatestStore;
-a run from the command line has none, so the rule is `error` there). A run is CPU work: it goes to a thread, away
-from the event loop.
+where a device has none, as in every run from the command line, the last version its SSH cycles stored in SQL,
+`yiwang.versions`, with its age said in the detail). A run is CPU work: it goes to a thread, away from the event
+loop.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from yiwang.compliance.history import Changes, ComplianceHistory, RunInfo, Store
 from yiwang.compliance.model import RuleResult
 from yiwang.compliance.pack import RulePack, RuleSettings, load_exemptions, load_pack
 from yiwang.config import ComplianceSettings
+from yiwang.versions import KnownVersion
 
 FIRMWARE_RULE = "firmware-advisory"
 Trigger = Literal["backup", "manual"]
@@ -65,6 +67,7 @@ class DataSources:
     advisories: tuple[Advisory, ...] | None = None
     metrics: UtilisationHistory | None = None
     samples_of: SamplesOf | None = None  # the latest samples of a device (yiwang run's LatestStore)
+    known_versions: Mapping[str, KnownVersion] | None = None  # the versions stored by the SSH cycles, by device
 
 
 def rule_pack(settings: ComplianceSettings) -> RulePack:
@@ -73,11 +76,12 @@ def rule_pack(settings: ComplianceSettings) -> RulePack:
     return load_pack(settings.pack, RuleSettings(frozenset(settings.disabled), settings.parameters, exemptions))
 
 
-def data_sources(settings: ComplianceSettings, samples_of: SamplesOf | None = None) -> DataSources:
+def data_sources(settings: ComplianceSettings, samples_of: SamplesOf | None = None,
+                 known_versions: Mapping[str, KnownVersion] | None = None) -> DataSources:
     """AdvisoryFileError (a ValueError) when the advisory file is wrong."""
     advisories = load_advisories(settings.advisories) if settings.advisories is not None else None
     metrics = VictoriaMetricsHistory(settings.metrics_url) if settings.metrics_url else None
-    return DataSources(advisories, metrics, samples_of)
+    return DataSources(advisories, metrics, samples_of, known_versions)
 
 
 async def run_compliance(settings: ComplianceSettings, inventory: Inventory, git: GitArchive, index: BackupIndex,
@@ -138,8 +142,11 @@ def evaluate_all(inventory: Inventory, devices: Sequence[Device], configs: Mappi
     redundancy = redundancy_results(inventory, configs) if REDUNDANCY_RULE in enabled else {}
     uplinks = gateways(inventory) if CAPACITY_RULE in enabled else {}
     found: list[StoredResult] = []
+    paths: dict[str, tuple[str, ...]] = {}  # per area: a city has some 4,000 devices in a few hundred areas
     for device in devices:
-        path = [area.id for area in inventory.path(device.area)]
+        path = paths.get(device.area)
+        if path is None:
+            path = paths[device.area] = tuple(area.id for area in inventory.path(device.area))
         text = configs.get(device.name)
         if text is not None:
             by_rule = {r.rule: r for r in evaluate(text, device.platform, pack, device=device.name, area_path=path,
@@ -154,8 +161,8 @@ def evaluate_all(inventory: Inventory, devices: Sequence[Device], configs: Mappi
             else:
                 result = _data_rule(rule.id, device, statuses, redundancy, uplinks, sources, now_s,
                                     backup_max_age_h, rule.parameters)
-                if not (rule.id == FIRMWARE_RULE and result.status == "fail"):  # there the advisory's severity
-                    result = replace(result, severity=rule.severity)
+                if result.severity != rule.severity and not (rule.id == FIRMWARE_RULE and result.status == "fail"):
+                    result = replace(result, severity=rule.severity)  # a failed advisory keeps its own severity
                 result = exempted(result, pack.exemptions, device.name, path, today)
             found.append(StoredResult.of(device.name, device.platform, path, result))
     return found
@@ -170,7 +177,7 @@ def _data_rule(rule: str, device: Device, statuses: Mapping[str, BackupStatus], 
         return redundancy[device.name]
     if rule == CAPACITY_RULE:
         return _capacity(device, uplinks.get(device.name, []), sources.metrics, now_s, parameters)
-    return _firmware(device, sources)
+    return _firmware(device, sources, now_s)
 
 
 def _capacity(device: Device, links: Sequence[Link], metrics: UtilisationHistory | None, now_s: float,
@@ -188,11 +195,17 @@ def _capacity(device: Device, links: Sequence[Link], metrics: UtilisationHistory
     return replace(worst, detail="; ".join(r.detail for r in judged))
 
 
-def _firmware(device: Device, sources: DataSources) -> RuleResult:
+def _firmware(device: Device, sources: DataSources, now_s: float) -> RuleResult:
     if sources.advisories is None:
         return RuleResult(FIRMWARE_RULE, "error", detail="no advisory file configured (compliance.advisories)")
-    if sources.samples_of is None:
-        return RuleResult(FIRMWARE_RULE, "error", detail="no SSH facts in this run: the versions the SSH collector "
-                                                         "reads are held by `yiwang run` only")
-    version, model = version_of(sources.samples_of(device.name))
-    return firmware_advisory(device.platform, version, sources.advisories, model)
+    version, model = version_of(sources.samples_of(device.name)) if sources.samples_of is not None else (None, None)
+    if version is not None:
+        return firmware_advisory(device.platform, version, sources.advisories, model)
+    known = sources.known_versions.get(device.name) if sources.known_versions is not None else None
+    if known is None:
+        if sources.samples_of is None and sources.known_versions is None:
+            return RuleResult(FIRMWARE_RULE, "error", detail="no SSH facts in this run: neither yiwang run's latest "
+                                                             "samples nor the versions stored by its SSH cycles")
+        return firmware_advisory(device.platform, None, sources.advisories)
+    found = firmware_advisory(device.platform, known.version, sources.advisories, known.model or None)
+    return replace(found, detail=f"{found.detail} ({known.said(now_s)})" if found.detail else known.said(now_s))

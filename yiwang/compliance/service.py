@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -22,6 +22,7 @@ from yiwang.compliance.pack import RulePack
 from yiwang.compliance.run import RunSummary, SamplesOf, Trigger, checked_devices, data_sources, rule_pack, run_sync
 from yiwang.compliance.samples import ComplianceSamples, area_samples, device_samples, readiness_samples
 from yiwang.config import ComplianceSettings
+from yiwang.versions import KnownVersion
 
 
 class RunBusy(RuntimeError):
@@ -36,7 +37,8 @@ class Readiness:
 
 class ComplianceService:
     def __init__(self, settings: ComplianceSettings, inventory: Inventory, git: GitArchive, index: BackupIndex,
-                 history: ComplianceHistory, targets: Sequence[PollTarget], samples_of: SamplesOf) -> None:
+                 history: ComplianceHistory, targets: Sequence[PollTarget], samples_of: SamplesOf,
+                 known_versions: Callable[[], Mapping[str, KnownVersion]] | None = None) -> None:
         self.settings = settings
         self.inventory = inventory
         self.git = git
@@ -44,6 +46,7 @@ class ComplianceService:
         self.history = history
         self.targets = list(targets)
         self.samples_of = samples_of
+        self.known_versions = known_versions  # read at each run: a device the SSH cycles have not read since start
         self._running = threading.Lock()  # a run is a thread; the scheduled one and an operator's must not overlap
         self._cached: tuple[int, ComplianceSamples] | None = None
         self._configs: tuple[int, dict[str, str]] | None = None
@@ -62,8 +65,9 @@ class ComplianceService:
         if not self._running.acquire(blocking=wait):
             raise RunBusy("a compliance run is under way")
         try:
+            known = self.known_versions() if self.known_versions is not None else None
             return run_sync(self.settings, self.inventory, self.git, self.index, self.history, today=date.today(),
-                            trigger=trigger, sources=data_sources(self.settings, self.samples_of))
+                            trigger=trigger, sources=data_sources(self.settings, self.samples_of, known))
         finally:
             self._running.release()
 
