@@ -111,6 +111,34 @@ def _connect(endpoint: Endpoint, settings: SessionSettings, pinned: Path | None 
     return conn
 
 
+def log_in(endpoint: Endpoint, settings: SessionSettings, pinned: Path | None = None) -> None:
+    """A new SSH login and nothing more (no shell, no prompt): whether the device still lets yiwang in, at a
+    fraction of a session's cost. The host key must be the pinned one. Raises SshError as `session` does."""
+    pinned = pinned or known_hosts_path(settings.state_dir, endpoint.device)
+    where = f"{endpoint.device} ({endpoint.host}:{endpoint.port})"
+    if not pinned.exists():  # it never pins: a login it makes follows a session that did
+        raise SshError("hostkey-unknown", f"{where}: no host key pinned in {pinned}; refused")
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(pinned))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    try:
+        client.connect(endpoint.host, port=endpoint.port, username=endpoint.login.username,
+                       password=endpoint.login.password, timeout=settings.conn_timeout,
+                       auth_timeout=settings.conn_timeout, banner_timeout=settings.conn_timeout,
+                       look_for_keys=False, allow_agent=False)
+    except paramiko.BadHostKeyException as exc:
+        raise SshError("hostkey-changed", f"{where}: host key changed: pinned {fingerprint(exc.expected_key)}, "
+                                          f"offered {fingerprint(exc.key)}; refused") from exc
+    except paramiko.AuthenticationException as exc:
+        raise SshError("auth", f"{endpoint.device}: authentication failed as {endpoint.login.username!r}") from exc
+    except TimeoutError as exc:
+        raise SshError("timeout", f"{where}: connect timed out ({type(exc).__name__}: {exc})") from exc
+    except (OSError, EOFError, paramiko.SSHException) as exc:
+        raise SshError("unreachable", f"{where}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        client.close()
+
+
 def _connect_error(endpoint: Endpoint, pinned: Path, exc: NetmikoTimeoutException) -> SshError:
     cause = exc.__context__
     where = f"{endpoint.device} ({endpoint.host}:{endpoint.port})"

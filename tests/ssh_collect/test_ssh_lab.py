@@ -12,8 +12,17 @@ from netmiko import ConnectHandler
 
 from collectors.base import PollTarget
 from collectors.platforms import SSH_PLATFORMS, cli_of
-from collectors.ssh.collector import SshCollector
-from collectors.ssh.session import SessionSettings, SshLogin, SshRunner
+from collectors.ssh.collector import SshCollector, endpoint_of
+from collectors.ssh.session import (
+    Endpoint,
+    SessionSettings,
+    SshError,
+    SshLogin,
+    SshRunner,
+    known_hosts_path,
+    log_in,
+    session,
+)
 from lab.city import CityPlan, generate_city
 from lab.ssh.faults import Faults
 from lab.ssh.process import RunningSSHLab, running_lab
@@ -206,3 +215,29 @@ async def test_invalid_targets_are_results_not_exceptions(runner: SshRunner) -> 
            PollTarget("r2", "127.0.0.1", (("platform", "cisco_ios"),))]
     results = [await SshCollector(runner).poll(t) for t in bad]
     assert [r.reason for r in results] == ["invalid-target"] * 3
+
+
+def test_a_login_alone_tells_in_from_refused(lab: RunningSSHLab, plan: CityPlan, tmp_path: Path,
+                                            clean_faults: None) -> None:
+    """`log_in` (the change's check that the device still lets yiwang in) on the pinned key, as `session` does."""
+    settings = SessionSettings(tmp_path / "state", conn_timeout=5, read_timeout=4)
+    first, second = (endpoint_of(t) for t in targets(lab, plan)[:2])
+    with pytest.raises(SshError) as unpinned:  # never pins: a key it has not seen is refused
+        log_in(first, settings)
+    assert unpinned.value.reason == "hostkey-unknown"
+    with session(first, settings):  # pins the key
+        pass
+    log_in(first, settings)
+    with pytest.raises(SshError) as wrong:
+        log_in(next(endpoint_of(t) for t in targets(lab, plan, password="wrong")[:1]), settings)
+    assert wrong.value.reason == "auth" and "wrong" not in str(wrong.value)
+    lab.set_faults({first.device: Faults(key_generation=1)})
+    with pytest.raises(SshError) as changed:
+        log_in(first, settings)
+    assert changed.value.reason == "hostkey-changed" and "SHA256:" in str(changed.value)
+    closed = Endpoint("nobody", "cisco_ios", "127.0.0.1", 1, SshLogin("lab", "x"))
+    with pytest.raises(SshError) as refused:
+        log_in(closed, settings, known_hosts_path(settings.state_dir, first.device))
+    assert refused.value.reason == "unreachable"
+    with session(second, settings):
+        log_in(second, settings)  # a second login while a session is open (the change's case)

@@ -174,12 +174,14 @@ class ChangeStore:
                                 .order_by(change_devices.c.wave, change_devices.c.device))
             return [_device(row._mapping) for row in rows]
 
-    def record(self, job_id: str, change: DeviceChange) -> None:
+    def record(self, job_id: str, *changes: DeviceChange) -> None:
+        """The devices' new states, in one transaction (a tier's outcomes are known together)."""
         with self.engine.begin() as conn:
-            row = _device_row(job_id, change)
-            conn.execute(update(change_devices).where(change_devices.c.job_id == job_id,
-                                                      change_devices.c.device == change.device)
-                         .values(**{k: v for k, v in row.items() if k not in ("job_id", "device")}))
+            for change in changes:
+                row = _device_row(job_id, change)
+                conn.execute(update(change_devices).where(change_devices.c.job_id == job_id,
+                                                          change_devices.c.device == change.device)
+                             .values(**{k: v for k, v in row.items() if k not in ("job_id", "device")}))
 
     def busy_devices(self, excluding: str | None = None) -> dict[str, str]:
         """Devices in a job that is not over, with that job's id (a device is in one running job at a time)."""

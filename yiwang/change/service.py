@@ -371,14 +371,16 @@ class ChangeService:
         run = WaveRun(outcomes, 0, "successful")
         broken: list[str] = []
         inventory = self._inventory()
+        planned = []
         for change in changes:
             outcome = run.outcomes[change.device]
             platform = inventory.devices[change.device].platform if change.device in inventory.devices else "?"
             if outcome.state == "failed":
                 broken.append(f"{change.device}: {outcome.detail}")
             detail = ("dry run: " + outcome.detail) if outcome.state != "ok" else ""
-            self.store.record(job_id, replace(change, diff=render_diff(change.device, platform, outcome),
-                                              commands=outcome.commands, detail=detail))
+            planned.append(replace(change, diff=render_diff(change.device, platform, outcome),
+                                   commands=outcome.commands, detail=detail))
+        self.store.record(job_id, *planned)
         if broken:
             job = replace(job, state="invalid", error=f"the dry run failed on {len(broken)} device(s): "
                                                       + "; ".join(broken[:5]))
@@ -494,8 +496,7 @@ class ChangeService:
             for tier in tiers(inventory, ready):
                 if self.job(job_id).state != "running":  # aborted between tiers
                     break
-                for name in tier:
-                    self.store.record(job_id, replace(by_name[name], state="pushing"))
+                self.store.record(job_id, *(replace(by_name[name], state="pushing") for name in tier))
                 await self._push_tier(job, list(tier), inventory, by_name)
                 if any(by_name[n].state == "needs-person" for n in tier):
                     break
@@ -509,16 +510,18 @@ class ChangeService:
             return []
         busy = self.store.busy_devices(excluding=job.id)
         problems = await self.checks.before(pending, inventory, job.id, busy)
-        ready = []
+        ready, refused = [], []
         for name in pending:
             found = problems.get(name, ())
             if found:
-                change = replace(by_name[name], state="precheck-failed", detail="; ".join(found)[:1000])
-                by_name[name] = change
-                self.store.record(job.id, change)
-                self.hub.publish(job.id, "device", {"device": name, "state": change.state, "detail": change.detail})
+                refused.append(replace(by_name[name], state="precheck-failed", detail="; ".join(found)[:1000]))
+                by_name[name] = refused[-1]
             else:
                 ready.append(name)
+        self.store.record(job.id, *refused)
+        for change in refused:
+            self.hub.publish(job.id, "device", {"device": change.device, "state": change.state,
+                                                "detail": change.detail})
         return ready
 
     async def _push_tier(self, job: ChangeJob, tier: list[str], inventory: Inventory,
@@ -547,11 +550,12 @@ class ChangeService:
                                                   reason={n: f"after the change: {p}" for n, p in silent.items()})
         for name in tier:
             outcome = rolled.get(name) or run.outcomes[name]
-            change = replace(by_name[name], state=cast(DeviceState, outcome.state), detail=outcome.detail[:1000],
-                             commands=outcome.commands or by_name[name].commands,
-                             rollback=outcome.rollback or by_name[name].rollback)
-            by_name[name] = change
-            self.store.record(job.id, change)
+            by_name[name] = replace(by_name[name], state=cast(DeviceState, outcome.state),
+                                    detail=outcome.detail[:1000], commands=outcome.commands or by_name[name].commands,
+                                    rollback=outcome.rollback or by_name[name].rollback)
+        self.store.record(job.id, *(by_name[name] for name in tier))
+        for name in tier:
+            change = by_name[name]
             self.hub.publish(job.id, "device", {"device": name, "state": change.state, "detail": change.detail})
         if job.kind == "bandwidth":
             self._write_rates(job, [n for n, c in by_name.items() if c.state == "ok"])

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager, nullco
 from dataclasses import dataclass
 from typing import Any
 
-from collectors.ssh.session import SessionSettings, SshError, session
+from collectors.ssh.session import SessionSettings, SshError, log_in, session
 from yiwang.push.access import Access
 from yiwang.push.device import Device
 from yiwang.push.plan import ConfigPlan, PlanError, plan_change, typed, way_back
@@ -45,12 +45,12 @@ class Change:
             yield Device(conn, self.platform, self.settings.read_timeout)
 
     def reachable(self) -> str:
-        """'' when a new session opens (the management address answers), else why not."""
+        """'' when a new login succeeds (the management address answers), else why not."""
         try:
-            with self.fresh():
-                return ""
+            log_in(self.access.endpoint, self.settings, self.access.known_hosts)
         except SshError as exc:
             return str(exc)
+        return ""
 
 
 def change_config(access: Access, lines: Sequence[str], parents: Sequence[str], *, check: bool, save: bool,
