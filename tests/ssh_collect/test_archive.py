@@ -143,3 +143,50 @@ def test_heads_read_the_newest_version_of_each_device(tmp_path: Path) -> None:
     assert archive.heads([]) == {}
     with pytest.raises(ValueError):
         archive.heads(["../r1"])
+
+
+def test_many_configs_in_one_commit_keep_each_devices_history(tmp_path: Path) -> None:
+    import subprocess
+
+    archive = GitArchive(tmp_path / "repo")
+    assert archive.store_many({}, T1) == {}
+    first = archive.store_many({"r1": "hostname r1\nend\n", "r2": "hostname r2\nend\n"}, T1)
+    assert first["r1"] is not None and first["r1"] == first["r2"]
+    again = archive.store_many({"r1": "hostname r1\nend\n", "r2": "hostname r2\nntp server 1.1.1.1\nend\n",
+                                "r3": "hostname r3\nend\n"}, T2)
+    assert again["r1"] is None and again["r2"] is not None and again["r2"] == again["r3"]
+    assert [v.commit for v in archive.versions("r1")] == [first["r1"]]
+    assert [v.commit for v in archive.versions("r2")] == [again["r2"], first["r2"]]
+    assert archive.versions("r2")[0].message == "2 devices: configuration at 2026-11-27 11:00:00 UTC"
+    body = subprocess.run(["git", "-C", str(tmp_path / "repo"), "log", "-1", "--format=%b"], capture_output=True,
+                          text=True, check=True).stdout.split()
+    assert body == ["r2", "r3"]  # the devices changed, named in the commit
+    assert archive.store_many({"r1": "hostname r1\nend\n", "r3": "hostname r3\nend\n"}, T2) == \
+        {"r1": None, "r3": None}
+    assert archive.diff("r2", first["r2"] or "", again["r2"] or "").count("+ntp server 1.1.1.1") == 1
+
+
+class Slow(Fetched):
+    """Hands its results back in order, each after the event loop had a turn (a commit runs meanwhile)."""
+
+    async def collect(self, targets: Sequence[PollTarget]) -> AsyncIterator[PollResult]:
+        import asyncio
+
+        for result in self.results:
+            await asyncio.sleep(0.01)
+            yield result
+
+
+async def test_configs_arriving_during_a_commit_go_into_the_next_one(tmp_path: Path) -> None:
+    archive, index = GitArchive(tmp_path / "repo"), open_store(f"sqlite:///{tmp_path / 'a.db'}").archive
+    names = [f"r{n:02d}" for n in range(40)]
+    fetcher = Slow([FetchedConfig(n, "config", [], True, text=f"hostname {n}\nend\n") for n in names])
+    results = await backup([PollTarget(n, "h", (("device", n),)) for n in names], fetcher, archive, index,
+                           clock=lambda: T1)
+    assert [r.device for r in results] == names and all(r.ok and r.commit for r in results)
+    commits = {r.commit for r in results}
+    assert 1 < len(commits) < len(names)  # batched, and the first did not wait for the last
+    status = index.status()
+    for result in results:
+        assert status[result.device].last_commit == result.commit
+        assert archive.show(result.device, result.commit or "") == f"hostname {result.device}\nend\n"

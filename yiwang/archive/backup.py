@@ -31,24 +31,48 @@ def _utcnow() -> datetime:
 
 async def backup(targets: Iterable[PollTarget], fetcher: CycleCollector, archive: GitArchive, index: ArchiveIndex,
                  *, clock: Callable[[], datetime] = _utcnow) -> list[BackupResult]:
-    """Configs are fetched by `fetcher` (SSH worker processes, or threads here) and committed here as each one
-    arrives; the results come back in the order of `targets`."""
+    """Configs are fetched by `fetcher` (SSH worker processes, or threads here) and committed as they arrive: those
+    that arrive while a commit is being made go into the next one together, so a cycle of thousands of devices
+    makes a few hundred commits, not thousands (`GitArchive.store_many`). The results come back in the order of
+    `targets`."""
     targets = list(targets)
     done: dict[str, BackupResult] = {}
+    waiting: list[FetchedConfig] = []
+    committing: asyncio.Task[dict[str, BackupResult]] | None = None
     async for fetched in fetcher.collect(targets):
-        done[fetched.device] = await _keep(fetched, archive, index, clock())
+        if fetched.ok and isinstance(fetched, FetchedConfig):
+            waiting.append(fetched)
+        else:
+            done[fetched.device] = await _failed(fetched, index, clock())
+        if waiting and (committing is None or committing.done()):
+            if committing is not None:
+                done.update(await committing)
+            committing = asyncio.create_task(_keep(waiting, archive, index, clock()))
+            waiting = []
+    if committing is not None:
+        done.update(await committing)
+    if waiting:
+        done.update(await _keep(waiting, archive, index, clock()))
     return [done[t.device] for t in targets if t.device in done]
 
 
-async def _keep(fetched: PollResult, archive: GitArchive, index: ArchiveIndex, at: datetime) -> BackupResult:
+async def _keep(fetched: list[FetchedConfig], archive: GitArchive, index: ArchiveIndex,
+                at: datetime) -> dict[str, BackupResult]:
+    try:
+        commits = await asyncio.to_thread(_commit, archive, index, {f.device: f.text for f in fetched}, at)
+    except ArchiveError as exc:
+        failures = {f.device: (f"{f.device}: {exc}", f.duration_s) for f in fetched}
+        for device, (error, _) in failures.items():
+            await asyncio.to_thread(index.record_failure, device, at.timestamp(), "archive", error)
+        return {device: BackupResult(device, False, "archive", error, duration_s=duration)
+                for device, (error, duration) in failures.items()}
+    return {f.device: BackupResult(f.device, True, commit=commits[f.device], duration_s=f.duration_s)
+            for f in fetched}
+
+
+async def _failed(fetched: PollResult, index: ArchiveIndex, at: datetime) -> BackupResult:
     device = fetched.device
-    if fetched.ok and isinstance(fetched, FetchedConfig):
-        try:
-            commit = await asyncio.to_thread(_commit, archive, index, device, fetched.text, at)
-            return BackupResult(device, True, commit=commit, duration_s=fetched.duration_s)
-        except ArchiveError as exc:
-            reason, error = "archive", f"{device}: {exc}"
-    elif fetched.ok:
+    if fetched.ok:
         reason, error = "internal", f"{device}: the fetch returned no configuration"
     else:
         reason, error = fetched.reason, fetched.error
@@ -56,10 +80,11 @@ async def _keep(fetched: PollResult, archive: GitArchive, index: ArchiveIndex, a
     return BackupResult(device, False, reason, error, duration_s=fetched.duration_s)
 
 
-def _commit(archive: GitArchive, index: ArchiveIndex, device: str, text: str, at: datetime) -> str | None:
-    commit = archive.store(device, text, at)
-    index.record_ok(device, at.timestamp(), commit)
-    return commit
+def _commit(archive: GitArchive, index: ArchiveIndex, configs: Mapping[str, str],
+            at: datetime) -> dict[str, str | None]:
+    commits = archive.store_many(configs, at)
+    index.record_ok_many(commits, at.timestamp())
+    return commits
 
 
 def age_samples(targets: Iterable[PollTarget], status: Mapping[str, BackupStatus], now_s: float) -> list[Sample]:

@@ -4,6 +4,7 @@ The store opens it over its own engine: `Store.archive`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, select
@@ -28,13 +29,19 @@ class ArchiveIndex:
 
     def record_ok(self, device: str, at: float, commit: str | None) -> None:
         """A successful backup; `commit` is None when the config did not change."""
+        self.record_ok_many({device: commit}, at)
+
+    def record_ok_many(self, commits: Mapping[str, str | None], at: float) -> None:
+        """Successful backups in one transaction: device -> the new commit, or None when unchanged."""
         with self.engine.begin() as conn:
-            old = conn.execute(select(backup_status.c.last_commit).where(backup_status.c.device == device)).first()
-            values = {"last_ok_at": at, "last_attempt_at": at, "last_reason": "ok", "last_error": "",
-                      "last_commit": commit or (old.last_commit if old else None)}
-            self._upsert(conn, device, values, exists=old is not None)
-            if commit:
-                conn.execute(config_versions.insert().values(device=device, commit=commit, time=at))
+            for device, commit in commits.items():
+                old = conn.execute(select(backup_status.c.last_commit)
+                                   .where(backup_status.c.device == device)).first()
+                values = {"last_ok_at": at, "last_attempt_at": at, "last_reason": "ok", "last_error": "",
+                          "last_commit": commit or (old.last_commit if old else None)}
+                self._upsert(conn, device, values, exists=old is not None)
+                if commit:
+                    conn.execute(config_versions.insert().values(device=device, commit=commit, time=at))
 
     def record_failure(self, device: str, at: float, reason: str, error: str) -> None:
         """Only the attempt columns change: the last good time and version stay as they were."""
