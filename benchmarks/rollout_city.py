@@ -27,41 +27,38 @@ Last lines:
     fault_devices=... fault_rolled_back=... fault_others_ok=.../...
     devices=... wall_s=... cpu_s_per_device=... failed=... rolled_back=... second_run_changed=... floor_wall_s=...
 
-Measured on the 2-core, 24 GiB workplace machine (2026-11-30; ansible-core 2.17.14, ansible-runner 2.4.3, netmiko
-4.8.0, change.forks 20), while other sessions ran their own test suites beside it (load average 6 to 13): the wall
-figures are inflated by that, the CPU figures much less.
+Measured on the 2-core, 24 GiB workplace machine, 2026-11-30 09:45-10:25, machine otherwise quiet (ansible-core
+2.17.14, ansible-runner 2.4.3, netmiko 4.8.0), `--profile city --forks 40`; the playbooks are one
+`yiwang.extranet.rollout` task per device (pre-check, change, post-check and rollback in one SSH session):
 
---profile small (one county: 239 village and township routers; the dry run still one ansible-playbook then):
-    run 1: prepare 0.1 s, dry run 179 s, canary (4 devices) 15 s, the county's wave (235) 331 s; CPU 420 s
-    run 2: dry run 317 s, waves 351 s, CPU 394 s; Ansible changed=0; no device had a line to type
-    floor: 3,132 lines to 239 devices, 32 netmiko threads: 11.9 s, none failed (the lab's agents: 25 s of CPU)
-    fault_devices=2 fault_rolled_back=2 fault_others_ok=237/237
-    devices=239 wall_s=525.3 cpu_s_per_device=1.756 failed=0 rolled_back=0 second_run_changed=0 floor_wall_s=11.9
+--profile city (4,224 devices in 11 waves of 6, 391, 467, 237, 386, 600, 476, 307, 552, 453 and 349; lab up 23 s,
+plan-ipv6 5.5 s, prepare 5.4 s):
+    run 1: dry run 350 s (4,224 devices, 56,768 lines; 588 s of CPU); canary 16 s; the county waves 55-103 s each,
+    e.g. hb.hg.macheng's 600 devices in 103 s: pre-checks (ICMP, SNMP, a backup of each) 13-14 s, the township tier
+    (15 devices, ~150 lines each typed one by one: latency-bound) ~12 s, the village tier 46-56 s for 380-450
+    devices; all 4,224 ok; 1,138 s of wall, 1,559 s of CPU. The lab's agents used 289 s of CPU meanwhile (not
+    counted, but on the same two cores).
+    run 2: dry run 344 s, waves 455 s (799 s, 1,255 s of CPU); Ansible changed=0 on all 4,224 hosts, no device had
+    a line to type.
+    floor: 56,768 lines to 4,224 devices, 32 netmiko threads: 158.5 s, none failed.
+    fault run (a fresh lab, hb.hg.hongan, 393 devices; reject-line on 4 village routers): all 4 rolled back through
+    the session that typed the change, their running configurations read again equal to before; 389/389 others ok.
+    fault_devices=4 fault_rolled_back=4 fault_others_ok=389/389
+    devices=4224 wall_s=1138.3 cpu_s_per_device=0.369 failed=0 rolled_back=0 second_run_changed=0 floor_wall_s=158.5
 
---profile city (4,224 devices in 11 waves of 6, 391, 467, 237, 386, 600, 476, 307, 552, 453 and 349): it did not
-finish within the session (lab up 19 s, plan-ipv6 7 s, prepare 8 s).
-    first try, the dry run as one ansible-playbook over the 4,224 hosts: after 1,400 s it had done 1.5 of the
-    playbook's 11 tasks (6,399 host-tasks), at 162 ms of CPU per host-task, 58 % of it kernel time: the
-    ansible-playbook process had grown to 498 MB, and its forks (one per host and task) and every page it writes
-    while they live cost in proportion (its own CPU 372 s, 283 s of it kernel; its workers 662 s, 321 s kernel).
-    Stopped; the dry run now goes wave by wave (ChangeService.dry_run).
-    second try, the dry run wave by wave: the whole dry run (11 ansible-playbook runs) 2,990 s of wall and 3,266 s
-    of CPU, i.e. 0.77 s per device (waves of 386, 600, 476, 307 and 552 devices: 256, 250, 220, 161 and 340 s;
-    270, 449, 367, 215 and 468 s of CPU); every device planned, 56,768 lines; then the canary (6 devices) pushed
-    and checked, all ok, in 23 s. Stopped there, in the first county's wave. At these rates run 1 (dry run 0.77 s
-    and push about 1.1 s of CPU per device) needs about 7,900 s of CPU: cpu_s_per_device ~1.9 and, on two free
-    cores, wall_s ~4,000, against targets of 0.5 and 1,200.
+--profile small, same code (239 devices, forks 40): run 1 84 s, 0.406 CPU-s per device; run 2 changed=0; floor 11 s.
 
-Where the CPU goes (the playbook run by hand over 40 village routers of the small lab, /usr/bin/time and cProfile
-of the ansible-playbook process): its dry run (`--check`, 11 tasks per host, 8 of them skipped in check mode)
-costs 0.58 s of CPU per host, nearly half of it kernel time. Ansible forks one worker per host and task, even for
-a task it skips: 15-20 ms each with a small parent (11 skipped debug tasks: 8.9 s for 40 hosts). The facts session
-costs about 55 ms, one evaluation of the Jinja variables of vars/rollout.yml (`yiwang_precheck_problem`, which
-templates `yiwang_interfaces_down` ...) about 70 ms, compiled again in every worker. The push (15 tasks, four SSH
-sessions) costs about 1.1 s per host. The target of 0.5 s per device for the dry run and the push together needs a
-handful of host-tasks per device, not 26: e.g. one action per device doing pre-check, change, post-check and
-rollback in one session, its outcome as its result. The floor, the same lines with no checks: 0.05 s of wall
-per device.
+With forks 20 (the setting's default) the waves are latency-bound on 2 cores (the controller used ~1.2 cores);
+with 40 they are CPU-bound (the controller ~1.35 cores plus the lab's agents), so the city's wall is about its CPU
+over two cores: the margin under 1,200 s is thin, and a third of what competes is the lab's own SSH server.
+
+Where the CPU goes: an Ansible host-task costs ~30 ms of CPU even for a no-op `debug` (a fork of the controller
+per host and task: 200 hosts, 6.1 s); the rollout action's own work, in-process, is ~36 ms per device in check
+mode (cProfile over 60 devices: one SSH session, the interface brief, the running configuration, hier_config); so
+per device: dry run 0.14 s, push wave 0.23 s (two logins and a login-only check for the lock-out, the lines, the
+post-checks, the backup). Stop 19's playbook, eleven tasks per host and four sessions, cost 0.77 s for the dry run
+and ~1.1 s for the push (its city run did not finish: ~4,000 s projected). Ansible forks one worker per host and
+task, even for a task it skips, and compiles the playbook's Jinja verdicts in each: verdicts belong in the action.
 """
 
 from __future__ import annotations
@@ -418,7 +415,7 @@ async def benchmark(args: argparse.Namespace, work: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--profile", choices=("small", "city"), default="city")
-    parser.add_argument("--forks", type=int, default=20, help="change.forks: devices Ansible changes at once")
+    parser.add_argument("--forks", type=int, default=40, help="change.forks: devices Ansible changes at once")
     parser.add_argument("--threads", type=int, default=32, help="netmiko threads of the floor")
     parser.add_argument("--skip-floor", action="store_true")
     parser.add_argument("--skip-fault", action="store_true")
