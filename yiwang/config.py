@@ -152,6 +152,14 @@ class ComplianceSettings(Strict):
                                                                "the alerts)")
 
 
+class CapacitySettings(Strict):
+    """Capacity and the upgrade programme's reports (yiwang.capacity)."""
+
+    lifecycle_file: Path | None = Field(None, description="the end-of-sale/end-of-life dates per model (see "
+                                                          "yiwang/capacity/lifecycle.example.yaml); none: the "
+                                                          "equipment report has no dates and no replacement list")
+
+
 class InfluxSettings(Strict):
     url: str
     org: str = "yiwang"
@@ -201,6 +209,7 @@ class Settings(Strict):
     audit: AuditSettings = AuditSettings()
     change: ChangeSettings = ChangeSettings()
     compliance: ComplianceSettings = ComplianceSettings()
+    capacity: CapacitySettings = CapacitySettings()
 
     @property
     def audit_path(self) -> Path:
@@ -252,4 +261,10 @@ def load_settings(path: Path | None) -> Settings:
             name: path if path is None or path.is_absolute() else relative_to / path
             for name in ("pack", "exemptions", "advisories")
             for path in (getattr(settings.compliance, name),)}),
+        "capacity": settings.capacity.model_copy(update={
+            "lifecycle_file": _relative(settings.capacity.lifecycle_file, relative_to)}),
     })
+
+
+def _relative(path: Path | None, to: Path) -> Path | None:
+    return path if path is None or path.is_absolute() else to / path
