@@ -105,11 +105,12 @@ def status(lifecycle: Lifecycle | None, today: date, horizon_months: int = 12) -
     """Why a device is on the replacement list, the most urgent reason first; None: not (yet) on it."""
     if lifecycle is None:
         return None
-    if lifecycle.end_of_life <= today:
+    # Both dates are the last day of something (to order; of support): "passed" is from the day after.
+    if lifecycle.end_of_life < today:
         return "eol-passed"
     if lifecycle.end_of_life <= add_months(today, horizon_months):
         return "eol-within-12-months"
-    if lifecycle.end_of_sale <= today:
+    if lifecycle.end_of_sale < today:
         return "eos-passed"
     return None
 
