@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from api.capacity import capacity_routes
 from api.changes import change_routes
 from api.compliance import compliance_routes
 from api.security import (
@@ -44,7 +45,7 @@ from yiwang.auth.service import AuthError, AuthService, NotFound, Taken, UserErr
 from yiwang.auth.sessions import SessionStore
 from yiwang.change.service import ChangeService
 from yiwang.compliance.service import ComplianceService
-from yiwang.config import ApiSettings, AuthSettings
+from yiwang.config import ApiSettings, AuthSettings, CapacitySettings
 from yiwang.jobs import JobError, JobRegistry
 from yiwang.status import AreaCounts, DeviceState, area_tree, device_status
 from yiwang.store import Store
@@ -175,6 +176,8 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 class LatestView(Protocol):
     def device_samples(self, device: str) -> Iterable[Sample]: ...
 
+    def snapshot(self) -> list[Sample]: ...
+
     def render(self, area_path: Mapping[str, str] | None = None) -> bytes: ...
 
 
@@ -226,7 +229,8 @@ class ServicesView(Protocol):
     def compliance(self) -> ComplianceService | None: ...
 
 
-def create_app(services: ServicesView, api: ApiSettings | None = None, auth: AuthSettings | None = None) -> FastAPI:
+def create_app(services: ServicesView, api: ApiSettings | None = None, auth: AuthSettings | None = None,
+               capacity: CapacitySettings | None = None) -> FastAPI:
     api = api or ApiSettings()
     auth = auth or AuthSettings()
     app = FastAPI(title="yiwang", version="0.1.0", responses=COMMON_RESPONSES,
@@ -431,6 +435,7 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
 
     app.include_router(change_routes(services.changes))
     app.include_router(compliance_routes(services.compliance, services.jobs))
+    app.include_router(capacity_routes(services, (capacity or CapacitySettings()).lifecycle_file))
 
     # --- jobs ---------------------------------------------------------------------------------------------
     @app.get("/api/jobs", summary="Jobs of this run, newest first", tags=["jobs"])

@@ -103,7 +103,7 @@ async def serve(settings: Settings, workers: int | None = None) -> None:
             announce_first_admin(first, settings)
     await assembly.start()
     monitor = assembly.monitor
-    app = create_app(assembly.services, settings.api, settings.auth)
+    app = create_app(assembly.services, settings.api, settings.auth, settings.capacity)
     quiet_garbage_collector()
     tls = settings.api.tls
     server = ApiServer(uvicorn.Config(app, host=settings.api.host, port=settings.api.port,

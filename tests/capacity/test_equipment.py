@@ -8,8 +8,9 @@ from datetime import date
 
 from collectors.model import Sample
 from inventory.model import Area, Device, Inventory, Level
-from yiwang.capacity.equipment import Facts, add_months, build, csv_text, known_facts, status, uptime_of
+from yiwang.capacity.equipment import Facts, add_months, build, csv_text, known_facts, status, uptime_of, uptimes
 from yiwang.capacity.lifecycle import Lifecycle
+from yiwang.latest import LatestStore
 from yiwang.versions import KnownVersion
 
 TODAY = date(2026, 11, 30)
@@ -114,6 +115,17 @@ def test_facts_from_the_stored_versions_and_the_latest_samples() -> None:
     snmp = Sample("device", (("device", "a"),), {"uptime_seconds": 30.0}, 1)
     assert uptime_of([snmp, ssh]) == 600.0  # the CLI's, whatever the order: SNMP's wraps after 497 days
     assert uptime_of([snmp]) == 30.0 and uptime_of([]) is None
+
+
+def test_uptimes_from_the_latest_store_as_yiwang_run_holds_it() -> None:
+    latest = LatestStore()
+    a, b = (("device", "a"), ("county", "c1")), (("device", "b"),)
+    latest.replace("a", "snmp", [Sample("device", a, {"uptime_seconds": 30.0}, 1)])
+    latest.replace("a", "ssh", [Sample("ssh_device", a, {"uptime_seconds": 900.0}, 1),
+                                Sample("device_facts", a, {"info": 1.0}, 1)])
+    latest.replace("b", "snmp", [Sample("device", b, {"uptime_seconds": 45.0}, 1)])
+    latest.replace("c", "icmp", [Sample("icmp", (("device", "c"),), {"rtt_ms": 1.0}, 1)])  # no uptime: absent
+    assert uptimes(latest.snapshot()) == {"a": 900.0, "b": 45.0}
 
 
 def test_the_csv_has_a_row_per_device_and_no_formula() -> None:

@@ -211,3 +211,12 @@ def _cell(value: object) -> str:
     text = str(value)
     # a model or version is device text: a spreadsheet must not run it as a formula
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def uptimes(samples: Iterable[Sample]) -> dict[str, float]:
+    """Each device's uptime from a snapshot of the latest samples (see uptime_of)."""
+    by_device: dict[str, list[Sample]] = {}
+    for sample in samples:
+        if sample.measurement in ("ssh_device", "device") and "uptime_seconds" in sample.fields:
+            by_device.setdefault(sample.tag("device"), []).append(sample)
+    return {device: found for device, mine in by_device.items() for found in (uptime_of(mine),) if found is not None}
