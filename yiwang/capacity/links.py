@@ -244,10 +244,11 @@ def plan_yaml(chosen: Iterable[Upgrade], all_links: Iterable[Link], now_s: float
 
 
 def _note(upgrade: Upgrade, now_s: float) -> str:
-    full = next(d.cross_full for d in upgrade.report.directions if d.direction == upgrade.direction)
-    when = {"already": "已超 90%", "": "未预测"}.get(full.label(), full.label())
-    return (f"{upgrade.direction} p95(30d) {upgrade.report.p95_30d():.1%} of {upgrade.report.bandwidth_mbps:g} "
-            f"Mbit/s; {AHEAD_DAYS}d forecast {upgrade.forecast_bps / 1e6:.1f} Mbit/s; 90%: {when}")
+    driver = next(d for d in upgrade.report.directions if d.direction == upgrade.direction)
+    when = {"already": "已超过", "": "无"}.get(driver.cross_full.label(), driver.cross_full.label())
+    way = {"in": "入向", "out": "出向"}[upgrade.direction]
+    return (f"{way} p95(30天) {driver.p95_30d or 0:.1%} / {upgrade.report.bandwidth_mbps:g} Mbit/s; "
+            f"{AHEAD_DAYS}天预测 {upgrade.forecast_bps / 1e6:.1f} Mbit/s; 达 90%: {when}")
 
 
 def ends(links: Iterable[Link]) -> list[Endpoint]:
