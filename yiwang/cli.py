@@ -23,6 +23,7 @@ from rich.table import Table
 
 from yiwang.cli_audit import app as audit_app
 from yiwang.cli_auth import app as auth_app
+from yiwang.cli_capacity import app as capacity_app
 from yiwang.cli_change import app as change_app
 from yiwang.cli_check import app as check_app
 from yiwang.cli_common import ConfigOption, audit_local, err, fail, out, settings_from
@@ -40,6 +41,7 @@ app.add_typer(auth_app, name="auth")
 app.add_typer(audit_app, name="audit")
 app.add_typer(change_app, name="change")
 app.add_typer(check_app, name="check")
+app.add_typer(capacity_app, name="capacity")
 
 
 Audit = tuple[Settings, str, str, dict[str, Any]]  # settings, action, target, parameters of a changing command

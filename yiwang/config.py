@@ -184,6 +184,14 @@ class TrapSettings(Strict):
     burst: float = Field(200.0, ge=1, description="traps each source address may send at once")
 
 
+class CapacitySettings(Strict):
+    history_url: str | None = Field(None, description="a Prometheus or VictoriaMetrics (its /api/v1 query API) "
+                                    "holding yiwang's interface rates; none: the capacity reports say so")
+    metric_prefix: str = Field("", description='"" for a VictoriaMetrics fed by the influx sink '
+                               '(interface_in_bps), "yiwang_" for a Prometheus scraping yiwang\'s /metrics')
+    timeout_s: float = Field(30.0, gt=0, le=600)
+
+
 class Settings(Strict):
     state_dir: Path = Field(default_factory=lambda: default_state_dir())
     inventory: list[Path] = Field(default_factory=list,
@@ -201,6 +209,7 @@ class Settings(Strict):
     audit: AuditSettings = AuditSettings()
     change: ChangeSettings = ChangeSettings()
     compliance: ComplianceSettings = ComplianceSettings()
+    capacity: CapacitySettings = CapacitySettings()
 
     @property
     def audit_path(self) -> Path:

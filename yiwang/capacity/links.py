@@ -253,3 +253,41 @@ def _note(upgrade: Upgrade, now_s: float) -> str:
 
 def ends(links: Iterable[Link]) -> list[Endpoint]:
     return [link.local for link in links]
+
+
+def _percent(ratio: float | None) -> float | None:
+    return None if ratio is None else round(ratio * 100, 2)
+
+
+def link_rows(reports: Iterable[LinkReport]) -> list[dict[str, object]]:
+    """One flat row per link and direction (a link with a problem: one row saying it), for JSON, CSV and tables.
+    Percentages of the contracted rate; dates in UTC+8."""
+    rows: list[dict[str, object]] = []
+    for report in reports:
+        base = {"area": report.link.area, "link": str(report.link.local), "remote": str(report.link.remote),
+                "carrier": report.link.carrier, "bandwidth_mbps": report.bandwidth_mbps}
+        if not report.directions or report.problem:
+            rows.append({**base, "direction": "", "problem": report.problem})
+            continue
+        for d in report.directions:
+            rows.append({**base, "direction": d.direction, "points": d.points, "outage_points": d.outage_points,
+                         "p95_7d_pct": _percent(d.p95_7d), "p95_30d_pct": _percent(d.p95_30d),
+                         "peak_30d_pct": _percent(d.peak_30d),
+                         "trend_pct_per_day": None if d.trend is None else round(d.trend.slope_per_day * 100, 3),
+                         "reaches_70": d.cross_warn.label(), "reaches_90": d.cross_full.label(), "problem": ""})
+    return rows
+
+
+def upgrade_rows(chosen: Iterable[Upgrade]) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for rank, upgrade in enumerate(chosen, start=1):
+        report = upgrade.report
+        driver = next(d for d in report.directions if d.direction == upgrade.direction)
+        rows.append({"rank": rank, "area": report.link.area, "link": str(report.link.local),
+                     "carrier": report.link.carrier, "bandwidth_mbps": report.bandwidth_mbps,
+                     "direction": upgrade.direction, "p95_30d_pct": _percent(driver.p95_30d),
+                     "forecast_30d_mbps": round(upgrade.forecast_bps / 1e6, 2),
+                     "reaches_90": driver.cross_full.label(),
+                     "days_to_90": None if math.isinf(upgrade.days_to_full) else round(upgrade.days_to_full, 1),
+                     "proposed_mbps": upgrade.proposed_mbps})
+    return rows
