@@ -76,8 +76,16 @@ def _show(rows: list[dict[str, object]], columns: dict[str, str], title: str, as
         for header in columns.values():
             table.add_column(header)
         for row in rows:
-            table.add_row(*(escape("" if row.get(key) is None else str(row.get(key))) for key in columns))
+            table.add_row(*(escape(_cell(key, row.get(key))) for key in columns))
         out.print(table)
+
+
+def _cell(key: str, value: object) -> str:
+    if key == "proposed_mbps" and value is None:
+        return "> 10000 (超出标准档)"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "" if value is None else str(value)
 
 
 @app.command("links")

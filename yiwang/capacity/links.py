@@ -144,7 +144,7 @@ def link_report(link: Link, traffic: Mapping[str, Sequence[Point]], now_s: float
         return LinkReport(link, (), "no contracted bandwidth_mbps in the inventory (ifSpeed is not the contract)")
     directions = tuple(direction_report(name, traffic.get(name, ()), mbps, now_s) for name in ("in", "out"))
     if not any(d.points for d in directions):
-        return LinkReport(link, directions, f"no traffic history for {link.local} in the last {MONTH_DAYS} days")
+        return LinkReport(link, directions, f"no traffic history in the last {MONTH_DAYS} days")
     return LinkReport(link, directions)
 
 
