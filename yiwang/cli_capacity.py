@@ -1,11 +1,17 @@
-"""`yiwang capacity …`: the upgrade programme's reports. Each command's work is a function of its own
-(`equipment_report`), the typer command a thin wrapper."""
+"""`yiwang capacity links|upgrades|equipment`: the uplinks' 95th percentiles and saturation forecasts from the
+metric history (`capacity.history_url`), the upgrade list with the bandwidth plan it proposes (`--out plan.yaml`),
+and the equipment per county and model with its end of sale/life (`capacity.lifecycle_file`). Each command's work is
+a function of its own, the typer command a thin wrapper."""
 
 from __future__ import annotations
 
+import asyncio
+import csv
 import json
 import sys
+import time
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -15,12 +21,103 @@ from rich.table import Table
 from yiwang.cli_common import ConfigOption, err, fail, out, settings_from
 from yiwang.config import Settings
 
-app = typer.Typer(help="Capacity and the upgrade programme (带宽提速 · 设备升级): links, equipment, …",
+app = typer.Typer(help="容量 · capacity: uplink 95th percentiles, saturation forecasts, upgrades, equipment.",
                   no_args_is_help=True)
+AreaOption = Annotated[str | None, typer.Option("--area", help="an area id: only what is in it and beneath it")]
+JsonOption = Annotated[bool, typer.Option("--json", help="JSON instead of a table")]
+CsvOption = Annotated[bool, typer.Option("--csv", help="CSV instead of a table")]
+NO_HISTORY = "no metric history configured (capacity.history_url): 未配置指标历史库, capacity reports need one"
 
-AreaOption = Annotated[str | None, typer.Option(help="an area id: every device beneath it")]
-JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-CsvOption = Annotated[bool, typer.Option("--csv", help="one row per device")]
+LINK_COLUMNS = {"link": "链路 · link", "carrier": "运营商 · carrier", "bandwidth_mbps": "签约 Mbit/s",
+                "direction": "方向", "p95_7d_pct": "p95 7天 %", "p95_30d_pct": "p95 30天 %",
+                "peak_30d_pct": "峰值 %", "trend_pct_per_day": "趋势 %/天", "reaches_70": "达 70%",
+                "reaches_90": "达 90%", "problem": "问题 · problem"}
+UPGRADE_COLUMNS = {"rank": "#", "link": "链路 · link", "carrier": "运营商 · carrier", "bandwidth_mbps": "签约 Mbit/s",
+                   "direction": "方向", "p95_30d_pct": "p95 30天 %", "forecast_30d_mbps": "30天预测 Mbit/s",
+                   "reaches_90": "达 90%", "proposed_mbps": "建议 Mbit/s"}
+
+
+def _reports(settings: Settings, area: str | None) -> tuple[list, list, float]:  # type: ignore[type-arg]
+    """(link reports, the inventory's links, now); exits 0 with one line when no history is configured."""
+    from yiwang.assemble import SetupError, load
+    from yiwang.capacity.history import HistoryError, PromHistory, TrafficMetrics, link_traffic
+    from yiwang.capacity.links import DAY_S, MONTH_DAYS, link_report
+
+    if not settings.capacity.history_url:
+        out.print(NO_HISTORY, markup=False)
+        raise typer.Exit(0)
+    try:
+        inventory, _ = load(settings)
+    except SetupError as exc:
+        raise fail(str(exc)) from None
+    if area is not None and area not in inventory.areas:
+        raise fail(f"no area {area!r} in the inventory", 2)
+    inside = inventory.subtree(area) if area is not None else None
+    links = [link for link in inventory.links if inside is None or link.area in inside]
+    history = PromHistory(settings.capacity.history_url, settings.capacity.timeout_s)
+    now = time.time()
+    try:
+        traffic = asyncio.run(link_traffic(history, [link.local for link in links], now - MONTH_DAYS * DAY_S, now,
+                                           TrafficMetrics.prefixed(settings.capacity.metric_prefix)))
+    except HistoryError as exc:
+        raise fail(str(exc)) from None
+    reports = [link_report(link, {d: traffic.get((link.local, d), []) for d in ("in", "out")}, now)
+               for link in links]
+    return reports, inventory.links, now
+
+
+def _show(rows: list[dict[str, object]], columns: dict[str, str], title: str, as_json: bool, as_csv: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+    elif as_csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else list(columns),
+                                extrasaction="ignore", restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        table = Table(title=title)
+        for header in columns.values():
+            table.add_column(header)
+        for row in rows:
+            table.add_row(*(escape(_cell(key, row.get(key))) for key in columns))
+        out.print(table)
+
+
+def _cell(key: str, value: object) -> str:
+    if key == "proposed_mbps" and value is None:
+        return "> 10000 (超出标准档)"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "" if value is None else str(value)
+
+
+@app.command("links")
+def links_command(config: ConfigOption = None, area: AreaOption = None, as_json: JsonOption = False,
+                  as_csv: CsvOption = False) -> None:
+    """Per uplink and direction: p95 over 7 and 30 days, peak, trend, when it reaches 70 % and 90 %."""
+    from yiwang.capacity.links import link_rows
+
+    reports, _, _ = _reports(settings_from(config), area)
+    _show(link_rows(reports), LINK_COLUMNS, "链路容量 · links (% of the contracted rate)", as_json, as_csv)
+
+
+@app.command("upgrades")
+def upgrades_command(config: ConfigOption = None, area: AreaOption = None, as_json: JsonOption = False,
+                     as_csv: CsvOption = False,
+                     out_path: Annotated[Path | None, typer.Option(
+                         "--out", help="write the bandwidth plan (YAML) that `yiwang change` takes")] = None) -> None:
+    """The uplinks to upgrade, most urgent first, with the proposed standard rate."""
+    from yiwang.capacity.links import plan_yaml, upgrade_rows, upgrades
+
+    reports, all_links, now = _reports(settings_from(config), area)
+    chosen = upgrades(reports, now)
+    _show(upgrade_rows(chosen), UPGRADE_COLUMNS, "扩容清单 · upgrades", as_json, as_csv)
+    if out_path is not None:
+        try:
+            out_path.write_text(plan_yaml(chosen, all_links, now), encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"{out_path}: cannot be written: {exc.strerror or exc}") from None
+        (sys.stderr if as_json or as_csv else sys.stdout).write(f"bandwidth plan written to {out_path}\n")
 
 
 @app.command("equipment")

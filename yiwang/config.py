@@ -155,6 +155,11 @@ class ComplianceSettings(Strict):
 class CapacitySettings(Strict):
     """Capacity and the upgrade programme's reports (yiwang.capacity)."""
 
+    history_url: str | None = Field(None, description="a Prometheus or VictoriaMetrics (its /api/v1 query API) "
+                                    "holding yiwang's interface rates; none: the capacity reports say so")
+    metric_prefix: str = Field("", description='"" for a VictoriaMetrics fed by the influx sink '
+                               '(interface_in_bps), "yiwang_" for a Prometheus scraping yiwang\'s /metrics')
+    timeout_s: float = Field(30.0, gt=0, le=600)
     lifecycle_file: Path | None = Field(None, description="the end-of-sale/end-of-life dates per model (see "
                                                           "yiwang/capacity/lifecycle.example.yaml); none: the "
                                                           "equipment report has no dates and no replacement list")
