@@ -4,9 +4,12 @@ The ping outputs are the vendors' own, as their command references print them (V
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from collectors.ssh.facts import Interface
+from collectors.ssh.session import Endpoint, SessionSettings, SshError, SshLogin
 from yiwang.push.rollout import (
     Expect,
     interfaces_down,
@@ -45,6 +48,9 @@ IOS_OK = """Type escape sequence to abort.
 Sending 5, 100-byte ICMP Echos to 2001:DB8::1, timeout is 2 seconds:
 !!!!!
 Success rate is 100 percent (5/5), round-trip min/avg/max = 1/1/4 ms"""
+# ntc-templates' recorded `display interface brief` of a VRP device (its SOURCE.md says where from)
+BRIEF = Path(__file__).parents[1] / "ssh_collect" / "real" / "huawei_vrp" / "interfaces" / \
+    "ntc-huawei_vrp_display_interface_brief"
 IOS_LOST = """Type escape sequence to abort.
 Sending 5, 100-byte ICMP Echos to 2001:DB8::1, timeout is 2 seconds:
 .....
@@ -103,3 +109,27 @@ def test_outcomes_of_a_change_that_went_through() -> None:
     assert record == {"changed": True, "failed": False, "msg": {
         "outcome": "ok", "detail": "changed and checked: 2 lines typed, saved", "commands": done["commands"],
         "rollback": done["rollback"]}}
+
+
+class SessionLostAfterThePrecheck:
+    """A device whose interface brief reads, then whose session fails (a prompt that never comes)."""
+
+    platform = "huawei_vrp"
+
+    def show(self, command: str) -> str:
+        if command == "display interface brief":
+            return (BRIEF / "raw.txt").read_text()
+        raise SshError("timeout", "r1: no prompt within 10s")
+
+    def running_config(self) -> str:
+        raise SshError("timeout", "r1: no prompt within 10s")
+
+
+def test_a_session_lost_during_the_change_is_failed_not_precheck_failed(tmp_path: Path) -> None:
+    from yiwang.push.access import Access
+    from yiwang.push.rollout import _rollout
+
+    access = Access(Endpoint("r1", "huawei_vrp", "127.0.0.1", 22, SshLogin("u", "p")), tmp_path / "pin")
+    outcome = _rollout(SessionLostAfterThePrecheck(), access, ["ipv6"], Expect(("GigabitEthernet8/1/16",)),  # type: ignore[arg-type]
+                       check_mode=False, save=True, settings=SessionSettings(tmp_path))
+    assert outcome.outcome == "failed" and "whether any line got in is not known" in outcome.detail

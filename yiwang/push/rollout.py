@@ -145,8 +145,12 @@ def _rollout(device: Device, access: Access, lines: Sequence[str], expect: Expec
         return Outcome("precheck-failed", f"the interface brief could not be read: {exc}")
     if down:
         return Outcome("precheck-failed", "not up: " + ", ".join(down))
-    applied = change_on(device, access, lines, (), check=check_mode, save=save, settings=settings,
-                        keep_rollback_session=save)
+    try:
+        applied = change_on(device, access, lines, (), check=check_mode, save=save, settings=settings,
+                            keep_rollback_session=save)
+    except SshError as exc:  # after the pre-check: never `precheck-failed`, which says nothing was touched
+        return Outcome("failed", f"the session failed during the change ({exc}); whether any line got in is not "
+                                 "known: read the device's configuration")
     result = applied.result
     if result.get("failed"):
         return outcome_of_change(result)
