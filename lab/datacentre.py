@@ -26,7 +26,8 @@ NEW_BUDGET_KW = 12.0
 SMALL_CABINETS = {OLD: 10, NEW: 25}
 STORAGE, OVER_BUDGET, POWER_FULL = "dc1-A08", "dc1-A09", "dc1-A10"
 # (height U, low W, high W, weight): mostly 1 U and 2 U boxes, some 4 U.
-SHAPES = ((1, 250, 420, 6), (2, 420, 720, 3), (4, 850, 1300, 1))
+Shape = tuple[int, int, int, int]
+SHAPES: tuple[Shape, ...] = ((1, 250, 420, 6), (2, 420, 720, 3), (4, 850, 1300, 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ def city_datacentre(seed: int, polled: Iterable[PolledServer]) -> Datacentre:
 
 def _fill(rng: random.Random, dc: Datacentre, cabinet: Cabinet, polled: list[str]) -> None:
     budget = cabinet.power_budget_kw * 1000
-    shapes = SHAPES
+    shapes: tuple[Shape, ...] = SHAPES
     if cabinet.id == STORAGE:
         shapes, target = ((4, 500, 700, 1),), budget
     elif cabinet.id == OVER_BUDGET:
