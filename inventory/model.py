@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
+from inventory.datacentre import Datacentre
+
 if TYPE_CHECKING:
     from inventory.addressing import Ipv6Plan
 
@@ -126,6 +128,8 @@ class Inventory:
     credentials: dict[str, Credential] = field(default_factory=dict)
     # The IPv6 address plan (`ipv6-plan.yaml`): what the change will configure, not what devices have today.
     ipv6_plan: Ipv6Plan | None = None
+    # The cloud centre (`datacentre.yaml`): empty when the inventory has none.
+    datacentre: Datacentre = field(default_factory=Datacentre)
 
     def path(self, area_id: str) -> list[Area]:
         """The areas from the province down to `area_id`."""

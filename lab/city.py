@@ -12,7 +12,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from inventory.datacentre import Datacentre
 from inventory.model import Area, Endpoint, Level, Link
+from lab.datacentre import OLD, PolledServer, city_datacentre, small_datacentre
 from lab.export import write_inventory
 from lab.hardening import HARDENED, Hardening, hardening_of
 from lab.names import place_name
@@ -141,6 +143,8 @@ class CityPlan:
     areas: tuple[Area, ...]
     devices: tuple[DevicePlan, ...]
     links: tuple[Link, ...]
+    # The cloud centres' sites, cabinets and placed servers (lab.datacentre).
+    datacentre: Datacentre = field(default_factory=Datacentre)
 
     def device(self, name: str) -> DevicePlan:
         for device in self.devices:
@@ -257,6 +261,8 @@ class _Builder:
 
     def plan(self, profile: str) -> CityPlan:
         areas, devs, links = self.areas, self.devs, self.links
+        datacentre = city_datacentre(self.seed, [PolledServer(d.name, d.cabinet or "") for d in devs
+                                                 if d.role == "server" and d.site == OLD])
         if profile == "small":
             # The whole city is laid out first (the random streams run in city order), then sliced, so every
             # name and address in "small" is the one the city has.
@@ -266,7 +272,9 @@ class _Builder:
             servers = {d.name for d in [d for d in devs if d.role == "server"][:SMALL_SERVERS]}
             devs = [d for d in devs if (d.area in keep and d.role != "server") or d.name in servers]
             links = [link for link in links if link.area in keep]
-        return CityPlan(self.seed, profile, tuple(areas), tuple(self._finish(d) for d in devs), tuple(links))
+            datacentre = small_datacentre(datacentre, {d.name for d in devs})
+        return CityPlan(self.seed, profile, tuple(areas), tuple(self._finish(d) for d in devs), tuple(links),
+                        datacentre)
 
     def _area(self, area: Area) -> None:
         self.areas.append(area)

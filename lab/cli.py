@@ -105,6 +105,55 @@ def lab_fault_command(
     out.print(f"fault {escape(fault.describe())}")
 
 
+@app.command("history")
+def lab_history_command(
+        config: ConfigOption = None,
+        days: Annotated[int, typer.Option(min=1, max=400, help="days of 5-minute points back from --end")] = 35,
+        profile: Annotated[str, typer.Option(help="small (one county) or city")] = "small",
+        seed: Annotated[int, typer.Option(help="seed of the generated city (as `yiwang lab up`)")] = 2026,
+        url: Annotated[str | None, typer.Option(help="the VictoriaMetrics to fill (default: capacity.history_url); "
+                                                     "its -retentionPeriod must reach back --days")] = None,
+        end: Annotated[str | None, typer.Option(help="the last point, ISO date or time (UTC+8 unless it says "
+                                                     "otherwise); default now")] = None) -> None:
+    """Backfill every uplink's traffic history (interface_in_bps/out_bps, 5-minute points) into a VictoriaMetrics,
+    as yiwang's poller and influx sink would have written it: office hours, weekends, holidays, county growth, a
+    few saturating and fast-growing links, outages on some carrier links."""
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    from lab.city import generate_city
+    from lab.history import BackfillError, backfill, link_histories, summary
+
+    settings = settings_from(config)
+    target = url or settings.capacity.history_url
+    if not target:
+        raise fail("no VictoriaMetrics: give --url or set capacity.history_url", 2)
+    try:
+        end_s = time.time() if end is None else _instant(end, timezone(timedelta(hours=8)))
+        plan = generate_city(seed, profile)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
+    histories = link_histories(plan, end_s, days)
+    try:
+        done = backfill(target, histories, seed, end_s, days)
+    except BackfillError as exc:
+        raise fail(str(exc)) from None
+    chosen = summary(histories)
+    out.print(f"已回填 backfilled {len(histories)} uplinks, {done.series} series, {done.points:,} points "
+              f"({days} days to {datetime.fromtimestamp(end_s, timezone(timedelta(hours=8))):%Y-%m-%d %H:%M} "
+              f"UTC+8) in {done.seconds:.1f} s", markup=False)
+    for kind, zh in (("saturating", "饱和 saturating"), ("fast", "快速增长 fast-growing"),
+                     ("outages", "中断 outages")):
+        out.print(f"{zh}: {', '.join(chosen[kind]) or '—'}", markup=False)
+
+
+def _instant(text: str, tz: Any) -> float:
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(text)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).timestamp()
+
+
 @app.command("clear")
 def lab_clear_command(fault_id: Annotated[str | None, typer.Argument(help="one fault id; all when omitted")] = None,
                       config: ConfigOption = None) -> None:

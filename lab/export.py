@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from collectors.platforms import PLATFORMS
+from lab.datacentre import datacentre_document
 
 if TYPE_CHECKING:
     from lab.city import CityPlan
@@ -65,6 +66,7 @@ def inventory_documents(plan: CityPlan, secret_file: Path, port: int = 161,
         "devices.yaml": {"devices": devices},
         "links.yaml": {"links": links},
         "credentials.yaml": {"credentials": credentials},
+        "datacentre.yaml": dict(datacentre_document(plan.datacentre)),
     }
 
 

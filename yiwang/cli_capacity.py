@@ -1,7 +1,8 @@
-"""`yiwang capacity links|upgrades|equipment`: the uplinks' 95th percentiles and saturation forecasts from the
-metric history (`capacity.history_url`), the upgrade list with the bandwidth plan it proposes (`--out plan.yaml`),
-and the equipment per county and model with its end of sale/life (`capacity.lifecycle_file`). Each command's work is
-a function of its own, the typer command a thin wrapper."""
+"""`yiwang capacity links|upgrades|equipment|datacentre|plan-move`: the uplinks' 95th percentiles and saturation
+forecasts from the metric history (`capacity.history_url`), the upgrade list with the bandwidth plan it proposes
+(`--out plan.yaml`), the equipment per county and model with its end of sale/life (`capacity.lifecycle_file`), and
+the cloud centre's cabinets and a move's what-if (the inventory's datacentre sections). Each command's work is a
+function of its own, the typer command a thin wrapper."""
 
 from __future__ import annotations
 
@@ -200,3 +201,112 @@ def _print_equipment(report: Any) -> None:
 
 def _days(seconds: float | None) -> str:
     return "—" if seconds is None else f"{seconds / 86400:.0f} 天 d"
+
+
+SITE_COLUMNS = {"site": "数据中心 site", "name": "名称 name", "cabinets": "机柜 cabinets", "servers": "服务器 servers",
+                "used_u": "U 已用 used", "free_u": "U 空闲 free", "power_kw": "功率 kW", "budget_kw": "预算 kW",
+                "power_pct": "功率 %", "over_budget": "超预算机柜 over budget"}
+CABINET_COLUMNS = {"cabinet": "机柜 cabinet", "site": "数据中心 site", "room": "机房 room", "servers": "服务器 servers",
+                   "used_u": "U 已用 used", "free_u": "U 空闲 free", "largest_free_run_u": "最大连续空 U",
+                   "power_kw": "功率 kW", "budget_kw": "预算 kW", "power_pct": "功率 %", "state": "状态 state"}
+# Utilisation (CPU, memory, disk) is in the JSON and CSV, empty here: the command line has no HOST-RESOURCES samples.
+NEARLY_FULL_U, NEARLY_FULL_PCT = 4, 90.0  # what the table singles out without --site
+
+
+def _kw(row: dict[str, Any]) -> dict[str, Any]:
+    """Watts as kW for people; the JSON keeps watts."""
+    row = {**row, "power_kw": round(row.pop("power_w") / 1000, 2), "budget_kw": round(row.pop("budget_w") / 1000, 2)}
+    if isinstance(row.get("over_budget"), bool):
+        row["state"] = "超预算 over budget" if row.pop("over_budget") else (
+            "将满 nearly full" if row["free_u"] <= NEARLY_FULL_U or row["power_pct"] >= NEARLY_FULL_PCT else "")
+    elif isinstance(row.get("over_budget"), list):
+        row["over_budget"] = " ".join(row["over_budget"])
+    return row
+
+
+@app.command("datacentre")
+def datacentre(site: Annotated[str | None, typer.Option("--site", help="one site: all its cabinets")] = None,
+               growth: Annotated[float | None, typer.Option(
+                   "--growth", help="servers added per month: the month each site runs out of U or power")] = None,
+               as_json: JsonOption = False, as_csv: CsvOption = False, config: ConfigOption = None) -> None:
+    """Per site and cabinet: U used and free, nominal power against the budget, servers; the cabinets over their
+    power budget or nearly full (all of a site's with --site); with --growth, when each site runs out."""
+    if as_json and as_csv:
+        raise fail("give one of --json and --csv", 2)
+    datacentre_report(settings_from(config), site=site, growth=growth, as_json=as_json, as_csv=as_csv)
+
+
+def _datacentre(settings: Settings) -> Any:
+    from yiwang.assemble import SetupError, load
+
+    try:
+        inventory, _ = load(settings)
+    except SetupError as exc:
+        raise fail(str(exc)) from None
+    if not inventory.datacentre.sites:
+        out.print("no data centre in the inventory (sites, rooms, cabinets, servers): 清单中没有数据中心", markup=False)
+        raise typer.Exit(0)
+    return inventory.datacentre
+
+
+def datacentre_report(settings: Settings, *, site: str | None, growth: float | None, as_json: bool, as_csv: bool,
+                      today: date | None = None) -> None:
+    from yiwang.capacity.datacentre import report
+
+    dc = _datacentre(settings)
+    if site is not None and site not in dc.sites:
+        raise fail(f"no site {site!r} in the inventory (sites: {', '.join(dc.sites)})", 2)
+    if growth is not None and growth < 0:
+        raise fail("--growth is servers added per month, not negative", 2)
+    # Utilisation is in `yiwang run`'s latest HOST-RESOURCES samples, not here: the command line shows placement.
+    found = report(dc, None, site, growth, today or date.today())
+    if as_json:
+        typer.echo(json.dumps(found.as_json(), ensure_ascii=False, indent=2))
+        return
+    cabinets = [_kw(c.as_json()) for c in found.cabinets]
+    if as_csv:
+        _show(cabinets, CABINET_COLUMNS, "", False, True)
+        return
+    _show([_kw(s.as_json()) for s in found.sites], SITE_COLUMNS, "云中心 data centre: sites", False, False)
+    shown = cabinets if site is not None else [c for c in cabinets if c["state"]]
+    title = (f"机柜 cabinets of {escape(site)}" if site is not None else "需关注的机柜 cabinets over budget or nearly "
+             f"full (≤ {NEARLY_FULL_U} U free or ≥ {NEARLY_FULL_PCT:g} % power)")
+    _show(shown, CABINET_COLUMNS, title, False, False)
+    for gone in found.exhaustion:
+        out.print(f"{escape(gone.site)}: at {gone.growth_per_month:g} servers/month ({gone.server_u} U, "
+                  f"{gone.server_w:.0f} W each) room for {gone.fits} more; 将于 {gone.month} 用尽 runs out in "
+                  f"{gone.month} ({gone.limit} first; U alone {gone.month_u}, power alone {gone.month_power})")
+
+
+@app.command("plan-move")
+def plan_move_command(servers: Annotated[int, typer.Option("--servers", help="how many servers move", min=1)],
+                      to: Annotated[str, typer.Option("--to", help="the site they move to")],
+                      server_u: Annotated[int, typer.Option("--server-u", help="height of each, in U", min=1)] = 2,
+                      server_w: Annotated[float, typer.Option("--server-w", help="nominal power of each, W",
+                                                              min=0)] = 400,
+                      as_json: JsonOption = False, config: ConfigOption = None) -> None:
+    """What-if: which cabinets of the site take N servers (in order, within free U and power budget), the U and
+    power they need and what is left; exit 1 when the site cannot take them all."""
+    move_report(settings_from(config), servers=servers, to_site=to, server_u=server_u, server_w=server_w,
+                as_json=as_json)
+
+
+def move_report(settings: Settings, *, servers: int, to_site: str, server_u: int, server_w: float,
+                as_json: bool) -> None:
+    from yiwang.capacity.datacentre import plan_move
+
+    plan = plan_move(_datacentre(settings), servers=servers, server_u=server_u, server_w=server_w, to_site=to_site)
+    if as_json:
+        typer.echo(json.dumps(plan.as_json(), ensure_ascii=False, indent=2))
+    else:
+        out.print(f"迁移 move: {plan.servers} servers × {plan.server_u} U × {plan.server_w:g} W → {escape(plan.site)}: "
+                  f"needs {plan.needed_u} U, {plan.needed_w / 1000:g} kW")
+        rows = [{"cabinet": p.cabinet, "count": p.count, "positions": " ".join(f"U{u}" for u in p.positions)}
+                for p in plan.placements]
+        _show(rows, {"cabinet": "机柜 cabinet", "count": "台数 servers", "positions": "位置 positions (bottom U)"},
+              f"放置 placement: {plan.placed} of {plan.servers}", False, False)
+        out.print(f"之后剩余 left after: {plan.free_u_after} U free, {plan.headroom_w_after / 1000:g} kW of budget; "
+                  f"room for {plan.fits} such servers in all ({plan.fits_by_u} by U, {plan.fits_by_power} by power)")
+    if plan.refusal is not None:
+        err.print(f"拒绝 refused: {escape(plan.refusal)}")
+        raise typer.Exit(1)

@@ -16,7 +16,8 @@ def test_loads_with_zero_problems(profile: str, city: CityPlan, small: CityPlan,
     plan = city if profile == "city" else small
     secret = tmp_path / "lab" / "community.secret"
     written = plan.to_inventory_yaml(tmp_path / "inventory", secret, port=20161)
-    assert sorted(p.name for p in written) == ["areas.yaml", "credentials.yaml", "devices.yaml", "links.yaml"]
+    assert sorted(p.name for p in written) == ["areas.yaml", "credentials.yaml", "datacentre.yaml", "devices.yaml",
+                                              "links.yaml"]
     result = load_inventory([tmp_path / "inventory"])
     assert result.problems == []
     inv = result.inventory
@@ -33,6 +34,11 @@ def test_loads_with_zero_problems(profile: str, city: CityPlan, small: CityPlan,
     server = next(d for d in inv.devices.values() if d.platform == "linux")
     assert server.snmp is not None and server.snmp.profiles == ("system", "if-mib", "host-resources")
     assert server.site and server.cabinet
+    dc = inv.datacentre
+    assert (len(dc.cabinets), len(dc.servers)) == (len(plan.datacentre.cabinets), len(plan.datacentre.servers))
+    # every polled server of the old centre is placed, as itself
+    polled = {s.device for s in dc.servers.values() if s.device}
+    assert polled == {d.name for d in plan.devices if d.role == "server" and d.site == "dc1"}
     village = next(a for a in inv.areas.values() if a.level is Level.VILLAGE)
     assert [a.level for a in inv.path(village.id)] == list(Level)
 
