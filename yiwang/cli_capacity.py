@@ -19,6 +19,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from yiwang.capacity.service import NO_HISTORY
 from yiwang.cli_common import ConfigOption, err, fail, out, settings_from
 from yiwang.config import Settings
 
@@ -27,7 +28,6 @@ app = typer.Typer(help="容量 · capacity: uplink 95th percentiles, saturation 
 AreaOption = Annotated[str | None, typer.Option("--area", help="an area id: only what is in it and beneath it")]
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON instead of a table")]
 CsvOption = Annotated[bool, typer.Option("--csv", help="CSV instead of a table")]
-NO_HISTORY = "no metric history configured (capacity.history_url): 未配置指标历史库, capacity reports need one"
 
 LINK_COLUMNS = {"link": "链路 · link", "carrier": "运营商 · carrier", "bandwidth_mbps": "签约 Mbit/s",
                 "direction": "方向", "p95_7d_pct": "p95 7天 %", "p95_30d_pct": "p95 30天 %",
@@ -41,10 +41,11 @@ UPGRADE_COLUMNS = {"rank": "#", "link": "链路 · link", "carrier": "运营商 
 def _reports(settings: Settings, area: str | None) -> tuple[list, list, float]:  # type: ignore[type-arg]
     """(link reports, the inventory's links, now); exits 0 with one line when no history is configured."""
     from yiwang.assemble import SetupError, load
-    from yiwang.capacity.history import HistoryError, PromHistory, TrafficMetrics, link_traffic
-    from yiwang.capacity.links import DAY_S, MONTH_DAYS, link_report
+    from yiwang.capacity.history import HistoryError
+    from yiwang.capacity.service import history_of, link_reports, links_in, metrics_of
 
-    if not settings.capacity.history_url:
+    history = history_of(settings.capacity)
+    if history is None:
         out.print(NO_HISTORY, markup=False)
         raise typer.Exit(0)
     try:
@@ -53,17 +54,11 @@ def _reports(settings: Settings, area: str | None) -> tuple[list, list, float]: 
         raise fail(str(exc)) from None
     if area is not None and area not in inventory.areas:
         raise fail(f"no area {area!r} in the inventory", 2)
-    inside = inventory.subtree(area) if area is not None else None
-    links = [link for link in inventory.links if inside is None or link.area in inside]
-    history = PromHistory(settings.capacity.history_url, settings.capacity.timeout_s)
     now = time.time()
     try:
-        traffic = asyncio.run(link_traffic(history, [link.local for link in links], now - MONTH_DAYS * DAY_S, now,
-                                           TrafficMetrics.prefixed(settings.capacity.metric_prefix)))
+        reports = asyncio.run(link_reports(history, links_in(inventory, area), now, metrics_of(settings.capacity)))
     except HistoryError as exc:
         raise fail(str(exc)) from None
-    reports = [link_report(link, {d: traffic.get((link.local, d), []) for d in ("in", "out")}, now)
-               for link in links]
     return reports, inventory.links, now
 
 
