@@ -245,6 +245,14 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
                                          settings.compliance.samples_interval_s))
         jobs.append(Job("backup", functools.partial(backup_job, archive, after_backup), settings.archive.interval_s,
                         after="ssh" if any(r.name == "ssh" for r in registered) else "snmp"))
+    if settings.capacity.history_url and inv.links:
+        from yiwang.capacity.samples import CapacityCollector
+        from yiwang.capacity.service import history_of
+
+        history = history_of(settings.capacity)
+        assert history is not None
+        registered.append(Registered(CapacityCollector(inv, settings.capacity, history), (),
+                                     settings.capacity.samples_interval_s))
     polled = {r.name for r in registered}
     health = PollHealth(store, {t.device: t.tags for t in targets.icmp}, polled - NOT_POLLS, inv)
     stages: list[Stage] = [health, LatestStage(latest), SinkStage(sinks, latest)]
@@ -289,7 +297,7 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
 
 
 AGES_INTERVAL_S = 60.0
-NOT_POLLS = frozenset({"archive", "compliance"})  # sources of samples that are no poll of a device
+NOT_POLLS = frozenset({"archive", "compliance", "capacity"})  # sources of samples that are no poll of a device
 
 
 def access(settings: Settings, store: Store) -> tuple[AuthService | None, AuditTrail]:

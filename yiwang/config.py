@@ -160,6 +160,8 @@ class CapacitySettings(Strict):
     metric_prefix: str = Field("", description='"" for a VictoriaMetrics fed by the influx sink '
                                '(interface_in_bps), "yiwang_" for a Prometheus scraping yiwang\'s /metrics')
     timeout_s: float = Field(30.0, gt=0, le=600)
+    samples_interval_s: float = Field(3600.0, gt=0, description="how often `yiwang run` computes the link samples "
+                                      "(yiwang_link_p95_ratio, yiwang_link_days_to_saturation) from the history")
     lifecycle_file: Path | None = Field(None, description="the end-of-sale/end-of-life dates per model (see "
                                                           "yiwang/capacity/lifecycle.example.yaml); none: the "
                                                           "equipment report has no dates and no replacement list")

@@ -13,7 +13,7 @@ def test_default_rules_load() -> None:
     rules = {r.name: r for r in load_rules([DEFAULT_RULES])}
     assert set(rules) == {"device_unreachable", "uplink_down", "uplink_utilisation_high", "interface_errors_rising",
                           "cpu_high", "memory_high", "config_backup_old", "poll_data_absent",
-                          "compliance_high_failed"}
+                          "compliance_high_failed", "link_forecast_saturation"}
     assert rules["uplink_utilisation_high"].relative_to == "link_bandwidth"
     assert rules["uplink_utilisation_high"].for_s == 600
     assert rules["config_backup_old"].value == 2 * 86400
