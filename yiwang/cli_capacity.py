@@ -146,24 +146,40 @@ def equipment_report(settings: Settings, *, area: str | None, as_json: bool, as_
         entries = load_lifecycle(lifecycle_file) if lifecycle_file is not None else ()
     except LifecycleFileError as exc:
         raise fail(f"the lifecycle file: {exc}", 2) from None
-    # The uptime is in `yiwang run`'s latest samples, not in SQL: from here the report has models and versions.
-    facts = known_facts(VersionStore(store.engine).known(), {})
+    uptimes, uptime_problem = _history_uptimes(settings, list(inventory.devices))
+    facts = known_facts(VersionStore(store.engine).known(), uptimes)
     report = build(inventory, facts, entries, today or date.today(), area)
     if as_csv:
         sys.stdout.write(csv_text(report))
         return
     if as_json:
-        typer.echo(json.dumps({**report.as_json(), "lifecycle_file": str(lifecycle_file) if lifecycle_file else None},
-                              ensure_ascii=False, indent=2))
+        typer.echo(json.dumps({**report.as_json(), "lifecycle_file": str(lifecycle_file) if lifecycle_file else None,
+                               "uptime_problem": uptime_problem or None}, ensure_ascii=False, indent=2))
         return
-    _print_equipment(report)
+    _print_equipment(report, "无历史库 no history" if uptime_problem else "—")
     if lifecycle_file is None:
         err.print("no lifecycle file configured (capacity.lifecycle_file): no end-of-sale or end-of-life dates, no "
                   "replacement list; see yiwang/capacity/lifecycle.example.yaml")
-    err.print("运行时间 uptime: known to the running `yiwang run` only (GET /api/capacity/equipment)")
+    if uptime_problem:
+        err.print(f"运行时间 uptime: {escape(uptime_problem)}")
 
 
-def _print_equipment(report: Any) -> None:
+def _history_uptimes(settings: Settings, devices: list[str]) -> tuple[dict[str, float], str]:
+    """(each device's latest uptime from the metric history, "" or why there is none)."""
+    from yiwang.capacity.history import HistoryError
+    from yiwang.capacity.hosts import device_uptimes
+    from yiwang.capacity.service import history_of
+
+    history = history_of(settings.capacity)
+    if history is None:
+        return {}, NO_HISTORY
+    try:
+        return asyncio.run(device_uptimes(history, devices, time.time(), settings.capacity.metric_prefix)), ""
+    except HistoryError as exc:
+        return {}, str(exc)
+
+
+def _print_equipment(report: Any, no_uptime: str = "—") -> None:
     from yiwang.capacity.equipment import STATUS_ZH
 
     table = Table(title=f"设备 equipment ({report.today}): {len(report.devices)} devices", show_lines=True)
@@ -173,7 +189,7 @@ def _print_equipment(report: Any) -> None:
     for group in report.groups:
         versions = "\n".join(f"{escape(v) if v else '未读 not read'} ×{n}" for v, n in group.versions)
         uptime = (f"{_days(group.longest_uptime_s)} ({escape(group.longest_uptime_device or '')})"
-                  if group.longest_uptime_s is not None else "—")
+                  if group.longest_uptime_s is not None else no_uptime)
         life = group.lifecycle
         table.add_row(escape(group.county_name), escape(group.model) if group.model else "未知型号 unknown model",
                       str(group.count), versions, uptime, str(life.end_of_sale) if life else "—",
@@ -204,7 +220,8 @@ SITE_COLUMNS = {"site": "数据中心 site", "name": "名称 name", "cabinets": 
 CABINET_COLUMNS = {"cabinet": "机柜 cabinet", "site": "数据中心 site", "room": "机房 room", "servers": "服务器 servers",
                    "used_u": "U 已用 used", "free_u": "U 空闲 free", "largest_free_run_u": "最大连续空 U",
                    "power_kw": "功率 kW", "budget_kw": "预算 kW", "power_pct": "功率 %", "state": "状态 state"}
-# Utilisation (CPU, memory, disk) is in the JSON and CSV, empty here: the command line has no HOST-RESOURCES samples.
+UTILISATION_COLUMNS = {"measured": "有读数 measured", "cpu_pct": "CPU 均值 %", "cpu_p95_pct": "CPU p95 %",
+                       "memory_pct": "内存 memory %", "disk_pct": "磁盘 disk %"}  # the servers' last 7 days
 NEARLY_FULL_U, NEARLY_FULL_PCT = 4, 90.0  # what the table singles out without --site
 
 
@@ -253,24 +270,44 @@ def datacentre_report(settings: Settings, *, site: str | None, growth: float | N
         raise fail(f"no site {site!r} in the inventory (sites: {', '.join(dc.sites)})", 2)
     if growth is not None and growth < 0:
         raise fail("--growth is servers added per month, not negative", 2)
-    # Utilisation is in `yiwang run`'s latest HOST-RESOURCES samples, not here: the command line shows placement.
-    found = report(dc, None, site, growth, today or date.today())
+    utilisation, problem = _history_utilisation(settings, [s.device or s.name for s in dc.servers.values()
+                                                           if site is None or dc.cabinets[s.cabinet].site == site])
+    found = report(dc, utilisation, site, growth, today or date.today())
     if as_json:
-        typer.echo(json.dumps(found.as_json(), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps({**found.as_json(), "utilisation_problem": problem or None}, ensure_ascii=False,
+                              indent=2))
         return
     cabinets = [_kw(c.as_json()) for c in found.cabinets]
     if as_csv:
-        _show(cabinets, CABINET_COLUMNS, "", False, True)
+        _show(cabinets, CABINET_COLUMNS | UTILISATION_COLUMNS, "", False, True)
         return
-    _show([_kw(s.as_json()) for s in found.sites], SITE_COLUMNS, "云中心 data centre: sites", False, False)
+    with_use = UTILISATION_COLUMNS if not problem else {}
+    _show([_kw(s.as_json()) for s in found.sites], SITE_COLUMNS | with_use, "云中心 data centre: sites", False, False)
     shown = cabinets if site is not None else [c for c in cabinets if c["state"]]
     title = (f"机柜 cabinets of {escape(site)}" if site is not None else "需关注的机柜 cabinets over budget or nearly "
              f"full (≤ {NEARLY_FULL_U} U free or ≥ {NEARLY_FULL_PCT:g} % power)")
-    _show(shown, CABINET_COLUMNS, title, False, False)
+    _show(shown, CABINET_COLUMNS | with_use, title, False, False)
+    if problem:
+        err.print(f"服务器利用率 server utilisation needs a metric history: {escape(problem)}")
     for gone in found.exhaustion:
         out.print(f"{escape(gone.site)}: at {gone.growth_per_month:g} servers/month ({gone.server_u} U, "
                   f"{gone.server_w:.0f} W each) room for {gone.fits} more; 将于 {gone.month} 用尽 runs out in "
                   f"{gone.month} ({gone.limit} first; U alone {gone.month_u}, power alone {gone.month_power})")
+
+
+def _history_utilisation(settings: Settings, servers: list[str]) -> tuple[dict[str, Any], str]:
+    """(each server's utilisation over the last 7 days from the metric history, "" or why there is none)."""
+    from yiwang.capacity.history import HistoryError
+    from yiwang.capacity.hosts import server_utilisation
+    from yiwang.capacity.service import history_of
+
+    history = history_of(settings.capacity)
+    if history is None:
+        return {}, NO_HISTORY
+    try:
+        return asyncio.run(server_utilisation(history, servers, time.time(), settings.capacity.metric_prefix)), ""
+    except HistoryError as exc:
+        return {}, str(exc)
 
 
 @app.command("plan-move")

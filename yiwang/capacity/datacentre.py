@@ -27,6 +27,7 @@ class Utilisation:
     cpu_pct: float | None = None  # mean over the processors
     memory_pct: float | None = None
     disk_pct: float | None = None  # over all mounted file systems together
+    cpu_p95_pct: float | None = None  # from a history only (capacity.hosts): a poll has no percentile
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ class CabinetUse:
     cpu_pct: float | None = None  # means over the servers with a reading
     memory_pct: float | None = None
     disk_pct: float | None = None
+    cpu_p95_pct: float | None = None  # the mean of the servers' 95th percentiles
     measured: int = 0  # servers with a utilisation reading
 
     @property
@@ -71,6 +73,7 @@ class SiteUse:
     cpu_pct: float | None = None
     memory_pct: float | None = None
     disk_pct: float | None = None
+    cpu_p95_pct: float | None = None
     measured: int = 0
 
     @property
@@ -148,13 +151,13 @@ def cabinet_usage(dc: Datacentre, utilisation: Mapping[str, Utilisation] | None 
     return rows
 
 
-def _means(readings: list[Utilisation]) -> tuple[float | None, float | None, float | None]:
+def _means(readings: list[Utilisation]) -> tuple[float | None, float | None, float | None, float | None]:
     def mean(values: list[float | None]) -> float | None:
         known = [v for v in values if v is not None]
         return round(sum(known) / len(known), 1) if known else None
 
     return (mean([r.cpu_pct for r in readings]), mean([r.memory_pct for r in readings]),
-            mean([r.disk_pct for r in readings]))
+            mean([r.disk_pct for r in readings]), mean([r.cpu_p95_pct for r in readings]))
 
 
 def site_usage(dc: Datacentre, utilisation: Mapping[str, Utilisation] | None = None,
