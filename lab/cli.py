@@ -117,7 +117,8 @@ def lab_history_command(
                                                      "otherwise); default now")] = None) -> None:
     """Backfill every uplink's traffic history (interface_in_bps/out_bps, 5-minute points) into a VictoriaMetrics,
     as yiwang's poller and influx sink would have written it: office hours, weekends, holidays, county growth, a
-    few saturating and fast-growing links, outages on some carrier links."""
+    few saturating and fast-growing links, outages on some carrier links; then the old cloud centre's servers' CPU,
+    memory and disk (cpu_load_percent, storage_size_bytes/used_bytes; lab.server_history)."""
     import time
     from datetime import datetime, timedelta, timezone
 
@@ -145,6 +146,21 @@ def lab_history_command(
     for kind, zh in (("saturating", "饱和 saturating"), ("fast", "快速增长 fast-growing"),
                      ("outages", "中断 outages")):
         out.print(f"{zh}: {', '.join(chosen[kind]) or '—'}", markup=False)
+    _server_history(target, plan, seed, end_s, days)
+
+
+def _server_history(target: str, plan: Any, seed: int, end_s: float, days: int) -> None:
+    """The old cloud centre's servers' HOST-RESOURCES history (lab.server_history), after the uplinks'."""
+    from lab.history import BackfillError
+    from lab.server_history import backfill, server_histories, summary
+
+    servers = server_histories(plan.datacentre, seed)
+    try:
+        done = backfill(target, servers, seed, end_s, days)
+    except BackfillError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"已回填 backfilled {len(servers)} servers, {done.series} series, {done.points:,} points in "
+              f"{done.seconds:.1f} s; 高负载 hot: {', '.join(summary(servers)) or '—'}", markup=False)
 
 
 def _instant(text: str, tz: Any) -> float:
