@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 import time
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +107,26 @@ def test_backfilled_and_read_back_as_drawn(victoria: VictoriaMetrics) -> None:
         assert found.memory_pct == pytest.approx(100 * (sum(memory) / len(memory)) / history.memory_bytes)
         disk = drawn["disk"][week]
         assert found.disk_pct == pytest.approx(100 * (sum(disk) / len(disk)) / history.disk_bytes)
+
+
+@pytest.mark.integration
+def test_lab_history_then_the_datacentre_report(tmp_path: Path, victoria: VictoriaMetrics) -> None:
+    """Both real command lines: `yiwang lab history` backfills the small lab's servers after its uplinks, and
+    `yiwang capacity datacentre` shows every dc1 cabinet's servers measured, the hot ones where they are."""
+    from .test_cli import cli, configure
+    from .test_lab_history import lab_history
+
+    config, inventory = configure(tmp_path, victoria.url)
+    code, stdout, stderr = lab_history(config, "--days", "8", "--profile", "small")
+    assert code == 0, stderr
+    histories = server_histories(generate_city(2026, "small").datacentre, 2026)
+    hot = [h.device for h in histories if h.hot]
+    assert f"backfilled {len(histories)} servers, {5 * len(histories)} series" in stdout and hot[0] in stdout
+    code, stdout, stderr = cli(config, "datacentre", "--json")
+    assert code == 0, stderr
+    got = json.loads(stdout)
+    placed = inventory.datacentre.servers_by_cabinet()
+    for cabinet in (c for c in got["cabinets"] if c["site"] == "dc1"):
+        assert cabinet["measured"] == len(placed[cabinet["cabinet"]]) > 0
+        assert 0 < cabinet["cpu_pct"] <= cabinet["cpu_p95_pct"] <= 100
+    assert got["sites"][0]["measured"] == len(histories) and got["utilisation_problem"] is None
