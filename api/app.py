@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from api.capacity import capacity_routes
+from api.capacity import capacity_routes, carrier_routes
 from api.changes import change_routes
 from api.compliance import compliance_routes
 from api.security import (
@@ -436,6 +436,7 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
     app.include_router(change_routes(services.changes))
     app.include_router(compliance_routes(services.compliance, services.jobs))
     app.include_router(capacity_routes(services, (capacity or CapacitySettings()).lifecycle_file))
+    app.include_router(carrier_routes(services, capacity or CapacitySettings()))
 
     # --- jobs ---------------------------------------------------------------------------------------------
     @app.get("/api/jobs", summary="Jobs of this run, newest first", tags=["jobs"])

@@ -18,6 +18,7 @@ from inventory.datacentre import parse_datacentre
 from inventory.model import (
     PLATFORMS,
     Area,
+    Carrier,
     Credential,
     Device,
     Endpoint,
@@ -31,7 +32,8 @@ from inventory.model import (
 
 # libyaml's parser is several times faster on a city's 4,400 devices; it parses the same safe subset.
 SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-SECTIONS = ("areas", "devices", "links", "credentials", "ipv6_plan", "sites", "rooms", "cabinets", "servers")
+SECTIONS = ("areas", "devices", "links", "credentials", "ipv6_plan", "sites", "rooms", "cabinets", "servers",
+            "carriers")
 SECRET_FIELDS = {"snmp_v2c": ("community",), "snmp_v3": ("auth_key", "priv_key"), "ssh": ("password",)}
 
 
@@ -90,6 +92,7 @@ def build_inventory(raw: Mapping[str, list[tuple[str, int, Any]]], problems: lis
     inv = Inventory()
     _add_all(raw.get("credentials", []), "credential", _parse_credential, inv.credentials, problems)
     _add_all(raw.get("areas", []), "area", _parse_area, inv.areas, problems)
+    _add_all(raw.get("carriers", []), "carrier", _parse_carrier, inv.carriers, problems)
     _check_area_tree(inv, raw.get("areas", []), problems)
     _add_all(raw.get("devices", []), "device", lambda e: _parse_device(e, inv), inv.devices, problems)
     for file, index, entry in raw.get("links", []):
@@ -159,6 +162,30 @@ def _parse_area(entry: Any) -> Area:
     except KeyError:
         raise EntryError("level", f"{level_text!r} is not one of {[lv.label for lv in Level]}") from None
     return Area(str(_text(entry, "id")), str(_text(entry, "name")), level, _text(entry, "parent", required=False))
+
+
+def _parse_carrier(entry: Any) -> Carrier:
+    entry = _mapping(entry)
+    _only(entry, ("name", "name_zh", "sla_availability_pct", "sla_latency_ms"))
+    availability = _number(entry, "sla_availability_pct")
+    if availability is None:
+        raise EntryError("sla_availability_pct", "is required")
+    if not 0 < availability <= 100:
+        raise EntryError("sla_availability_pct", f"{entry.get('sla_availability_pct')!r} is not a percentage in "
+                                                 "(0, 100], e.g. 99.9")
+    latency = _number(entry, "sla_latency_ms")
+    if latency is not None and latency <= 0:
+        raise EntryError("sla_latency_ms", f"{latency!r} is not a positive number of milliseconds")
+    return Carrier(str(_text(entry, "name")), str(_text(entry, "name_zh")), availability, latency)
+
+
+def _number(entry: dict[str, Any], key: str) -> float | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise EntryError(key, f"must be a number, got {type(value).__name__}")
+    return float(value)
 
 
 def _check_area_tree(inv: Inventory, entries: list[tuple[str, int, Any]], problems: list[InventoryProblem]) -> None:

@@ -94,6 +94,16 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
+class Carrier:
+    """A carrier and its contract: the availability (and optionally the latency) it promises per month."""
+
+    name: str  # as the links' `carrier` names it
+    name_zh: str
+    sla_availability_pct: float
+    sla_latency_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SecretRef:
     """Where a secret lives; the value itself is never held in inventory."""
 
@@ -130,6 +140,8 @@ class Inventory:
     ipv6_plan: Ipv6Plan | None = None
     # The cloud centre (`datacentre.yaml`): empty when the inventory has none.
     datacentre: Datacentre = field(default_factory=Datacentre)
+    # The carriers' SLAs (`carriers:`), by name; a link may name a carrier that has none here.
+    carriers: dict[str, Carrier] = field(default_factory=dict)
 
     def path(self, area_id: str) -> list[Area]:
         """The areas from the province down to `area_id`."""

@@ -114,7 +114,10 @@ def lab_history_command(
         url: Annotated[str | None, typer.Option(help="the VictoriaMetrics to fill (default: capacity.history_url); "
                                                      "its -retentionPeriod must reach back --days")] = None,
         end: Annotated[str | None, typer.Option(help="the last point, ISO date or time (UTC+8 unless it says "
-                                                     "otherwise); default now")] = None) -> None:
+                                                     "otherwise); default now")] = None,
+        traffic_only: Annotated[bool, typer.Option("--traffic-only", help="only the interface rates, not the "
+                                                   "pings and interface status the carriers report reads")] = False
+) -> None:
     """Backfill every uplink's traffic history (interface_in_bps/out_bps, 5-minute points) into a VictoriaMetrics,
     as yiwang's poller and influx sink would have written it: office hours, weekends, holidays, county growth, a
     few saturating and fast-growing links, outages on some carrier links; then the old cloud centre's servers' CPU,
@@ -136,7 +139,7 @@ def lab_history_command(
         raise fail(str(exc), 2) from None
     histories = link_histories(plan, end_s, days)
     try:
-        done = backfill(target, histories, seed, end_s, days)
+        done = backfill(target, histories, seed, end_s, days, with_reachability=not traffic_only)
     except BackfillError as exc:
         raise fail(str(exc)) from None
     chosen = summary(histories)
@@ -146,7 +149,15 @@ def lab_history_command(
     for kind, zh in (("saturating", "饱和 saturating"), ("fast", "快速增长 fast-growing"),
                      ("outages", "中断 outages")):
         out.print(f"{zh}: {', '.join(chosen[kind]) or '—'}", markup=False)
-    _server_history(target, plan, seed, end_s, days)
+    hit = [h for h in histories if h.incident]
+    if hit:
+        cut = next(o for o in hit[0].outages if all(o in h.outages for h in hit))
+        local = timezone(timedelta(hours=8))
+        out.print(f"运营商故障 carrier incident: {hit[0].link.carrier}, {len(hit)} links down "
+                  f"{datetime.fromtimestamp(cut.start_s, local):%Y-%m-%d %H:%M} to "
+                  f"{datetime.fromtimestamp(cut.end_s, local):%Y-%m-%d %H:%M} UTC+8", markup=False)
+    if server_days:
+        _server_history(target, plan, seed, end_s, server_days)
 
 
 def _server_history(target: str, plan: Any, seed: int, end_s: float, days: int) -> None:

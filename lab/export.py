@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from collectors.platforms import PLATFORMS
+from lab.carriers import carriers_document
 from lab.datacentre import datacentre_document
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ def inventory_documents(plan: CityPlan, secret_file: Path, port: int = 161,
         "links.yaml": {"links": links},
         "credentials.yaml": {"credentials": credentials},
         "datacentre.yaml": dict(datacentre_document(plan.datacentre)),
+        "carriers.yaml": carriers_document(),
     }
 
 

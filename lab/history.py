@@ -15,7 +15,12 @@ point is that level times the hour's share (office hours 9-12 and 14-17.5 the pe
 times the day's (weekends 40 %, public holidays 30 %), times ±6 % noise; upstream is a fixed share of downstream.
 Chosen by the seed: a few links `saturating` (busy hours at the contract, policed at 99 % of it), a few growing fast
 (`fast`: 76 % now, 40 % a month, so their trend crosses 90 % in about 16 days), and about one carrier link in fifty
-with outages (hours of zero traffic, the link down, or of no points at all, the poller cut off).
+with outages (hours of zero traffic, the link down, or of no points at all, the poller cut off), and one carrier's
+incident: all its links in the city seat's district down for hours at once (`incident_of`).
+
+With reachability (`yiwang lab history` draws it, the capacity benchmark does not): each uplink's lower end's pings
+(`icmp_up`, `icmp_rtt_seconds`, around its carrier's typical round trip, lab.carriers) and interface status
+(`interface_oper_status`), with the same outages: what yiwang.capacity.carriers reads.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from inventory.model import Area, Level, Link
+from lab.carriers import BY_NAME
 
 if TYPE_CHECKING:
     from lab.city import CityPlan
@@ -43,6 +49,10 @@ UTC8_S = 8 * 3600  # China's time, no daylight saving: local days and hours by a
 EPOCH = date(1970, 1, 1)
 RAW_OFFSET_S = 150  # a raw sample sits mid-window: the point at t is the mean over (t-5m, t], whatever the edge rule
 METRICS = {"in": "interface_in_bps", "out": "interface_out_bps"}  # the influx sink's measurement_field names
+# What collectors/icmp.py and the IF-MIB profile's oper_status leave in the same database (yiwang.capacity.carriers).
+ICMP_UP, ICMP_RTT, OPER_STATUS = "icmp_up", "icmp_rtt_seconds", "interface_oper_status"
+OPER_UP, OPER_DOWN = 1.0, 2.0
+RTT_SPREAD = (0.8, 1.4)  # a ping's round trip around its carrier's typical one
 
 # Share of the busy-hour level by local hour (UTC+8), joined linearly at 5-minute resolution.
 HOURLY = (0.08, 0.07, 0.06, 0.06, 0.06, 0.07, 0.10, 0.22, 0.60, 1.00, 1.00, 1.00,
@@ -93,6 +103,9 @@ class LinkHistory:
     growth: float  # per month
     kind: str  # "normal" | "saturating" | "fast"
     outages: tuple[Outage, ...] = ()
+    rtt_ms: float = 10.0  # its carrier's typical round trip (lab.carriers)
+    family: str = "ipv4"  # of the lower device's management address, as the ICMP samples are tagged
+    incident: bool = False  # down in the carrier's incident (`incident_of`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +131,7 @@ def link_histories(plan: CityPlan, end_s: float, days: int) -> list[LinkHistory]
     chosen = pick.sample(candidates, min(len(candidates), SATURATING + FAST))
     kinds = {_key(link): "saturating" for link in chosen[:SATURATING]}
     kinds |= {_key(link): "fast" for link in chosen[SATURATING:]}
+    incident = incident_of(plan, links, kinds, end, days)
     histories = []
     for link in links:
         local = devices[link.local.device]
@@ -132,10 +146,64 @@ def link_histories(plan: CityPlan, end_s: float, days: int) -> list[LinkHistory]
         outages: tuple[Outage, ...] = ()
         if kind == "normal" and link.carrier != PRIVATE_LINE and rng.random() < OUTAGE_SHARE:
             outages = _outages(rng, end, days)
+        hit = kind == "normal" and incident is not None and incident.hits(link)
+        if hit and incident is not None:
+            outages = tuple(sorted((*outages, incident.outage), key=lambda o: o.start_s))
         labels = (("device", link.local.device), ("if_index", str(interface.index)),
                   ("interface", link.local.interface), *_path_labels(areas, local.area))
-        histories.append(LinkHistory(link, tuple(sorted(labels)), level, up_share, growth, kind, outages))
+        lab = BY_NAME.get(link.carrier)
+        histories.append(LinkHistory(link, tuple(sorted(labels)), level, up_share, growth, kind, outages,
+                                     lab.rtt_ms if lab else 10.0, "ipv4" if local.address else "ipv6", hit))
     return histories
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """A carrier's fault that takes all its links in one county down at once (a duct dug up by road works): what
+    makes a carrier break its SLA in a month, so that the carriers report has a breach to show."""
+
+    carrier: str
+    county: str
+    outage: Outage
+
+    def hits(self, link: Link) -> bool:
+        return link.carrier == self.carrier and (link.area == self.county or link.area.startswith(self.county + "."))
+
+
+INCIDENT_COUNTY = "hb.hg.huangzhou"  # the city seat's district: in the small lab and the whole city alike
+INCIDENT_MARGIN = 2.0  # the carrier's month falls this many times further below 99.9 % than the SLA allows
+
+
+def incident_of(plan: CityPlan, links: Sequence[Link], kinds: Mapping[str, str], end: int,
+                days: int) -> Incident | None:
+    """The seed's carrier incident: a public carrier, the hours and the start. It lasts long enough that even the
+    whole city's count of the carrier's links falls below 99.9 % in its month (INCIDENT_MARGIN), and it sits within
+    one month (UTC+8) inside the history."""
+    rng = random.Random(f"{plan.seed}:history:incident")
+    carriers = sorted(name for name, lab in BY_NAME.items() if lab.public)
+    carrier = rng.choice(carriers)
+    everyone = [link for link in links if link.carrier == carrier]
+    hit = [link for link in everyone if kinds.get(_key(link), "normal") == "normal"
+           and Incident(carrier, INCIDENT_COUNTY, Outage(0, 0, False)).hits(link)]
+    if not hit or days < 2:
+        return None
+    needed = INCIDENT_MARGIN * 0.001 * 31 * 24 * len(everyone) / len(hit)
+    hours = max(rng.randint(6, 12), math.ceil(needed))
+    hours = min(hours, days * 24 // 2)
+    start = grid(end - rng.uniform(hours * 3600, days * DAY_S - STEP_S))
+    stop = start + hours * 3600
+    first_of_month = _month_start(stop)
+    if start < first_of_month:  # across a month's turn: moved wholly into the later month
+        start, stop = first_of_month, first_of_month + hours * 3600
+        if stop > end:
+            start, stop = first_of_month - hours * 3600, first_of_month
+    return Incident(carrier, INCIDENT_COUNTY, Outage(start, stop, missing=False))
+
+
+def _month_start(at_s: int) -> int:
+    local = EPOCH + timedelta(days=(at_s + UTC8_S) // DAY_S)
+    first = local.replace(day=1)
+    return (first - EPOCH).days * DAY_S - UTC8_S
 
 
 def _key(link: Link) -> str:
@@ -224,10 +292,54 @@ def series(history: LinkHistory, seed: int, end_s: float, days: int) -> tuple[Se
             Series((("__name__", METRICS["out"]), *history.labels), list(stamps), up))
 
 
-def import_lines(histories: Iterable[LinkHistory], seed: int, end_s: float, days: int) -> Iterator[bytes]:
+def reachability(history: LinkHistory, seed: int, end_s: float, days: int) -> tuple[Series, Series, Series]:
+    """(icmp_up, icmp_rtt_seconds, interface_oper_status) of the link's lower end over the same windows as
+    `series`: a down outage is failed pings (no round trip) and the interface down, a missing one no sample at all,
+    the rest answered pings around the carrier's round trip and the interface up."""
+    end = grid(end_s)
+    count = days * DAY_S // STEP_S
+    start = end - (count - 1) * STEP_S
+    rng = random.Random(f"{seed}:history:rtt:{history.link.local}")
+    stamps: list[int] = []
+    up: list[float] = []
+    rtt_stamps: list[int] = []
+    rtt: list[float] = []
+    status: list[float] = []
+    for i in range(count):
+        at = start + i * STEP_S
+        outage = next((o for o in history.outages if o.start_s < at <= o.end_s), None)
+        if outage is not None and outage.missing:
+            continue
+        stamp = (at - RAW_OFFSET_S) * 1000
+        stamps.append(stamp)
+        if outage is not None:
+            up.append(0.0)
+            status.append(OPER_DOWN)
+            continue
+        up.append(1.0)
+        status.append(OPER_UP)
+        rtt_stamps.append(stamp)
+        rtt.append(round(history.rtt_ms * rng.uniform(*RTT_SPREAD) / 1000, 6))
+    device = history.link.local.device
+    icmp_labels = tuple(sorted((("device", device), ("family", history.family),
+                                *((k, v) for k, v in history.labels if k not in ("device", "if_index", "interface")))))
+    return (Series((("__name__", ICMP_UP), *icmp_labels), stamps, up),
+            Series((("__name__", ICMP_RTT), *icmp_labels), rtt_stamps, rtt),
+            Series((("__name__", OPER_STATUS), *history.labels), list(stamps), status))
+
+
+def all_series(history: LinkHistory, seed: int, end_s: float, days: int, with_reachability: bool
+               ) -> Iterator[Series]:
+    yield from series(history, seed, end_s, days)
+    if with_reachability:
+        yield from reachability(history, seed, end_s, days)
+
+
+def import_lines(histories: Iterable[LinkHistory], seed: int, end_s: float, days: int,
+                 with_reachability: bool = False) -> Iterator[bytes]:
     """VictoriaMetrics `/api/v1/import` JSON lines, one per series, drawn one link at a time."""
     for history in histories:
-        for one in series(history, seed, end_s, days):
+        for one in all_series(history, seed, end_s, days, with_reachability):
             yield json_line(one)
 
 
@@ -252,11 +364,13 @@ def batches(lines: Iterable[bytes], batch_bytes: int) -> Iterator[tuple[bytes, i
 
 def summary(histories: Sequence[LinkHistory]) -> dict[str, list[str]]:
     """{kind: the links' lower ends} for the chosen links, and those with outages."""
-    found: dict[str, list[str]] = {"saturating": [], "fast": [], "outages": []}
+    found: dict[str, list[str]] = {"saturating": [], "fast": [], "outages": [], "incident": []}
     for history in histories:
         if history.kind != "normal":
             found[history.kind].append(str(history.link.local))
-        if history.outages:
+        if history.incident:
+            found["incident"].append(str(history.link.local))
+        elif history.outages:
             found["outages"].append(str(history.link.local))
     return found
 
@@ -274,16 +388,17 @@ class Backfilled:
 
 
 def backfill(url: str, histories: Sequence[LinkHistory], seed: int, end_s: float, days: int,
-             batch_bytes: int = 8 << 20, timeout_s: float = 300.0) -> Backfilled:
+             batch_bytes: int = 8 << 20, timeout_s: float = 300.0, with_reachability: bool = False) -> Backfilled:
     """Posts every link's series to `url`/api/v1/import, a batch in flight while the next is drawn (drawing is
-    Python's work, storing the server's), then asks the server to make them searchable at once."""
+    Python's work, storing the server's), then asks the server to make them searchable at once. With
+    `with_reachability`, each link's pings and interface status too (`reachability`)."""
     url = url.rstrip("/")
     started = time.monotonic()
     counted = {"series": 0, "points": 0, "bytes": 0}
 
     def counted_lines() -> Iterator[bytes]:
         for history in histories:
-            for one in series(history, seed, end_s, days):
+            for one in all_series(history, seed, end_s, days, with_reachability):
                 counted["series"] += 1
                 counted["points"] += len(one.values)
                 yield json_line(one)

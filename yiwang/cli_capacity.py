@@ -342,3 +342,66 @@ def move_report(settings: Settings, *, servers: int, to_site: str, server_u: int
     if plan.refusal is not None:
         err.print(f"拒绝 refused: {escape(plan.refusal)}")
         raise typer.Exit(1)
+
+
+CARRIER_COLUMNS = {"carrier": "运营商 · carrier", "name_zh": "名称", "links": "链路 links",
+                   "availability_pct": "可用率 %", "sla_availability_pct": "SLA %", "meets_sla": "达标 met",
+                   "outages": "中断次数 outages", "outage_minutes": "中断分钟 down min",
+                   "unknown_minutes": "无数据分钟 gap min", "rtt_mean_ms": "平均时延 ms", "rtt_p95_ms": "p95 时延 ms",
+                   "sla_latency_ms": "时延SLA ms", "problem": "问题 · problem"}
+BREAKING_COLUMNS = {"carrier": "运营商 · carrier", "link": "链路 · link", "availability_pct": "可用率 %",
+                    "down_minutes": "中断分钟 down min", "unknown_minutes": "无数据分钟 gap min",
+                    "outages": "中断 outages (start UTC+8, length)"}
+
+
+@app.command("carriers")
+def carriers_command(config: ConfigOption = None, area: AreaOption = None,
+                     month: Annotated[str | None, typer.Option(
+                         "--month", help="YYYY-MM, a calendar month in UTC+8; default the month so far")] = None,
+                     as_json: JsonOption = False, as_csv: CsvOption = False) -> None:
+    """Per carrier and month: availability of its links from ICMP and interface status against the SLA in the
+    inventory, outages, round-trip times, and the links that broke the SLA (worst first)."""
+    if as_json and as_csv:
+        raise fail("give one of --json and --csv", 2)
+    carriers_report_command(settings_from(config), area=area, month=month, as_json=as_json, as_csv=as_csv)
+
+
+def carriers_report_command(settings: Settings, *, area: str | None, month: str | None, as_json: bool,
+                            as_csv: bool) -> None:
+    from yiwang.assemble import SetupError, load
+    from yiwang.capacity.carriers import ReachMetrics, breaking_rows, carrier_row, month_of, report_json
+    from yiwang.capacity.history import HistoryError
+    from yiwang.capacity.reach import carriers_report
+    from yiwang.capacity.service import history_of, links_in
+
+    history = history_of(settings.capacity)
+    if history is None:
+        out.print(NO_HISTORY, markup=False)
+        raise typer.Exit(0)
+    try:
+        period = month_of(month, time.time())
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
+    try:
+        inventory, _ = load(settings)
+    except SetupError as exc:
+        raise fail(str(exc)) from None
+    if area is not None and area not in inventory.areas:
+        raise fail(f"no area {area!r} in the inventory", 2)
+    metrics = ReachMetrics.prefixed(settings.capacity.metric_prefix)
+    try:
+        reports = asyncio.run(carriers_report(history, inventory, links_in(inventory, area), period, metrics))
+    except HistoryError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(report_json(period, reports), ensure_ascii=False, indent=2))
+        return
+    rows = [carrier_row(r) for r in reports]
+    if as_csv:
+        _show(rows, CARRIER_COLUMNS, "", False, True)
+        return
+    for row in rows:
+        row["meets_sla"] = {True: "达标 yes", False: "未达标 NO", None: "—"}[row["meets_sla"]]  # type: ignore[index]
+    _show(rows, CARRIER_COLUMNS, f"运营商 SLA · carriers, {period.label} (UTC+8, {period.windows} windows of 5 min)",
+          False, False)
+    _show(breaking_rows(reports), BREAKING_COLUMNS, "未达 SLA 的链路 · links under the SLA, worst first", False, False)

@@ -46,7 +46,8 @@ def test_the_backfilled_city_is_what_capacity_reads(tmp_path: Path, victoria: Vi
     histories = link_histories(plan, end, DAYS)
     chosen = summary(histories)
     points = len(histories) * 2 * DAYS * 288
-    assert f"backfilled {len(histories)} uplinks, {2 * len(histories)} series" in stdout
+    # Per uplink: traffic in and out, and the pings, round trips and interface status of the carriers report.
+    assert f"backfilled {len(histories)} uplinks, {5 * len(histories)} series" in stdout
     assert chosen["saturating"][0] in stdout
 
     code, stdout, stderr = cli(config, "links", "--json")

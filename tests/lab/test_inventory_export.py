@@ -16,8 +16,8 @@ def test_loads_with_zero_problems(profile: str, city: CityPlan, small: CityPlan,
     plan = city if profile == "city" else small
     secret = tmp_path / "lab" / "community.secret"
     written = plan.to_inventory_yaml(tmp_path / "inventory", secret, port=20161)
-    assert sorted(p.name for p in written) == ["areas.yaml", "credentials.yaml", "datacentre.yaml", "devices.yaml",
-                                              "links.yaml"]
+    assert sorted(p.name for p in written) == ["areas.yaml", "carriers.yaml", "credentials.yaml", "datacentre.yaml",
+                                              "devices.yaml", "links.yaml"]
     result = load_inventory([tmp_path / "inventory"])
     assert result.problems == []
     inv = result.inventory
