@@ -435,7 +435,7 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
 
     app.include_router(change_routes(services.changes))
     app.include_router(compliance_routes(services.compliance, services.jobs))
-    app.include_router(capacity_routes(services, (capacity or CapacitySettings()).lifecycle_file))
+    app.include_router(capacity_routes(services, capacity or CapacitySettings()))
     app.include_router(carrier_routes(services, capacity or CapacitySettings()))
 
     # --- jobs ---------------------------------------------------------------------------------------------
