@@ -90,7 +90,7 @@ def _print_usage(status: Any) -> None:
         "从另一个终端 from another shell:",
         f"  export YIWANG_CONFIG={status.demo_config}",
         "  yiwang run                                       # poll the city, write to that VictoriaMetrics, API",
-        "  yiwang capacity upgrades                         # 扩容清单 the upgrade list (the city: minutes)",
+        "  yiwang capacity upgrades                         # 扩容清单 the upgrade list (the city: ~7 min)",
         "  yiwang capacity links --area hb.hg.huangzhou     # one county's uplinks",
         "  yiwang lab status                                # how far the history backfill is",
         f"  API {scheme}://{api.host}:{api.port}/api/capacity/upgrades  (Authorization: Bearer yw_…)")),
