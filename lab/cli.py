@@ -12,7 +12,7 @@ from rich.table import Table
 
 from lab import LabError, lab_clear, lab_down, lab_fault, lab_status, lab_up
 from yiwang.cli_common import ConfigOption, err, fail, out, settings_from
-from yiwang.config import Settings
+from yiwang.config import Settings, load_settings
 
 app = typer.Typer(help="The simulated reference city on loopback.", no_args_is_help=True)
 
@@ -24,14 +24,24 @@ def lab_up_command(config: ConfigOption = None,
                    rate_scale: Annotated[float, typer.Option(help="multiply every traffic rate")] = 1.0,
                    snmp: Annotated[str, typer.Option(help="v2c (by community) or v3 (an authPriv SHA/AES-128 user in "
                                                           "the inventory)")] = "v2c",
-                   port: Annotated[int, typer.Option(help="the agents' UDP (and SSH TCP) port")] = 161) -> None:
-    """Generate the reference city and start its agents on loopback."""
+                   port: Annotated[int, typer.Option(help="the agents' UDP (and SSH TCP) port")] = 161,
+                   history: Annotated[bool, typer.Option(
+                       "--history/--no-history", help="a VictoriaMetrics on loopback with the city's uplink history "
+                                                      "backfilled, and a yiwang configuration using it")] = True,
+                   history_days: Annotated[int, typer.Option(min=1, max=400, help="days of history")] = 35,
+                   history_port: Annotated[int, typer.Option(
+                       min=0, max=65535, help="VictoriaMetrics' TCP port on 127.0.0.1 (taken or 0: a free one)")]
+                   = 8428) -> None:
+    """Generate the reference city and start its agents on loopback; with its metric history unless --no-history."""
     settings = settings_from(config)
     try:
-        status = lab_up(settings.state_dir, profile=profile, seed=seed, rate_scale=rate_scale, port=port, snmp=snmp)
+        status = lab_up(settings.state_dir, profile=profile, seed=seed, rate_scale=rate_scale, port=port, snmp=snmp,
+                        history_days=history_days if history else 0, history_port=history_port)
     except LabError as exc:
         raise fail(str(exc)) from None
     _print_lab(status)
+    if status.demo_config is not None:
+        _print_usage(status)
 
 
 def _print_lab(status: Any) -> None:
@@ -46,10 +56,54 @@ def _print_lab(status: Any) -> None:
         table.add_row(p.name, str(p.pid), str(p.devices), "yes" if p.running else "[red]no[/red]",
                       f"{p.rss_bytes / 1e6:.0f}", f"{p.cpu_seconds:.1f}")
     out.print(table)
+    if status.history_url:
+        out.print(f"历史库 history: VictoriaMetrics {status.history_url}; {_history_line(status)}", markup=False)
+    if status.demo_config is not None:
+        out.print(f"yiwang configuration for the lab: {status.demo_config}", markup=False)
     for fault in status.faults:
         out.print(f"fault {escape(fault.describe())}")
     for problem in status.problems:
         err.print(f"[yellow]problem:[/yellow] {escape(problem)}")
+
+
+def _history_line(status: Any) -> str:
+    done = status.history
+    if done is None:
+        return "no backfill record"
+    if done.finished:
+        return (f"已回填 backfilled {done.links_done:,} uplinks, {done.points:,} points, {done.days} days, in "
+                f"{done.seconds:.0f} s")
+    if status.backfilling and not done.links_total:
+        return "回填开始 backfill starting in the background"
+    if status.backfilling:
+        return (f"回填中 backfilling in the background: {done.links_done:,} of {done.links_total:,} uplinks "
+                f"({done.points:,} points, {done.seconds:.0f} s so far; the saturating, fast-growing and "
+                "outage links first); capacity reports cover the uplinks done so far, `yiwang lab status` shows "
+                "how far it is")
+    return f"回填中断 backfill stopped at {done.links_done:,} of {done.links_total:,} uplinks"
+
+
+def _print_usage(status: Any) -> None:
+    api = load_settings(status.demo_config).api
+    scheme = "https" if api.tls else "http"
+    out.print("\n".join((
+        "从另一个终端 from another shell:",
+        f"  export YIWANG_CONFIG={status.demo_config}",
+        "  yiwang run                                       # poll the city, write to that VictoriaMetrics, API",
+        "  yiwang capacity upgrades                         # 扩容清单 the upgrade list (the city: ~7 min)",
+        "  yiwang capacity links --area hb.hg.huangzhou     # one county's uplinks",
+        "  yiwang lab status                                # how far the history backfill is",
+        f"  API {scheme}://{api.host}:{api.port}/api/capacity/upgrades  (Authorization: Bearer yw_…)")),
+        markup=False, soft_wrap=True)
+
+
+@app.command("demo-config")
+def lab_demo_config_command(config: ConfigOption = None) -> None:
+    """Print the path of the yiwang configuration `lab up` wrote for its VictoriaMetrics (for scripts)."""
+    status = lab_status(settings_from(config).state_dir)
+    if status.demo_config is None:
+        raise fail("no lab with history is up: run `yiwang lab up` (without --no-history) first")
+    out.print(str(status.demo_config), markup=False, soft_wrap=True)
 
 
 def _trap_to(settings: Settings) -> str | None:

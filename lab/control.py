@@ -17,7 +17,7 @@ import psutil
 from collectors.snmp.fast_v2c import FastV2cEngine
 from collectors.snmp.session import SnmpFailure, V3Credentials
 from collectors.snmp.session import Target as SessionTarget
-from lab import firewall
+from lab import firewall, victoria
 from lab.agent_v3 import UsmUser, read_usm_user, usm_user_json
 from lab.agents import (
     _spawn,
@@ -31,6 +31,8 @@ from lab.agents import (
     wait_for_shards,
     write_data_files,
 )
+from lab.backfill_job import NAME as BACKFILL
+from lab.backfill_job import Progress
 from lab.city import PROFILES, CityPlan, DevicePlan, TrafficDefaults, generate_city
 from lab.export import SSH_USER, V3_AUTH, V3_PRIV, V3_USER, foreign_files, remove_inventory, write_inventory
 from lab.faults import Fault, apply_fault, clear_faults, load_faults
@@ -74,16 +76,25 @@ class LabStatus:
     firewall_rules: int = 0
     already_up: bool = False
     problems: tuple[str, ...] = field(default_factory=tuple)
+    history_url: str | None = None  # the lab's VictoriaMetrics; None: `lab up --no-history`
+    history: Progress | None = None  # how far the backfill is
+    backfilling: bool = False  # its process still runs
+    demo_config: Path | None = None
 
 
 def lab_up(state_dir: Path, profile: str = "small", seed: int = 2026, rate_scale: float = 1.0,
-           port: int = 161, snmp: str = "v2c") -> LabStatus:
+           port: int = 161, snmp: str = "v2c", history_days: int = 0,
+           history_port: int = victoria.DEFAULT_PORT) -> LabStatus:
     """Generate the city, write its inventory and data, start the agents and return once every device answers
     at its own address with its own sysName. Idempotent: an identical lab already up is left as it is.
 
     `snmp`: "v2c" (the inventory polls by community) or "v3" (the agents also answer the USM user
     `lab.export.V3_USER`, SHA/AES-128 authPriv, each device with its own engine ID, and the inventory's credential
-    is that user: no community in it). The lab's own probes and traps keep to v2c either way."""
+    is that user: no community in it). The lab's own probes and traps keep to v2c either way.
+
+    `history_days` > 0: a VictoriaMetrics on 127.0.0.1:`history_port` (another free port when that one is taken),
+    the city's uplink history of that many days backfilled into it by a background process (lab.backfill_job), and
+    `<state>/lab/yiwang-demo.yaml`, a yiwang configuration writing to and reading from it."""
     if snmp not in SNMP_MODES:
         raise LabError(f"unknown SNMP mode {snmp!r}; use one of {', '.join(SNMP_MODES)}")
     if profile not in PROFILES:
@@ -94,23 +105,28 @@ def lab_up(state_dir: Path, profile: str = "small", seed: int = 2026, rate_scale
         raise LabError(f"port {port} needs root; run as root or pass a port above 1023")
     if rate_scale <= 0:
         raise LabError(f"rate_scale must be positive, got {rate_scale}")
+    if not 0 <= history_days <= 400:
+        raise LabError(f"history days must be 0 (no history) to 400, got {history_days}")
     paths = LabPaths.of(state_dir)
     with paths.locked():
         record = LabRecord.load(paths.record)
         if record is not None:
             if all(is_running(p) for p in record.processes) and record.processes:
-                if ((record.profile, record.seed, record.rate_scale, record.port, record.snmp)
-                        == (profile, seed, rate_scale, port, snmp)):
+                if ((record.profile, record.seed, record.rate_scale, record.port, record.snmp, record.history_days)
+                        == (profile, seed, rate_scale, port, snmp, history_days)):
                     return _status(paths, record, already_up=True)
                 raise LabError(f"a {record.profile} lab (seed {record.seed}, rate scale {record.rate_scale}, port "
-                               f"{record.port}, SNMP {record.snmp}) is already up in {state_dir}; run `lab down` "
-                               "first")
+                               f"{record.port}, SNMP {record.snmp}, {record.history_days} days of history) is "
+                               f"already up in {state_dir}; run `lab down` first")
             _teardown(paths, record)  # a half-dead lab from before: start clean
         started_at = time.monotonic()
         plan = generate_city(seed, profile, TrafficDefaults(rate_scale=rate_scale))
-        record = LabRecord(profile, seed, rate_scale, port, time.time(), len(plan.devices), snmp=snmp)
+        record = LabRecord(profile, seed, rate_scale, port, time.time(), len(plan.devices), snmp=snmp,
+                           history_days=history_days)
         try:
             _start(paths, plan, record)
+            if history_days:
+                _start_history(paths, record, history_port)
         except BaseException:
             _teardown(paths, record)
             raise
@@ -159,6 +175,21 @@ def _start(paths: LabPaths, plan: CityPlan, record: LabRecord) -> None:
     if v3_files is not None:
         _check_v3(paths, plan, record.port)
     _wait_ssh(paths, ssh)
+
+
+def _start_history(paths: LabPaths, record: LabRecord, port: int) -> None:
+    server, url = victoria.start(paths, port)
+    record.processes.append(server)
+    record.history_url = url
+    record.save(paths.record)
+    args = [sys.executable, "-m", "lab.backfill_job", "--state-dir", str(paths.root.parent), "--url", url,
+            "--seed", str(record.seed), "--profile", record.profile, "--rate-scale", str(record.rate_scale),
+            "--days", str(record.history_days)]
+    # Its own record before it writes any: `lab status` right after `lab up` shows it at 0, not missing.
+    Progress(0, days=record.history_days).save(paths.history_progress)
+    record.jobs.append(_spawn(BACKFILL, args, dict(os.environ), paths.log(BACKFILL), 0, 0))
+    record.save(paths.record)
+    victoria.write_demo_config(paths, url)
 
 
 def _write_usm_user(paths: LabPaths) -> tuple[Path, Path]:
@@ -228,7 +259,8 @@ def lab_down(state_dir: Path) -> LabStatus:
 
 
 def _teardown(paths: LabPaths, record: LabRecord | None) -> None:
-    for process in record.processes if record else []:
+    # The backfill first: it would only fail against a stopped database.
+    for process in [*record.jobs, *record.processes] if record else []:
         stop_process(process)
     # Rules are found by this lab's tag, so even a lost record leaves no rule behind.
     if firewall.available()[0]:
@@ -242,6 +274,7 @@ def _clean(paths: LabPaths) -> None:
         shutil.rmtree(paths.root / name, ignore_errors=True)
     remove_inventory(paths.inventory)
     shutil.rmtree(paths.root / "ssh", ignore_errors=True)
+    victoria.remove(paths)
     for file in (paths.faults, paths.secret, paths.root / SSH_LOGIN_FILE, paths.usm_user, paths.v3_secret("auth"),
                  paths.v3_secret("priv")):
         file.unlink(missing_ok=True)
@@ -317,12 +350,21 @@ def _status(paths: LabPaths, record: LabRecord | None, already_up: bool = False)
         return LabStatus(False, state_dir, paths.inventory, firewall_rules=rules)
     processes = tuple(_process_status(p) for p in record.processes)
     problems = tuple(f"agent {p.name} (pid {p.pid}) is not running" for p in processes if not p.running)
+    progress = Progress.load(paths.history_progress) if record.history_url else None
+    backfilling = any(is_running(job) for job in record.jobs)
+    if progress is not None and not progress.finished and not backfilling:
+        job = next((j for j in record.jobs if j.name == BACKFILL), None)
+        why = progress.error or (log_tail(job, 3) if job else "no record of it")
+        problems += (f"the history backfill stopped after {progress.links_done} of {progress.links_total} links: "
+                     f"{why}",)
     faults, _ = load_faults(paths)
     return LabStatus(
         up=bool(processes) and not problems, state_dir=state_dir, inventory_dir=paths.inventory,
         profile=record.profile, seed=record.seed, rate_scale=record.rate_scale, port=record.port, snmp=record.snmp,
         started=record.started, devices=record.devices, startup_seconds=record.startup_seconds,
         processes=processes, faults=tuple(faults), firewall_rules=rules, already_up=already_up, problems=problems,
+        history_url=record.history_url, history=progress, backfilling=backfilling,
+        demo_config=paths.demo_config if record.history_url and paths.demo_config.exists() else None,
     )
 
 

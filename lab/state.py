@@ -63,6 +63,21 @@ class LabPaths:
         return self.root / "logs"
 
     @property
+    def victoria(self) -> Path:
+        """The lab's VictoriaMetrics storage: the simulated history and whatever `yiwang run` writes beside it."""
+        return self.root / "victoria-metrics"
+
+    @property
+    def history_progress(self) -> Path:
+        """How far the background backfill of the city's history is (lab.backfill_job)."""
+        return self.root / "history.json"
+
+    @property
+    def demo_config(self) -> Path:
+        """The yiwang configuration that points the influx sink and capacity.history_url at the lab's database."""
+        return self.root / "yiwang-demo.yaml"
+
+    @property
     def data(self) -> Path:
         """The devices' data files, `<device>.snmprec`, which the responders watch."""
         return self.root / "data"
@@ -115,6 +130,11 @@ class LabRecord:
     startup_seconds: float = 0.0
     processes: list[ProcessRecord] = field(default_factory=list)
     snmp: str = "v2c"  # what the inventory polls with: "v2c" (the community) or "v3" (a USM authPriv user)
+    history_url: str | None = None  # the lab's VictoriaMetrics (one of `processes`), None with --no-history
+    history_days: int = 0
+    # Processes that finish on their own (the history backfill): stopped by `lab down`, but a finished one is no
+    # sign of a broken lab.
+    jobs: list[ProcessRecord] = field(default_factory=list)
 
     def save(self, path: Path) -> None:
         write_json(path, asdict(self))
@@ -126,7 +146,8 @@ class LabRecord:
             return None
         try:
             processes = [ProcessRecord(**p) for p in data.pop("processes", [])]
-            return cls(**data, processes=processes)
+            jobs = [ProcessRecord(**p) for p in data.pop("jobs", [])]
+            return cls(**data, processes=processes, jobs=jobs)
         except TypeError as exc:
             raise LabError(f"lab state file {path} is from another version ({exc}); stop its agents by pid from "
                            f"{path.parent / 'run'} and remove {path}") from None

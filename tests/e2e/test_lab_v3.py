@@ -26,7 +26,8 @@ def test_lab_up_v3_then_poll_once_over_v3(tmp_path: Path) -> None:
     config = write_config(tmp_path / "yiwang.yaml", state, database_url=f"sqlite:///{tmp_path / 'y.sqlite'}")
     port = random.randint(20000, 29999)
     try:
-        up = subprocess.run([*YIWANG, "lab", "up", "--snmp", "v3", "--port", str(port), "-c", str(config)],
+        up = subprocess.run([*YIWANG, "lab", "up", "--snmp", "v3", "--port", str(port), "--no-history", "-c",
+                             str(config)],
                             capture_output=True, text=True, timeout=300)
         assert up.returncode == 0, up.stderr + up.stdout
         assert "SNMP v3" in up.stdout
