@@ -16,10 +16,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lab.history import LinkHistory, backfill, grid, link_histories, summary
+from lab.server_history import backfill as server_backfill
+from lab.server_history import server_histories
 from lab.state import LabPaths, read_json, write_atomic
 
 NAME = "history-backfill"
 CHUNK = 250  # links a batch of progress: ~3 s of drawing on one core
+SERVER_DAYS = 8  # the datacentre report reads the servers' last 7 days; 35 would be 150 M points for nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,7 @@ class Progress:
     days: int = 0
     end_s: float = 0.0
     seconds: float = 0.0
+    servers: int = 0  # servers whose CPU, memory and disk are in, after the links
     finished: bool = False
     error: str = ""
 
@@ -73,16 +77,19 @@ def run(state_dir: Path, url: str, seed: int, profile: str, rate_scale: float, d
     done = points = 0
     try:
         for chunk in chunks(histories, notable):
-            points += backfill(url, chunk, seed, end, days).points
+            points += backfill(url, chunk, seed, end, days, with_reachability=True).points
             done += len(chunk)
             progress = Progress(len(histories), done, points, days, end, round(time.monotonic() - started, 1))
             progress.save(paths.history_progress)
+        servers = server_histories(plan.datacentre, seed)
+        points += server_backfill(url, servers, seed, end, min(days, SERVER_DAYS)).points
     except Exception as exc:  # noqa: BLE001 - any failure is the progress file's last word, for `lab status`
         progress = Progress(len(histories), done, points, days, end, round(time.monotonic() - started, 1),
                             error=f"{type(exc).__name__}: {exc}")
         progress.save(paths.history_progress)
         raise
-    progress = Progress(len(histories), done, points, days, end, round(time.monotonic() - started, 1), True)
+    progress = Progress(len(histories), done, points, days, end, round(time.monotonic() - started, 1),
+                        len(servers), finished=True)
     progress.save(paths.history_progress)
     return progress
 

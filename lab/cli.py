@@ -71,10 +71,13 @@ def _history_line(status: Any) -> str:
     if done is None:
         return "no backfill record"
     if done.finished:
-        return (f"已回填 backfilled {done.links_done:,} uplinks, {done.points:,} points, {done.days} days, in "
-                f"{done.seconds:.0f} s")
+        return (f"已回填 backfilled {done.links_done:,} uplinks ({done.days} days) and {done.servers:,} servers, "
+                f"{done.points:,} points, in {done.seconds:.0f} s")
     if status.backfilling and not done.links_total:
         return "回填开始 backfill starting in the background"
+    if status.backfilling and done.links_done == done.links_total:
+        return (f"回填中 backfilling in the background: all {done.links_total:,} uplinks done, now the servers' "
+                "CPU, memory and disk (the datacentre report's utilisation)")
     if status.backfilling:
         return (f"回填中 backfilling in the background: {done.links_done:,} of {done.links_total:,} uplinks "
                 f"({done.points:,} points, {done.seconds:.0f} s so far; the saturating, fast-growing and "
@@ -170,7 +173,9 @@ def lab_history_command(
         end: Annotated[str | None, typer.Option(help="the last point, ISO date or time (UTC+8 unless it says "
                                                      "otherwise); default now")] = None,
         traffic_only: Annotated[bool, typer.Option("--traffic-only", help="only the interface rates, not the "
-                                                   "pings and interface status the carriers report reads")] = False
+                                                   "pings and interface status the carriers report reads")] = False,
+        server_days: Annotated[int, typer.Option(min=0, help="days of the servers' CPU, memory and disk (the "
+                                                 "datacentre report reads 7; 0: none)")] = 8,
 ) -> None:
     """Backfill every uplink's traffic history (interface_in_bps/out_bps, 5-minute points) into a VictoriaMetrics,
     as yiwang's poller and influx sink would have written it: office hours, weekends, holidays, county growth, a
