@@ -16,9 +16,17 @@ Run: nice -n 19 .venv/bin/python benchmarks/capacity_city.py [--profile small|ci
    30-day 95th percentile by `numpy.percentile` (linear, PromQL's rule), over the contracted rate; compared with
    the report's p95_30d: how many of the link directions agree within 0.5 %, and the largest relative difference.
 
-Measured 2026-11-30, 2 cores, nice 19, seed 2026, while other sessions' test suites ran (load average 6-15 on the
-2 cores, so the wall times are upper bounds; see the server's CPU seconds): see the report of branch linksfast. The
-raw-points report it replaces took 18.1 s on the small profile (241 uplinks) and 854 MB.
+Measured 2026-11-30, 2 cores, nice 19, seed 2026, 35 days, 4 queries in flight, on a machine shared with other
+sessions' test suites (load average 6-15 on the 2 cores during the small run, 2-12 during the city's), so the wall
+times are upper bounds; the server's CPU seconds are not:
+- small (241 uplinks, 4,857,600 points): backfill 26.3 s; report 6.3 s (VictoriaMetrics 2.0 s CPU, this process
+  1.0 s), 6 upgrades (the 3 saturating links already over 90 %, the 3 fast-growing ones 17.8-20.1 days from it);
+  numpy agrees on 482 of 482 link directions (largest relative difference 3e-16) in 8.9 s; peak RSS 207 MB.
+  The raw-points report it replaces took 18.1 s and 854 MB.
+- city (4,235 uplinks, 85,357,872 points, 2 GB of JSON lines): backfill 311 s; report 37.7 s wall (VictoriaMetrics
+  31.9 s CPU, this process 5.6 s: about 16-20 s on 2 idle cores), the same 6 upgrades pattern; numpy agrees on
+  8,470 of 8,470 (largest relative difference 4e-16) in 77.8 s; VictoriaMetrics 556 MB RSS, 307 MB on disk; this
+  process' peak RSS 360 MB.
 
 Last line: `links=… points=… backfill_s=… report_s=… peak_rss_mb=…` (points: the samples written, both
 directions; peak_rss_mb: this process; VictoriaMetrics' own is printed above it).
