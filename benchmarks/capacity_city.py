@@ -23,10 +23,11 @@ times are upper bounds; the server's CPU seconds are not:
   1.0 s), 6 upgrades (the 3 saturating links already over 90 %, the 3 fast-growing ones 17.8-20.1 days from it);
   numpy agrees on 482 of 482 link directions (largest relative difference 3e-16) in 8.9 s; peak RSS 207 MB.
   The raw-points report it replaces took 18.1 s and 854 MB.
-- city (4,235 uplinks, 85,357,872 points, 2 GB of JSON lines): backfill 311 s; report 37.7 s wall (VictoriaMetrics
-  31.9 s CPU, this process 5.6 s: about 16-20 s on 2 idle cores), the same 6 upgrades pattern; numpy agrees on
-  8,470 of 8,470 (largest relative difference 4e-16) in 77.8 s; VictoriaMetrics 556 MB RSS, 307 MB on disk; this
-  process' peak RSS 360 MB.
+- city (4,235 uplinks, 85,357,872 points, 2 GB of JSON lines), run twice: backfill 311 s / 168 s; report 37.7 s
+  wall under load average ~12 (my own test run beside it) / 20.9 s under load average ~2-4, VictoriaMetrics 31.9 /
+  33.3 s CPU, this process 5.6 s (mostly the 8,470 Theil-Sen fits); 6 upgrades (3 already over 90 %, 3 reaching it
+  in 17.6-20.4 days, nothing else); numpy agrees on 8,470 of 8,470 link directions (largest relative difference
+  4e-16) in 77.8 / 64.3 s; VictoriaMetrics 566 MB RSS, 307 MB on disk; this process' peak RSS 360 MB.
 
 Last line: `links=… points=… backfill_s=… report_s=… peak_rss_mb=…` (points: the samples written, both
 directions; peak_rss_mb: this process; VictoriaMetrics' own is printed above it).
