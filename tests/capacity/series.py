@@ -34,6 +34,12 @@ def ramp(i: int) -> float:
 
 
 SINE_C = math.cos(2 * math.pi * 7 / PER_DAY)  # see sine_with_outages
+# A whole day's 95th percentile of 0.1 sin(2 pi j/288), j = 0..287, by PromQL's rule: rank 0.95 x 287 = 272.65 from
+# 0 in ascending order, i.e. between the 16th and the 15th largest (0-based 15 and 14 from the top). From the top the
+# sine's values are j = 72 (its peak), then pairs 72 +- 1, 72 +- 2, ...: the pair 72 +- d sits at 2d - 1 and 2d, so
+# 14 is d = 7 and 15 is d = 8, and sin(2 pi (72 +- d)/288) = cos(2 pi d/288). Linear between them: 0.35 of the
+# lower (d = 8) and 0.65 of the higher (d = 7).
+SINE_P95 = 0.35 * math.cos(2 * math.pi * 8 / PER_DAY) + 0.65 * SINE_C
 
 
 def sine_with_outages(i: int) -> float | None:

@@ -1,7 +1,9 @@
 """The same synthetic month written into a real VictoriaMetrics (through yiwang's own InfluxDB line protocol sink, so
 the names read are the names written) and a real Prometheus (OpenMetrics backfilled with promtool into its data
 directory before it starts), read back through yiwang.capacity.history over loopback: both answer the same 5-minute
-points, and the links report on either equals the report on the series itself."""
+points, and the links report on either equals the report on the series itself, whether computed from the points
+(link_traffic) or from the figures each server aggregates itself (link_summaries: quantile_over_time over
+subqueries), with the 95th percentiles and forecast dates worked out by hand in tests/capacity/test_links.py."""
 
 from __future__ import annotations
 
@@ -14,14 +16,15 @@ from dataclasses import dataclass
 import pytest
 
 from collectors.model import Sample
-from inventory.model import Endpoint
+from inventory.model import Endpoint, Link
 from tests.sinks.servers import Prometheus, VictoriaMetrics, free_port, start_victoria_metrics
 from yiwang.capacity import history as history_module
 from yiwang.capacity.history import HistoryError, PromHistory, link_traffic
-from yiwang.capacity.links import DAY_S, Point, link_report
+from yiwang.capacity.links import DAY_S, LinkReport, Point, link_report, upgrades
+from yiwang.capacity.service import link_reports
 from yiwang.sinks.influx import InfluxSink, InfluxTarget
 
-from .series import NOW, ramp, series, sine_with_outages, step
+from .series import NOW, SINE_P95, ramp, series, sine_with_outages, step
 from .test_links import link
 
 pytestmark = pytest.mark.integration
@@ -137,21 +140,97 @@ def test_the_reports_agree_and_equal_the_pure_computation(victoria_month: Victor
                 for name in ("p95_7d", "p95_30d", "peak_30d"):
                     assert getattr(got, name) == pytest.approx(getattr(want, name), rel=1e-9)
                 assert got.cross_full.days_from(NOW) == pytest.approx(want.cross_full.days_from(NOW), rel=1e-6)
-    # And the hand-computed numbers of tests/capacity/test_links.py, through the wire: the step's month p95 is 30 %,
-    # its week's 95 %; the ramp's month p95 is 48.5 % and it reaches 90 % 39.55 days after NOW.
-    step_link = link_report(LINKS[0], {d: answers[1][(LINKS[0].local, d)] for d in ("in", "out")}, NOW)
+    # And the hand-computed numbers of tests/capacity/test_links.py, through the wire.
+    assert_hand_computed(link_report(LINKS[0], {d: answers[1][(LINKS[0].local, d)] for d in ("in", "out")}, NOW),
+                         link_report(LINKS[1], {d: answers[1][(LINKS[1].local, d)] for d in ("in", "out")}, NOW))
+
+
+def assert_hand_computed(step_link: LinkReport, sine_link: LinkReport) -> None:
+    """The numbers worked out in tests/capacity/test_links.py: the step's month p95 is 30 %, its week's 95 %; the
+    ramp's month p95 is 0.50 - 0.01 x 431.95/288 and it reaches 90 % (0.90 - level)/0.01 days after NOW, level =
+    0.505 - 0.1435/288, on 2026-02-09; the sine with outages and gaps (a missing day, a day too thin to count)
+    keeps 0.01 a day, level 0.595 + 0.1 SINE_P95, 90 % on 2026-01-21; its 143 zero points are outages."""
     down, up = step_link.directions
-    assert (down.p95_30d, down.p95_7d) == (pytest.approx(0.30), pytest.approx(0.95))
-    assert up.p95_30d == pytest.approx(0.485)
-    assert up.cross_full.days_from(NOW) == pytest.approx((0.90 - (0.505 - 0.14 / 288)) / 0.01)
+    assert (down.p95_30d, down.p95_7d, down.peak_30d) == (pytest.approx(0.30), pytest.approx(0.95),
+                                                          pytest.approx(0.95))
+    assert up.p95_30d == pytest.approx(0.50 - 0.01 * 431.95 / 288)
+    assert up.p95_7d == pytest.approx(0.50 - 0.01 * 100.75 / 288)
+    assert up.cross_full.days_from(NOW) == pytest.approx((0.90 - (0.505 - 0.1435 / 288)) / 0.01)
+    assert up.cross_full.label() == "2026-02-09"
+    sine, flat = sine_link.directions
+    assert (sine.points, sine.outage_points) == (8640 - 288 - 188 - 143, 143)
+    assert sine.trend is not None and sine.trend.days == 28
+    assert sine.trend.slope_per_day == pytest.approx(0.01)
+    assert sine.trend.level == pytest.approx(0.595 + 0.1 * SINE_P95)
+    assert sine.cross_full.days_from(NOW) == pytest.approx((0.90 - 0.595 - 0.1 * SINE_P95) / 0.01)
+    assert (sine.cross_warn.label(), sine.cross_full.label()) == ("2026-01-01", "2026-01-21")
+    assert (flat.p95_30d, flat.peak_30d, flat.points) == (pytest.approx(0.25), pytest.approx(0.25), 8640)
+
+
+def aggregated(url: str, links: list[Link], now_s: float = NOW) -> list[LinkReport]:
+    return asyncio.run(link_reports(PromHistory(url), links, now_s))
+
+
+def assert_same_report(got: LinkReport, want: LinkReport) -> None:
+    assert got.problem == want.problem
+    for found, pure in zip(got.directions, want.directions, strict=True):
+        assert (found.points, found.outage_points) == (pure.points, pure.outage_points)
+        for name in ("p95_7d", "p95_30d", "peak_30d"):
+            assert getattr(found, name) == pytest.approx(getattr(pure, name), rel=1e-9)
+        assert (found.trend is None) == (pure.trend is None)
+        if found.trend is not None and pure.trend is not None:
+            assert found.trend.days == pure.trend.days
+            assert found.trend.slope_per_day == pytest.approx(pure.trend.slope_per_day, rel=1e-9, abs=1e-12)
+            assert found.trend.level == pytest.approx(pure.trend.level, rel=1e-9)
+        assert found.cross_full.days_from(NOW) == pytest.approx(pure.cross_full.days_from(NOW), rel=1e-6)
+
+
+def test_the_servers_aggregates_give_the_hand_computed_reports(victoria_month: VictoriaMetrics,
+                                                               prometheus: Prometheus) -> None:
+    for server in (victoria_month, prometheus):
+        found = aggregated(server.url, LINKS)
+        for each, got in zip(LINKS, found, strict=True):
+            assert_same_report(got, link_report(each, {d: TRAFFIC[(each.local.device, d)] for d in ("in", "out")},
+                                                NOW))
+        assert_hand_computed(*found)
+        # The decoy (its name matches the hostile one's regex were it not escaped) is in no figure: the sine's
+        # peak is its own 0.59 + 0.1, not the decoy's 99 %.
+        assert found[1].directions[0].peak_30d == pytest.approx(0.69)
+        # The step's week is over 90 % already (0 days), the sine reaches it in 20.6 days.
+        assert [u.report.link.local.device for u in upgrades(found, NOW)] == ["v-step", HOSTILE]
+
+
+@pytest.mark.parametrize("before_s", [0.0, 17.0, 3 * 3600.0 + 17.0, 4.5 * DAY_S])
+def test_off_the_grid_and_midday_the_servers_agree(victoria_month: VictoriaMetrics, prometheus: Prometheus,
+                                                   before_s: float) -> None:
+    # A `now` between grid points and away from midnight UTC: both servers put their subquery points on the same
+    # 5-minute grid and the daily range on `now`'s own days (not midnights), so they agree with each other and
+    # with the points' report at the grid point before `now` (the step's burst then partly out of the week).
+    now = NOW - before_s
+    grid_now = now // 300 * 300
+    for server in (victoria_month, prometheus):
+        for each, got in zip(LINKS, aggregated(server.url, LINKS, now), strict=True):
+            traffic = {d: [p for p in TRAFFIC[(each.local.device, d)] if p[0] <= grid_now] for d in ("in", "out")}
+            assert_same_report(got, link_report(each, traffic, grid_now))
+
+
+def test_a_link_without_contract_and_one_without_history(victoria_month: VictoriaMetrics) -> None:
+    nobw = Link("area-v-step", Endpoint("v-step", "GigabitEthernet0/0/1"), Endpoint("core", "X"), "China Telecom",
+                0.0)
+    silent = Link("area-none", Endpoint("v-none", "GigabitEthernet0/0/1"), Endpoint("core", "Y"), "China Unicom",
+                  100.0)
+    without, quiet = aggregated(victoria_month.url, [nobw, silent])
+    assert without.directions == () and without.problem.startswith("no contracted bandwidth_mbps")
+    assert quiet.problem == "no traffic history in the last 30 days"
 
 
 def test_a_database_that_is_down_is_one_clear_error() -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    with pytest.raises(HistoryError) as caught:
-        read(url)
-    assert str(caught.value).startswith(f"metric history {url}: cannot connect (ConnectError")
-    assert "Traceback" not in str(caught.value)
+    for attempt in (lambda: read(url), lambda: aggregated(url, LINKS)):
+        with pytest.raises(HistoryError) as caught:
+            attempt()
+        assert str(caught.value).startswith(f"metric history {url}: cannot connect (ConnectError")
+        assert "Traceback" not in str(caught.value)
 
 
 def test_an_error_answer_and_a_wrong_server_are_clear_errors(victoria_month: VictoriaMetrics,

@@ -1,5 +1,8 @@
 """The links report on series built by hand (tests/capacity/series.py); every expected number is worked out below
-from the series' definition, not by running the code under test."""
+from the series' definition, not by running the code under test.
+
+The 95th percentile is PromQL's quantile_over_time (yiwang.capacity.links): of n sorted values, rank r = 0.95 (n - 1)
+counted from 0, linear between the values at floor(r) and floor(r) + 1."""
 
 from __future__ import annotations
 
@@ -13,17 +16,21 @@ from inventory.model import Area, Device, Endpoint, Inventory, Level, Link
 from yiwang.capacity.links import (
     DAY_S,
     Crossing,
+    Day,
+    Summary,
     Trend,
     crossing,
+    link_from_summaries,
     link_report,
     plan_yaml,
     propose_mbps,
+    quantile,
     theil_sen,
     upgrades,
 )
 from yiwang.change.bandwidth import read_bandwidth_plan
 
-from .series import MONTH, NOW, SINE_C, ramp, series, sine_with_outages, step
+from .series import MONTH, NOW, SINE_C, SINE_P95, ramp, series, sine_with_outages, step
 
 
 def link(device: str, mbps: float, interface: str = "GigabitEthernet0/0/1") -> Link:
@@ -40,14 +47,16 @@ def report_of(device: str, mbps: float, ratio_at: object, out_ratio_at: object =
 
 def test_a_burst_under_36_hours_is_free_in_the_month_but_not_in_the_week() -> None:
     (down, up) = report_of("v-step", 100.0, step).directions
-    # 30 days = 8640 points; nearest rank ceil(0.95 x 8640) = 8208. Sorted, the 8340 points at 30 % come first, so
-    # the 8208th is 30 %: the 300-point (25 h) burst is inside the top 5 % (432 points).
+    # 30 days = 8640 points; r = 0.95 x 8639 = 8207.05, between ranks 8207 and 8208. Sorted, the 8340 points at 30 %
+    # are ranks 0..8339, so both are 30 %: the 300-point (25 h) burst is inside the top 5 %.
     assert down.p95_30d == pytest.approx(0.30)
-    # 7 days = 2016 points, rank ceil(1915.2) = 1916 > the 1716 at 30 %: the week's p95 is the burst.
+    # 7 days = 2016 points, r = 0.95 x 2015 = 1914.25; ranks 1914 and 1915 are past the 1716 at 30 % (ranks
+    # 0..1715): the week's p95 is the burst.
     assert down.p95_7d == pytest.approx(0.95)
     assert down.peak_30d == pytest.approx(0.95)
     assert down.points == MONTH and down.outage_points == 0
-    # Day 0 is 288 points at 95 %; day 1 has 12 at 95 % and 276 at 30 % (rank 274 -> 30 %); days 1-29 are 30 %.
+    # Day 0 is 288 points at 95 %; day 1 has 12 at 95 % and 276 at 30 % (r = 0.95 x 287 = 272.65: ranks 272 and
+    # 273, both 30 %); days 1-29 are 30 %.
     # One high day of 30 moves no median: slope 0, level 30 %.
     assert down.trend == Trend(0.0, pytest.approx(0.30), 30)  # type: ignore[arg-type]
     assert down.cross_warn.already and down.cross_full.already  # the last week's p95 is over both
@@ -56,21 +65,22 @@ def test_a_burst_under_36_hours_is_free_in_the_month_but_not_in_the_week() -> No
 
 def test_a_ramp_has_its_slope_and_forecast_dates() -> None:
     (down, _) = report_of("v-ramp", 100.0, ramp).directions
-    # ratio(i) = 0.50 - 0.01 i/288, falling with i (age): the k-th smallest of n consecutive points is the oldest
-    # but k-1. Month: rank 8208 of i = 0..8639 -> i = 8639 - 8207 = 432 -> 0.50 - 0.015.
-    assert down.p95_30d == pytest.approx(0.485)
-    # Week: rank 1916 of i = 0..2015 -> i = 100 -> 0.50 - 1/288.
-    assert down.p95_7d == pytest.approx(0.50 - 1 / 288)
+    # ratio(i) = 0.50 - 0.01 i/288, falling with i (age) and linear in it: rank k (from 0) of the n points i = a ..
+    # a+n-1 is i = a + n-1 - k, and between two ranks the interpolation is the line itself, so a fractional rank r is
+    # the value at i = a + n-1 - r. Month: r = 8207.05 -> i = 8639 - 8207.05 = 431.95 -> 0.50 - 0.01 x 431.95/288.
+    assert down.p95_30d == pytest.approx(0.50 - 0.01 * 431.95 / 288)  # 48.50017 %, nearest rank would say 48.5
+    # Week: r = 1914.25 of i = 0..2015 -> i = 100.75.
+    assert down.p95_7d == pytest.approx(0.50 - 0.01 * 100.75 / 288)
     assert down.peak_30d == pytest.approx(0.50)
-    # Day k: rank 274 of i = 288k .. 288k+287 -> i = 288k + 14 -> 0.50 - 0.01 k - 0.14/288, at x = -(k + 0.5) days:
-    # y = 0.505 - 0.14/288 + 0.01 x, so the slope is 0.01/day and the level at now 0.505 - 0.14/288.
-    level = 0.505 - 0.14 / 288
+    # Day k: r = 272.65 of i = 288k .. 288k+287 -> i = 288k + 14.35 -> 0.50 - 0.01 k - 0.1435/288, at x = -(k + 0.5)
+    # days: y = 0.505 - 0.1435/288 + 0.01 x, so the slope is 0.01/day and the level at now 0.505 - 0.1435/288.
+    level = 0.505 - 0.1435 / 288
     assert down.trend is not None
     assert down.trend.slope_per_day == pytest.approx(0.01)
     assert down.trend.level == pytest.approx(level)
     assert down.trend.days == 30
-    # 70 % after (0.70 - level)/0.01 = 19.549 days: 2026-01-20 05:10 UTC+8 -> 2026-01-20;
-    # 90 % after 39.549 days -> 2026-02-09.
+    # 70 % after (0.70 - level)/0.01 = 19.550 days: 2026-01-20 21:12 UTC+8 -> 2026-01-20;
+    # 90 % after 39.550 days -> 2026-02-09.
     assert down.cross_warn.at_s == pytest.approx(NOW + (0.70 - level) / 0.01 * DAY_S)
     assert down.cross_full.at_s == pytest.approx(NOW + (0.90 - level) / 0.01 * DAY_S)
     assert down.cross_warn.on() == date(2026, 1, 20) and down.cross_full.on() == date(2026, 2, 9)
@@ -81,19 +91,21 @@ def test_a_sine_with_outages_keeps_its_trend() -> None:
     (down, _) = report_of("v-sine", 100.0, sine_with_outages).directions
     # 8640 points less day 10 (288), day 12's missing 188 and day 15's 143 zero points.
     assert (down.points, down.outage_points) == (8640 - 288 - 188 - 143, 143)
-    # A whole day k is 0.59 - 0.01 k + 0.1 sin(2 pi j/288) for j = 0..287; its rank 274 is the 15th largest, the
-    # sine at 72 +- 7 (72 is its top, then pairs at 72 +- d): 0.1 cos(2 pi 7/288) = 0.1 SINE_C over the day's level.
-    # Days: 30 less 10 (missing) and 12 (100 points < 144) = 28; day 15 (its peak half down) is an outlier far below.
-    # The 27 others lie on y = 0.595 + 0.1 SINE_C + 0.01 x: 351 of the 378 pairwise slopes are 0.01, so the median.
+    # A whole day k is 0.59 - 0.01 k + 0.1 sin(2 pi j/288) for j = 0..287; its p95 is the day's level plus 0.1
+    # SINE_P95 (worked out in series.py). Days: 30 less 10 (missing) and 12 (100 points < 144) = 28; day 15 (its
+    # peak half down, 145 points left) is an outlier far below. The 27 others lie on y = 0.595 + 0.1 SINE_P95 +
+    # 0.01 x: 351 of the 378 pairwise slopes are 0.01, so the median.
     assert down.trend is not None
     assert down.trend.days == 28
     assert down.trend.slope_per_day == pytest.approx(0.01)
-    level = 0.595 + 0.1 * SINE_C
+    level = 0.595 + 0.1 * SINE_P95  # 0.69371
     assert down.trend.level == pytest.approx(level)
-    # The week's values are at most 0.59 + 0.1 < 70 %: not already; 70 % in 0.62 days, 90 % in 20.62.
+    # The week's values are at most 0.59 + 0.1 < 70 %: not already; 70 % in 0.629 days (2026-01-01 15:05 UTC,
+    # 23:05 UTC+8), 90 % in 20.629 (2026-01-21 15:05 UTC, 23:05 UTC+8).
     assert down.p95_7d is not None and down.p95_7d < 0.70
     assert down.cross_warn.days_from(NOW) == pytest.approx((0.70 - level) / 0.01)
     assert down.cross_full.days_from(NOW) == pytest.approx((0.90 - level) / 0.01)
+    assert (down.cross_warn.label(), down.cross_full.label()) == ("2026-01-01", "2026-01-21")
 
 
 def test_least_squares_would_have_been_pulled_by_the_outage_day() -> None:
@@ -143,8 +155,8 @@ def test_standard_steps() -> None:
 def city() -> tuple[list, Inventory]:  # type: ignore[type-arg]
     reports = [
         report_of("v-step", 50.0, step),  # forecast: the week's 95 % of 50 = 47.5 -> 47.5 < 0.7 s -> s = 100
-        report_of("v-ramp", 1000.0, ramp),  # level + 30 x 0.01 = 0.8045 of 1000 -> 804.5 < 0.7 s -> 2000
-        report_of("v-sine", 10.0, lambda i: 0.30, sine_with_outages),  # out: 0.9938 of 10 -> 9.94 -> 20
+        report_of("v-ramp", 1000.0, ramp),  # level + 30 x 0.01 = 0.80450 of 1000 -> 804.5 < 0.7 s -> 2000
+        report_of("v-sine", 10.0, lambda i: 0.30, sine_with_outages),  # out: 0.9937 of 10 -> 9.94 -> 20
         report_of("v-flat", 100.0, lambda i: 0.40),  # 40 %, flat: no upgrade
         report_of("v-huge", 10000.0, lambda i: 0.75),  # 7.5 Gbit/s needs more than the largest step
         link_report(link("v-nobw", 0.0), {}, NOW),
@@ -172,8 +184,8 @@ def test_the_upgrade_list_is_ranked_by_urgency() -> None:
     assert [u.proposed_mbps for u in ranked] == [100, 20, 2000, None]
     assert [u.direction for u in ranked] == ["in", "out", "in", "in"]
     assert [u.days_to_full for u in ranked[:1]] == [0.0] and ranked[3].days_to_full == math.inf
-    assert ranked[1].forecast_bps == pytest.approx((0.595 + 0.1 * SINE_C + 0.30) * 10e6)
-    assert ranked[2].forecast_ratio == pytest.approx(0.505 - 0.14 / 288 + 0.30)
+    assert ranked[1].forecast_bps == pytest.approx((0.595 + 0.1 * SINE_P95 + 0.30) * 10e6)
+    assert ranked[2].forecast_ratio == pytest.approx(0.505 - 0.1435 / 288 + 0.30)
 
 
 def test_the_plan_round_trips_through_the_change_playbooks_reader(tmp_path: Path) -> None:
@@ -188,3 +200,25 @@ def test_the_plan_round_trips_through_the_change_playbooks_reader(tmp_path: Path
                    (Endpoint("v-ramp", "GigabitEthernet0/0/1"), 2000, 1000)]
     assert "- link: v-step:GigabitEthernet0/0/1\n" in text and "- link: v-ramp\n" in text
     assert "v-huge" not in text  # beyond 10 Gbit/s: in the report, not in a plan the playbook would push
+
+
+def test_the_95th_percentile_is_promqls_and_within_one_step_of_nearest_rank() -> None:
+    # n = 4: r = 0.95 x 3 = 2.85, between the third (3) and the fourth (4) value: 3 + 0.85 x (4 - 3).
+    assert quantile([4.0, 1.0, 3.0, 2.0]) == pytest.approx(3.85)
+    assert quantile([7.0]) == 7.0 and quantile([1.0, 9.0], 0.0) == 1.0 and quantile([1.0, 9.0], 1.0) == 9.0
+    # n = 20 values 1..20: r = 0.95 x 19 = 18.05 -> 19 + 0.05 = 19.05; nearest rank ceil(0.95 x 20) = 19th -> 19:
+    # apart by 0.05, less than the step (1) between the two adjacent values.
+    assert quantile([float(v) for v in range(20, 0, -1)]) == pytest.approx(19.05)
+
+
+def test_the_aggregated_figures_give_the_same_report_as_the_points() -> None:
+    # What history.link_summaries hands over for the step (bit/s of a 100 Mbit/s link), worked out as in
+    # test_a_burst_under_36_hours_is_free_in_the_month_but_not_in_the_week: day 0 at 95 %, the rest at 30 %.
+    days = (Day(0, 95e6, 288), *(Day(k, 30e6, 288) for k in range(1, 30)))
+    summary = Summary(MONTH, 0, 95e6, 30e6, 95e6, days)
+    got = link_from_summaries(link("v-step", 100.0), {"in": summary}, NOW)
+    assert got.directions == report_of("v-step", 100.0, step).directions
+    # A day with too few points is left out of the trend, not counted low.
+    thin = Summary(MONTH, 0, 95e6, 30e6, 95e6, (Day(0, 1e6, 143), *days[1:]))
+    (down, _) = link_from_summaries(link("v-step", 100.0), {"in": thin}, NOW).directions
+    assert down.trend == Trend(0.0, pytest.approx(0.30), 29)  # type: ignore[arg-type]

@@ -1,28 +1,37 @@
 """Links: per uplink and direction, how full it is against its contracted rate and when it will be too full; the
-upgrade list and the bandwidth plan it proposes. Pure: the points come from `history.link_traffic`.
+upgrade list and the bandwidth plan it proposes. Pure: the figures come aggregated from the history database
+(`history.link_summaries`, PromQL on the server) or, for a few links, from raw points (`history.link_traffic`,
+`summarise`); both end in `direction_from_summary`, so they cannot disagree on the rules below.
 
 Utilisation is bit/s over the inventory link's contracted `bandwidth_mbps` (what the carrier sells and enforces), not
 ifSpeed (the port's line rate: a 100 Mbit/s contract on a 1 Gbit/s port would look 10 % full when it is saturated).
 A link without a contracted rate is reported as such, never guessed from the port.
 
-The 95th percentile is by nearest rank (`yiwang.compliance.data_rules.p95`, one definition in yiwang): the
-ceil(0.95 n)-th smallest 5-minute point, always a measured value, no interpolation. It is how carriers and
-LibreNMS's 95th-percentile billing read a month, so the number the report shows is the one the bill shows; the top
-5 % (36 hours of a 30-day month) are bursts the link may take.
+Every figure is over 5-minute points, each the mean of the raw samples in its window. The 95th percentile is
+PromQL's `quantile_over_time(0.95, ...)`: sort the n points, take rank 0.95 (n - 1) counted from 0, and where it
+falls between two points interpolate linearly between them (numpy's default `percentile` is the same). Why this one:
+the database computes it where the points are, so the city's 85 M points never cross the wire (a report over the
+raw points took minutes and gigabytes), and Prometheus and VictoriaMetrics both answer it alike. How it differs
+from the nearest-rank 95th percentile that carriers' and LibreNMS's billing read (the ceil(0.95 n)-th smallest
+point, always a measured value; `yiwang.compliance.data_rules.p95`): both lie between the same two adjacent sorted
+5-minute points, so they differ by at most the step between those two values, on a month of traffic usually a
+small fraction of a percent; the bill's number is never further from ours than that. Either way the top 5 % (36
+hours of a 30-day month) are bursts the link may take.
 
 Outages are left out of every number: a window without a measurement is no point at all, and a point of exactly
 zero bit/s is an outage too (a live uplink always carries routing and management traffic; a link that is down
 shows zero, its counters stopped), counted in `outage_points`. Counting them as idle would hide a saturated link
 behind its outages.
 
-The trend is a Theil-Sen line through the daily 95th percentiles of the last 30 days: the median of the slopes
-between every two days, its level at `now` the median of the days' values less slope x day. Why daily p95: one
-value per day removes the diurnal and most of the weekly swing that a fit through 8,640 raw points would chase, and
-is the number that matters for capacity. Why Theil-Sen and not least squares (Prometheus' predict_linear): up to
-29 % of the days can be wrong (an outage half-day, a holiday, a one-off flood) without moving the median slope,
-where one such day tilts a least-squares line. Days with fewer than half their points (an outage or a monitoring
-gap) are left out rather than counted low; the days that remain keep their real dates, so a gap does not compress
-time. The forecast dates are where that line crosses 70 % and 90 %.
+The trend is a Theil-Sen line through the daily 95th percentiles of the last 30 days (day k is the 24 hours
+(now - (k+1) d, now - k d]): the median of the slopes between every two days, its level at `now` the median of the
+days' values less slope x day. Why daily p95: one value per day removes the diurnal and most of the weekly swing
+that a fit through 8,640 raw points would chase, and is the number that matters for capacity; and the server hands
+over 30 numbers a series, not 8,640. Why Theil-Sen and not least squares (Prometheus' predict_linear): up to 29 % of
+the days can be wrong (an outage half-day, a holiday, a one-off flood) without moving the median slope, where one
+such day tilts a least-squares line. Days with fewer than half their points (an outage or a monitoring gap) are left
+out rather than counted low; the days that remain keep their real dates, so a gap does not compress time. The
+forecast dates are where that line crosses 70 % and 90 %.
 """
 
 from __future__ import annotations
@@ -36,7 +45,6 @@ from statistics import median
 import yaml
 
 from inventory.model import Endpoint, Link
-from yiwang.compliance.data_rules import p95
 
 Point = tuple[float, float]  # (unix seconds, bit/s): the mean over the 5 minutes that end at that second
 STEP_S = 300.0
@@ -46,6 +54,7 @@ WARN, FULL = 0.70, 0.90
 # The carriers' standard contracted rates (Mbit/s): a proposed upgrade is one of these.
 STEPS_MBPS = (10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 MIN_DAY_POINTS = 144  # half of a day's 288 five-minute points: fewer and the day's p95 says more about the gap
+P95 = 0.95
 MIN_TREND_DAYS = 7  # fewer days and a slope is noise
 HORIZON_DAYS = 5 * 365  # a crossing further away than this is no forecast
 AHEAD_DAYS = 30  # the upgrade sizes the link for its forecast this far ahead
@@ -137,19 +146,61 @@ def contracted(link: Link) -> float | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Day:
+    age: int  # day k: the 24 hours (now - (k+1) d, now - k d]
+    p95_bps: float
+    points: int  # 5-minute points with traffic in it
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """One direction's last 30 days, aggregated (bit/s, over the 5-minute points with traffic): what the history
+    database answers per series, or `summarise` computes from points."""
+
+    points: int = 0
+    outage_points: int = 0
+    p95_7d_bps: float | None = None
+    p95_30d_bps: float | None = None
+    peak_30d_bps: float | None = None
+    days: tuple[Day, ...] = ()
+
+
+def quantile(values: Iterable[float], q: float = P95) -> float:
+    """PromQL's quantile_over_time (and numpy's default percentile): rank q (n - 1) from 0 in the sorted values,
+    linear between the two points either side. `values` must not be empty."""
+    ordered = sorted(values)
+    rank = q * (len(ordered) - 1)
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
 def link_report(link: Link, traffic: Mapping[str, Sequence[Point]], now_s: float) -> LinkReport:
-    """`traffic` is {"in": points, "out": points} of the link's lower end (`link.local`)."""
+    """From raw points: `traffic` is {"in": points, "out": points} of the link's lower end (`link.local`)."""
+    return link_from_summaries(link, {name: summarise(traffic.get(name, ()), now_s) for name in ("in", "out")},
+                               now_s)
+
+
+def link_from_summaries(link: Link, summaries: Mapping[str, Summary], now_s: float) -> LinkReport:
+    """From the aggregated figures of the link's lower end (`link.local`), {"in": ..., "out": ...}; a direction
+    missing is one without any point."""
     mbps = contracted(link)
     if mbps is None:
         return LinkReport(link, (), "no contracted bandwidth_mbps in the inventory (ifSpeed is not the contract)")
-    directions = tuple(direction_report(name, traffic.get(name, ()), mbps, now_s) for name in ("in", "out"))
+    directions = tuple(direction_from_summary(name, summaries.get(name, Summary()), mbps, now_s)
+                       for name in ("in", "out"))
     if not any(d.points for d in directions):
         return LinkReport(link, directions, f"no traffic history in the last {MONTH_DAYS} days")
     return LinkReport(link, directions)
 
 
 def direction_report(direction: str, points: Iterable[Point], bandwidth_mbps: float, now_s: float) -> Direction:
-    capacity = bandwidth_mbps * 1e6
+    return direction_from_summary(direction, summarise(points, now_s), bandwidth_mbps, now_s)
+
+
+def summarise(points: Iterable[Point], now_s: float) -> Summary:
+    """The figures `history.link_summaries` asks the database for, computed here from 5-minute points."""
     month: list[Point] = []
     outages = 0
     for at, bps in points:
@@ -157,25 +208,36 @@ def direction_report(direction: str, points: Iterable[Point], bandwidth_mbps: fl
             if bps <= 0:
                 outages += 1
             else:
-                month.append((at, bps / capacity))
-    week = [ratio for at, ratio in month if at > now_s - WEEK_DAYS * DAY_S]
-    ratios = [ratio for _, ratio in month]
-    trend = theil_sen(daily_p95(month, now_s))
-    p95_7d = p95(week) if week else None
-    return Direction(direction, len(month), outages, p95_7d, p95(ratios) if ratios else None,
-                     max(ratios) if ratios else None, trend,
+                month.append((at, bps))
+    week = [bps for at, bps in month if at > now_s - WEEK_DAYS * DAY_S]
+    by_day: dict[int, list[float]] = {}
+    for at, bps in month:
+        by_day.setdefault(int((now_s - at) // DAY_S), []).append(bps)
+    values = [bps for _, bps in month]
+    return Summary(len(month), outages, quantile(week) if week else None, quantile(values) if values else None,
+                   max(values, default=None),
+                   tuple(Day(age, quantile(day), len(day)) for age, day in sorted(by_day.items())))
+
+
+def direction_from_summary(direction: str, summary: Summary, bandwidth_mbps: float, now_s: float) -> Direction:
+    """The direction's report from its aggregated figures and the contracted rate (Mbit/s)."""
+    capacity = bandwidth_mbps * 1e6
+
+    def ratio(bps: float | None) -> float | None:
+        return None if bps is None else bps / capacity
+
+    p95_7d = ratio(summary.p95_7d_bps)
+    trend = theil_sen(daily_points(summary.days, capacity))
+    return Direction(direction, summary.points, summary.outage_points, p95_7d, ratio(summary.p95_30d_bps),
+                     ratio(summary.peak_30d_bps), trend,
                      crossing(WARN, p95_7d, trend, now_s), crossing(FULL, p95_7d, trend, now_s))
 
 
-def daily_p95(points: Iterable[Point], now_s: float, days: int = MONTH_DAYS) -> list[Point]:
-    """(day's middle in days from now, that day's p95) for each 24 h window back from `now` with at least
+def daily_points(days: Iterable[Day], capacity_bps: float) -> list[Point]:
+    """(day's middle in days from now, its p95 as a ratio of the contract) for each day of the month with at least
     MIN_DAY_POINTS points: day 0 is (now-24h, now], its middle -0.5."""
-    by_day: dict[int, list[float]] = {}
-    for at, value in points:
-        age = now_s - at
-        if 0 <= age < days * DAY_S:
-            by_day.setdefault(int(age // DAY_S), []).append(value)
-    return sorted((-(day + 0.5), p95(values)) for day, values in by_day.items() if len(values) >= MIN_DAY_POINTS)
+    return sorted((-(day.age + 0.5), day.p95_bps / capacity_bps) for day in days
+                  if 0 <= day.age < MONTH_DAYS and day.points >= MIN_DAY_POINTS)
 
 
 def theil_sen(days: Sequence[Point]) -> Trend | None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from inventory.model import Inventory, Link
-from yiwang.capacity.history import PromHistory, TrafficMetrics, link_traffic
-from yiwang.capacity.links import DAY_S, MONTH_DAYS, LinkReport, link_report
+from yiwang.capacity.history import CONCURRENT_QUERIES, PromHistory, TrafficMetrics, grid, link_summaries
+from yiwang.capacity.links import LinkReport, Summary, link_from_summaries
 from yiwang.config import CapacitySettings
 
 NO_HISTORY = "no metric history configured (capacity.history_url): 未配置指标历史库, capacity reports need one"
@@ -29,9 +29,13 @@ def links_in(inventory: Inventory, area: str | None) -> list[Link]:
 
 
 async def link_reports(history: PromHistory, links: Sequence[Link], now_s: float,
-                       metrics: TrafficMetrics | None = None) -> list[LinkReport]:
-    """One report per link, in the order given; raises `HistoryError` when the history cannot be read."""
-    traffic = await link_traffic(history, [link.local for link in links], now_s - MONTH_DAYS * DAY_S, now_s,
-                                 metrics or TrafficMetrics())
-    return [link_report(link, {d: traffic.get((link.local, d), []) for d in ("in", "out")}, now_s)
+                       metrics: TrafficMetrics | None = None,
+                       concurrency: int = CONCURRENT_QUERIES) -> list[LinkReport]:
+    """One report per link, in the order given, from the figures the history database aggregates (no raw points
+    cross the wire), at `now_s` rounded down to the 5-minute grid; raises `HistoryError` when the history cannot be
+    read."""
+    now = grid(now_s)
+    found = await link_summaries(history, [link.local for link in links], now, metrics or TrafficMetrics(),
+                                 concurrency)
+    return [link_from_summaries(link, {d: found.get((link.local, d), Summary()) for d in ("in", "out")}, now)
             for link in links]
