@@ -93,6 +93,7 @@ HISTORY_RESPONSES: dict[int | str, dict[str, Any]] = {
     502: {"description": "the metric history cannot be read: its URL and the reason"},
 }
 REPORT_TTL_S = 60.0
+MAX_CHARTS = 600  # a county's uplinks all get a chart; the city's page only its busiest (report.charted)
 REPORT_CSP = page.CSP
 T = TypeVar("T")
 
@@ -176,8 +177,11 @@ def _link_routes(router: APIRouter, services: CapacitySources, settings: Capacit
             return _csv(page.csv_text(link_rows(found)), f"capacity-{area or 'all'}.csv")
         source = history()
 
+        chosen = tuple(upgrades(found, now))
+        drawn = page.charted(found, chosen, MAX_CHARTS)
+
         async def charts() -> page.Hourly:
-            return await hourly_peaks(source, [r.link.local for r in found], now, metrics_of(settings))
+            return await hourly_peaks(source, [r.link.local for r in drawn], now, metrics_of(settings))
 
         hourly = await _read(recent.get(("charts", area, now), charts))
         inventory = services.inventory
@@ -186,7 +190,8 @@ def _link_routes(router: APIRouter, services: CapacitySources, settings: Capacit
             services.latest.snapshot())).sites) if root else ()
         built = page.ReportPage(
             tuple(a.name for a in inventory.path(area)) if area is not None else (), now,
-            source.url, tuple(upgrades(found, now)), page.sections(inventory, found), hourly, chart_end(now), sites)
+            source.url, chosen, page.sections(inventory, found), hourly, chart_end(now), sites,
+            len(drawn) if len(drawn) < len(found) else 0)
         # A city's page is thousands of charts: drawn off the event loop that also runs the polls.
         html = await asyncio.to_thread(page.render_html, built, lang)
         return Response(html, media_type="text/html; charset=utf-8",

@@ -53,3 +53,20 @@ def test_public_url_and_csv_formula_guard() -> None:
     header, row = text.splitlines()
     assert header.startswith("area,link,remote,carrier,bandwidth_mbps,direction,")
     assert row.startswith(",'=HYPERLINK(1),,,100.0,,,,,,,-0.5")
+
+
+def test_a_large_area_charts_its_upgrades_then_its_busiest_links() -> None:
+    # Five links of 100 Mbit/s, each a flat month at its own level: p95 = that level. Only d is an upgrade (the
+    # Upgrade below is built by hand, not by `upgrades`), so with room for three charts: d first, then the two
+    # busiest of the rest, b (0.6) and e (0.5); a (0.1) and c (0.3) get none. With room for five, all five in order.
+    from yiwang.capacity.links import DAY_S, Upgrade
+    from yiwang.capacity.report import charted
+
+    now = 40 * DAY_S
+    levels = {"a": 0.1, "b": 0.6, "c": 0.3, "d": 0.2, "e": 0.5}
+    reports = [link_report(Link("x", Endpoint(name, "Gi0/1"), Endpoint("up", name), "China Telecom", 100.0),
+                           {"in": [(now - k * 300.0, level * 100e6) for k in range(8640)]}, now)
+               for name, level in levels.items()]
+    upgrade = Upgrade(reports[3], "in", 0.8e8, 200, 12.0)
+    assert [r.link.local.device for r in charted(reports, [upgrade], 3)] == ["d", "b", "e"]
+    assert charted(reports, [upgrade], 5) == reports

@@ -45,7 +45,7 @@ WORDS = {
            "already": "已超过", "beyond": "超出标准档", "site": "数据中心", "name": "名称", "cabinets": "机柜",
            "servers": "服务器", "used_u": "U 已用", "free_u": "U 空闲", "power": "功率 kW / 预算 kW",
            "power_pct": "功率 %", "over_budget": "超预算机柜", "no_links": "本区域没有上联链路",
-           "own": "本级"},
+           "own": "本级", "charted_only": "图表只画扩容链路与最繁忙的 {n} 条; 各县的报告画出全部链路"},
     "en": {"title": "Capacity report", "computed": "computed", "history": "metric history", "method":
            "Charts: per hour of the last 30 days, the highest 5-minute mean as a ratio of the contracted rate; "
            "dashed lines at 70 % and 90 %. p95: 95th percentile of the 5-minute means",
@@ -57,7 +57,9 @@ WORDS = {
            "in": "in", "out": "out", "already": "already", "beyond": "beyond the standard steps", "site": "site",
            "name": "name", "cabinets": "cabinets", "servers": "servers", "used_u": "U used", "free_u": "U free",
            "power": "power kW / budget kW", "power_pct": "power %", "over_budget": "cabinets over budget",
-           "no_links": "no uplink in this area", "own": "this level"},
+           "no_links": "no uplink in this area", "own": "this level",
+           "charted_only": "charts for the upgrades and the busiest links only ({n}); each county's report has "
+                           "them all"},
 }
 
 STYLE = """
@@ -94,6 +96,19 @@ class ReportPage:
     charts: Hourly
     chart_end_s: float
     sites: tuple[SiteUse, ...] = ()  # the cloud centre, on the city's page
+    charted_only: int = 0  # > 0: only this many links (the upgrades, then the busiest) have a chart
+
+
+def charted(reports: Sequence[LinkReport], chosen: Sequence[Upgrade], limit: int) -> list[LinkReport]:
+    """The links that get a chart when an area has more than `limit`: its upgrades, then the highest 30-day p95.
+    Why: a chart is ~10 KB of SVG; the city's 4,200 uplinks would make a 60 MB page nobody prints, where a county
+    (a few hundred) is a readable report with every chart."""
+    if len(reports) <= limit:
+        return list(reports)
+    first = [upgrade.report for upgrade in chosen][:limit]
+    taken = {id(report) for report in first}
+    rest = sorted((r for r in reports if id(r) not in taken), key=lambda r: -r.p95_30d())
+    return first + rest[:limit - len(first)]
 
 
 def sections(inventory: Inventory, reports: Iterable[LinkReport]) -> tuple[Section, ...]:
@@ -163,6 +178,8 @@ def render_html(page: ReportPage, lang: str = "zh") -> str:
             f'<p class="meta">{escape(where)}<br>{escape(w["computed"])}: {computed} · {escape(w["history"])}: '
             f"{escape(public_url(page.history_url))}<br>{escape(w['method'])}</p>",
             _upgrades(page.upgrades, w)]
+    if page.charted_only:
+        body.append(f'<p class="meta">{escape(w["charted_only"].format(n=page.charted_only))}</p>')
     if page.sites:
         body.append(_sites(page.sites, w))
     if not page.sections:
