@@ -35,6 +35,7 @@ from api.security import (
     require,
     source,
 )
+from api.web import mount_web
 from collectors.model import Sample
 from inventory.model import Inventory
 from yiwang.alerting import AlertStage
@@ -436,6 +437,7 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
     app.include_router(change_routes(services.changes))
     app.include_router(compliance_routes(services.compliance, services.jobs))
     app.include_router(capacity_routes(services, (capacity or CapacitySettings()).lifecycle_file))
+    mount_web(app)
 
     # --- jobs ---------------------------------------------------------------------------------------------
     @app.get("/api/jobs", summary="Jobs of this run, newest first", tags=["jobs"])
