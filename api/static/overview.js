@@ -109,11 +109,15 @@ function featureLabel(featureName) {
 function mapData() {
   return [...state.featureCode.keys()].map((name) => {
     const area = state.areas.get(state.areaOfFeature.get(name));
+    const colour = area ? STATUS_COLOURS[area.status] : NO_DATA;
+    // The county in focus (or holding the focus) is outlined; hovering keeps the status colour, only the outline
+    // changes, so that the colour always means the status.
+    const focused = area ? state.focus !== state.root && within(state.focus, area.id) : false;
     return {
       name,
       value: area ? area.devices : null,
-      selected: area ? within(state.focus, area.id) && state.focus !== state.root : false,
-      itemStyle: { areaColor: area ? STATUS_COLOURS[area.status] : NO_DATA },
+      itemStyle: { areaColor: colour, borderColor: focused ? "#0d47a1" : "#ffffff", borderWidth: focused ? 3 : 1 },
+      emphasis: { itemStyle: { areaColor: colour, borderColor: "#0d47a1", borderWidth: 2 } },
     };
   });
 }
@@ -130,11 +134,10 @@ function mapTooltip(params) {
 
 function drawMap(full) {
   const series = {
-    type: "map", map: "huanggang", roam: false, selectedMode: "single", data: mapData(),
+    type: "map", map: "huanggang", roam: false, selectedMode: false, data: mapData(),
+    left: "2%", right: "2%", top: "2%", bottom: "2%",
     label: { show: true, formatter: (p) => featureLabel(p.name), fontSize: WALL ? 22 : 12, color: "#1a1a1a" },
     emphasis: { label: { show: true } },
-    select: { itemStyle: { borderColor: "#0d47a1", borderWidth: 3 } },
-    itemStyle: { borderColor: "#ffffff", borderWidth: 1 },
   };
   if (!full) {
     mapChart.setOption({ series: [{ data: series.data, label: series.label }] });
@@ -580,7 +583,10 @@ function wireControls() {
 }
 
 async function start() {
-  if (WALL) document.body.classList.add("wall");
+  if (WALL) {
+    document.documentElement.classList.add("wall");
+    document.body.classList.add("wall");
+  }
   setupSwitch(() => drawAll());
   const legend = document.getElementById("legend");
   legend.replaceChildren(...Object.keys(STATUS_COLOURS).map((status) => el("li", { className: `key status-${status}` },
