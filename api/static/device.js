@@ -59,6 +59,7 @@ function drawTraffic() {
   const history = (iface && iface.history) || { in: [], out: [] };
   const empty = !history.in.length && !history.out.length;
   document.getElementById("traffic-empty").hidden = !empty;
+  document.getElementById("traffic").hidden = empty;
   if (!chart) chart = window.echarts.init(document.getElementById("traffic"));
   chart.setOption({
     animation: false,
@@ -100,7 +101,7 @@ function drawLists() {
     ipv6Box.replaceChildren(el("p", { className: ipv6.ready ? "status-up" : "status-degraded" },
       t(ipv6.ready ? "ipv6.ready" : "ipv6.notready")),
     el("ul", { className: "items" }, ...(ipv6.problems || []).map((p) => el("li", {},
-      typeof p === "string" ? p : JSON.stringify(p)))));
+      typeof p === "string" ? p : [p.check, p.reason].filter(Boolean).join(": ") || JSON.stringify(p)))));
   }
 }
 

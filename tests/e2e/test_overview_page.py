@@ -61,7 +61,9 @@ class Site:
         page.on("console", lambda m: m.type in ("error", "warning") and self.problems.append(
             f"console {m.type} on {page.url}: {m.text}"))
         page.on("pageerror", lambda e: self.problems.append(f"page error on {page.url}: {e}"))
-        page.on("requestfailed", lambda r: self.problems.append(f"request failed on {page.url}: {r.url}"))
+        # leaving a page aborts its open event stream: that is the browser closing it, not a failure
+        page.on("requestfailed", lambda r: r.failure == "net::ERR_ABORTED" and r.url.endswith("/stream")
+                or self.problems.append(f"request failed on {page.url}: {r.url} {r.failure}"))
         return page
 
     def csp_violations(self, page: Any) -> list[str]:
@@ -164,6 +166,9 @@ def test_login_form_wrong_then_right(site: Site) -> None:
     page.click("button[type=submit]")
     page.wait_for_selector("#login-error:not([hidden])")
     assert "用户名或密码错误" in page.text_content("#login-error")
+    # Chromium logs every 4xx answer as a console error; this one the test asked for
+    refused = f"console error on {site.url}/login: Failed to load resource: the server responded with a status of 401"
+    site.problems[:] = [p for p in site.problems if not p.startswith(refused)]
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(site.url + "/")
