@@ -60,6 +60,7 @@ function drawTraffic() {
   const empty = !history.in.length && !history.out.length;
   document.getElementById("traffic-empty").hidden = !empty;
   document.getElementById("traffic").hidden = empty;
+  if (empty) return; // ECharts cannot lay out a hidden box (and says so in the console)
   if (!chart) chart = window.echarts.init(document.getElementById("traffic"));
   chart.setOption({
     animation: false,
