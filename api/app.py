@@ -22,6 +22,7 @@ from starlette.routing import Match
 from api.capacity import capacity_routes, carrier_routes
 from api.changes import change_routes
 from api.compliance import compliance_routes
+from api.overview import overview_routes
 from api.security import (
     SESSION_COOKIE,
     Admin,
@@ -35,6 +36,7 @@ from api.security import (
     require,
     source,
 )
+from api.web import mount_web
 from collectors.model import Sample
 from inventory.model import Inventory
 from yiwang.alerting import AlertStage
@@ -47,6 +49,7 @@ from yiwang.change.service import ChangeService
 from yiwang.compliance.service import ComplianceService
 from yiwang.config import ApiSettings, AuthSettings, CapacitySettings
 from yiwang.jobs import JobError, JobRegistry
+from yiwang.overview_feed import OverviewFeed
 from yiwang.status import AreaCounts, DeviceState, area_tree, device_status
 from yiwang.store import Store
 
@@ -227,6 +230,9 @@ class ServicesView(Protocol):
 
     @property
     def compliance(self) -> ComplianceService | None: ...
+
+    @property
+    def overview(self) -> OverviewFeed: ...
 
 
 def create_app(services: ServicesView, api: ApiSettings | None = None, auth: AuthSettings | None = None,
@@ -437,6 +443,8 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
     app.include_router(compliance_routes(services.compliance, services.jobs))
     app.include_router(capacity_routes(services, capacity or CapacitySettings()))
     app.include_router(carrier_routes(services, capacity or CapacitySettings()))
+    app.include_router(overview_routes(services, capacity or CapacitySettings()))
+    mount_web(app)
 
     # --- jobs ---------------------------------------------------------------------------------------------
     @app.get("/api/jobs", summary="Jobs of this run, newest first", tags=["jobs"])

@@ -38,6 +38,7 @@ from yiwang.jobs import Job as WorkJob
 from yiwang.jobs import JobRegistry
 from yiwang.latest import LatestStore
 from yiwang.notify import Dispatcher
+from yiwang.overview_feed import OverviewFeed, RuntimePanels
 from yiwang.pipeline import Job, Monitor, Registered, Stage, default_workers
 from yiwang.polling import Concurrent, WorkerPool
 from yiwang.sinks.buffered import BufferedSink, BufferPolicy
@@ -71,6 +72,7 @@ class Services:
     sessions: SessionStore
     audit: AuditTrail
     jobs: JobRegistry
+    overview: OverviewFeed  # the one-screen overview's live state (issue 14)
     changes: ChangeService | None = None
     compliance: ComplianceService | None = None  # None: no archive, or compliance turned off
 
@@ -269,6 +271,8 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
         if dispatcher is not None:
             jobs.append(Job("notifications", dispatcher.flush, 1.0))  # retries between cycles
         stages.append(AlertsStage(alerts, latest, dispatcher, [n for n in ALERT_INPUTS if n in polled]))
+    overview = OverviewFeed(inv, health, latest, alerts)  # after the alerts: each cycle's state is evaluated
+    stages.append(overview)
     traps = trap_receiver(settings, inv, store)
     monitor = Monitor(registered, stages, jobs, [traps] if traps is not None else [])
     auth, audit = access(settings, store)
@@ -277,8 +281,9 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
     changes = ChangeService(settings, store.engine, inventory_loader(settings),
                             record=audit_recorder(audit, "yiwang"),
                             checks=DefaultChecks(settings, store.engine, archive))
-    services = Services(inv, latest, health, alerts, archive, auth, sessions, audit, jobs_registry, changes,
-                        compliance)
+    overview.panels = RuntimePanels(changes, compliance)
+    services = Services(inv, latest, health, alerts, archive, auth, sessions, audit, jobs_registry, overview,
+                        changes, compliance)
     assembly = Assembly(monitor, services, problems)
     assembly.starting.append(functools.partial(_watch_changes, assembly, changes))
     assembly.closing.insert(0, changes.close)
