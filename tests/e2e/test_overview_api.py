@@ -125,9 +125,10 @@ def test_a_village_made_unreachable_is_streamed(browser: httpx.Client, lab_state
                     break
                 assert time.monotonic() - faulted < 4 * POLL_S + 10, got
             took = time.monotonic() - faulted
+            row = next(a for a in got["areas"] if a["id"] == village and a["status"] == "down")
     finally:
         lab_clear(lab_state)
-    assert row["down"] == len(dark)
+    assert row is not None and row["down"] == len(dark)
     assert all(d["area"] == village for d in got["devices"] if d["name"] in dark)
     print(f"village {village} down on the stream {took:.1f} s after the fault (poll interval {POLL_S} s)")
 

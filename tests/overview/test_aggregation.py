@@ -5,20 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from alerts.state import AlertRecord
+from alerts.state import AlertRecord, Status
 from alerts.topology import OUTAGE_RULE, Topology
 from collectors.model import Sample
 from inventory.model import Area, Device, Endpoint, Inventory, Level, Link
-from yiwang.overview import Rollout, capacity_panel, compliance_panel, rollout_panel
-from yiwang.overview_feed import OverviewFeed, build_state, events_between
+from yiwang.overview import AlertLike, Rollout, capacity_panel, compliance_panel, rollout_panel
+from yiwang.overview_feed import OverviewFeed, OverviewState, build_state, events_between
 from yiwang.status import DeviceState, area_counts
 
 # hb (province) > hb.hg (city) > hb.hg.a, hb.hg.b (counties) > hb.hg.a.t1 (township) > hb.hg.a.t1.v1 (village)
 AREAS = [Area("hb", "湖北", Level.PROVINCE), Area("hb.hg", "黄冈", Level.CITY, "hb"),
          Area("hb.hg.a", "A县", Level.COUNTY, "hb.hg"), Area("hb.hg.b", "B县", Level.COUNTY, "hb.hg"),
-         Area("hb.hg.a.t1", "一镇", Level.TOWNSHIP, "hb.hg.a"), Area("hb.hg.a.t1.v1", "一村", Level.VILLAGE, "hb.hg.a.t1"),
+         Area("hb.hg.a.t1", "一镇", Level.TOWNSHIP, "hb.hg.a"),
+         Area("hb.hg.a.t1.v1", "一村", Level.VILLAGE, "hb.hg.a.t1"),
          Area("hb.hg.c", "C县", Level.COUNTY, "hb.hg")]  # C: no device at all
 DEVICES = {"a-core": "hb.hg.a", "a-t1": "hb.hg.a.t1", "a-v1": "hb.hg.a.t1.v1", "b-core": "hb.hg.b", "b-2": "hb.hg.b"}
 
@@ -34,17 +36,20 @@ def ok(up: bool) -> dict[str, DeviceState]:
     return {"snmp": DeviceState(up, "ok" if up else "timeout", "", 1), "icmp": DeviceState(up, "ok", "", 1)}
 
 
-def record(fp: str, rule: str, status: str, labels: dict[str, str], severity: str = "major",
+def record(fp: str, rule: str, status: Status, labels: dict[str, str], severity: str = "major",
            suppressed_by: str | None = None, since: int = 1_000_000_000) -> AlertRecord:
     return AlertRecord(fp, rule, severity, labels, status=status, active_since_ns=since,
                        firing_since_ns=since if status == "firing" else None, suppressed_by=suppressed_by)
 
 
-def state(states: dict[str, dict[str, DeviceState]], records: list[AlertRecord], samples: list[Sample] = (),
-          rollouts: list[Rollout] = ()):  # type: ignore[no-untyped-def, assignment]
+def state(states: dict[str, dict[str, DeviceState]], records: Sequence[AlertLike]) -> OverviewState:
     inv = inventory()
-    return build_state(inv, Topology.from_inventory(inv), states, area_counts(inv, states), records,
-                       list(samples), list(rollouts), {"ntp-server": "NTP 服务器 / NTP server"}, 0)
+    return build_state(inv, Topology.from_inventory(inv), states, area_counts(inv, states), list(records), [], [],
+                       {}, 0)
+
+
+def tags(**labels: str) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(labels.items()))
 
 
 def test_statuses_rolled_up_by_hand() -> None:
@@ -122,17 +127,18 @@ def test_panels_from_last_computed_samples() -> None:
     inv = inventory()
     county = {"province": "湖北", "city": "黄冈", "county": "A县"}
     township = {**county, "township": "一镇"}
-    samples = [Sample("compliance", tuple(sorted({**county, "rule": "ntp-server"}.items())), {"failed": 2.0, "checked": 3.0}, 1),
-               Sample("compliance", tuple(sorted({**county, "rule": "ssh-only"}.items())), {"failed": 0.0, "checked": 3.0}, 1),
-               Sample("compliance", tuple(sorted({**township, "rule": "ntp-server"}.items())), {"failed": 2.0, "checked": 2.0}, 1)]
+    samples = [Sample("compliance", tags(**county, rule="ntp-server"), {"failed": 2.0, "checked": 3.0}, 1),
+               Sample("compliance", tags(**county, rule="ssh-only"), {"failed": 0.0, "checked": 3.0}, 1),
+               Sample("compliance", tags(**township, rule="ntp-server"), {"failed": 2.0, "checked": 2.0}, 1)]
     # A: ntp 1 passed 2 failed, ssh 3 passed -> 4 passed, 2 failed; the township's sample is not counted again
     assert compliance_panel(inv, samples, {"ntp-server": "NTP"}) == {
         "by_county": [{"area": "hb.hg.a", "name": "A县", "passed": 4, "failed": 2}],
-        "by_rule": [{"rule": "ntp-server", "title": "NTP", "failed": 2}, {"rule": "ssh-only", "title": "ssh-only", "failed": 0}]}
+        "by_rule": [{"rule": "ntp-server", "title": "NTP", "failed": 2},
+                    {"rule": "ssh-only", "title": "ssh-only", "failed": 0}]}
     base = {"device": "a-v1", "interface": "GE0/0/1", "carrier": "电信"}
-    links = [Sample("link", tuple(sorted({**base, "direction": d, "window": "30d"}.items())), {"p95_ratio": r}, 1)
+    links = [Sample("link", tags(**base, direction=d, window="30d"), {"p95_ratio": r}, 1)
              for d, r in (("in", 0.8123), ("out", 0.95))]
-    links += [Sample("link", tuple(sorted({**base, "direction": d, "threshold": "90"}.items())), {"days_to_saturation": v}, 1)
+    links += [Sample("link", tags(**base, direction=d, threshold="90"), {"days_to_saturation": v}, 1)
               for d, v in (("in", 40.0), ("out", 0.0))]
     capacity, carriers = capacity_panel(inv, links)
     assert capacity == {"hot": [{"link": "a-v1 GE0/0/1", "device": "a-v1", "interface": "GE0/0/1",
@@ -140,9 +146,10 @@ def test_panels_from_last_computed_samples() -> None:
     assert carriers == [{"carrier": "电信", "links": 1, "over_70": 1, "over_90": 1, "p95_30d_max_pct": 95.0}]
     assert capacity_panel(inv, []) == ({"hot": []}, [])
     rollout = Rollout("j1", "ipv6", "hb.hg", "running", {"a-core": "ok", "a-v1": "failed", "b-core": "pending"})
-    assert rollout_panel(inv, [rollout]) == [{"job": "j1", "title": "IPv6 开通 / IPv6 rollout: 黄冈", "state": "running",
-                                              "counties": [{"area": "hb.hg.a", "name": "A县", "done": 1, "failed": 1, "total": 2},
-                                                           {"area": "hb.hg.b", "name": "B县", "done": 0, "failed": 0, "total": 1}]}]
+    assert rollout_panel(inv, [rollout]) == [{
+        "job": "j1", "title": "IPv6 开通 / IPv6 rollout: 黄冈", "state": "running",
+        "counties": [{"area": "hb.hg.a", "name": "A县", "done": 1, "failed": 1, "total": 2},
+                     {"area": "hb.hg.b", "name": "B县", "done": 0, "failed": 0, "total": 1}]}]
 
 
 @dataclass
@@ -150,7 +157,7 @@ class Health:
     states: dict[str, dict[str, DeviceState]] = field(default_factory=dict)
 
     @property
-    def counts(self):  # type: ignore[no-untyped-def]
+    def counts(self) -> dict[str, dict[str, int]]:
         return area_counts(inventory(), self.states)
 
 
