@@ -24,21 +24,46 @@ ACTIVE = ("pending", "firing")
 
 
 class AlertLike(Protocol):
-    """What the overview reads of an alert engine record (alerts.state.AlertRecord)."""
+    """What the overview reads of an alert engine record (alerts.state.AlertRecord), read-only."""
 
-    fingerprint: str
-    rule: str
-    severity: str
-    labels: dict[str, str]
-    annotations: dict[str, str]
-    status: str
-    active_since_ns: int | None
-    firing_since_ns: int | None
-    value: float | None
-    flapping: bool
-    suppressed_by: str | None
-    affected: list[dict[str, str]]
-    counts: dict[str, int]
+    @property
+    def fingerprint(self) -> str: ...
+
+    @property
+    def rule(self) -> str: ...
+
+    @property
+    def severity(self) -> str: ...
+
+    @property
+    def labels(self) -> dict[str, str]: ...
+
+    @property
+    def annotations(self) -> dict[str, str]: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def active_since_ns(self) -> int | None: ...
+
+    @property
+    def firing_since_ns(self) -> int | None: ...
+
+    @property
+    def value(self) -> float | None: ...
+
+    @property
+    def flapping(self) -> bool: ...
+
+    @property
+    def suppressed_by(self) -> str | None: ...
+
+    @property
+    def affected(self) -> list[dict[str, str]]: ...
+
+    @property
+    def counts(self) -> dict[str, int]: ...
 
 
 AreasOf = Callable[[Mapping[str, str]], set[str]]  # alerts.topology.Topology.areas_of
