@@ -8,11 +8,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from inventory.model import PLATFORMS, Endpoint, Inventory, Level, check_address
+from inventory.model import PLATFORMS, Endpoint, Inventory, Level, check_address, check_code
 
 REQUIRED = ("township_id", "village", "device", "platform", "uplink_interface", "parent_interface",
             "carrier", "bandwidth_mbps")
-OPTIONAL = ("village_id", "address", "address6", "role", "snmp_credential", "snmp_profiles")
+OPTIONAL = ("village_id", "village_code", "village_name_en", "address", "address6", "role", "snmp_credential",
+            "snmp_profiles")
 
 
 @dataclass(slots=True)
@@ -35,21 +36,25 @@ def import_villages(text: str, source: str, inv: Inventory) -> CsvImport:
         result.problems.append(f"{source}: header: missing columns {missing}")
         return result
     seen_devices = set(inv.devices)
+    seen_codes = {a.code for a in inv.areas.values() if a.code}
     for row in reader:
         line = reader.line_num
         try:
-            area, device, link = _row(row, inv, seen_devices)
+            area, device, link = _row(row, inv, seen_devices, seen_codes)
         except ValueError as exc:
             result.problems.append(f"{source}:{line}: {exc}")
             continue
         seen_devices.add(device["name"])
+        if "code" in area:
+            seen_codes.add(area["code"])
         result.areas.append(area)
         result.devices.append(device)
         result.links.append(link)
     return result
 
 
-def _row(row: dict[str, str], inv: Inventory, seen_devices: set[str]) -> tuple[dict[str, Any], ...]:
+def _row(row: dict[str, str], inv: Inventory, seen_devices: set[str],
+         seen_codes: set[str]) -> tuple[dict[str, Any], ...]:
     values = {k: (row.get(k) or "").strip() for k in REQUIRED + OPTIONAL}
     for column in REQUIRED:
         if not values[column]:
@@ -60,7 +65,15 @@ def _row(row: dict[str, str], inv: Inventory, seen_devices: set[str]) -> tuple[d
     parent_device = next((d for d in inv.devices.values() if d.area == township.id), None)
     if parent_device is None:
         raise ValueError(f"column 'township_id': township {township.id!r} has no device to uplink to")
-    village_id = values["village_id"] or f"{township.id}.{re.sub(r'[^a-z0-9]+', '-', values['village'].lower())}"
+    code = values["village_code"]
+    if code:
+        try:
+            check_code(code, Level.VILLAGE)
+        except ValueError as exc:
+            raise ValueError(f"column 'village_code': {exc}") from None
+        if code in seen_codes:
+            raise ValueError(f"column 'village_code': {code!r} already exists")
+    village_id = values["village_id"] or _village_id(township.id, values["village_name_en"] or values["village"], code)
     if village_id in inv.areas:
         raise ValueError(f"column 'village_id': {village_id!r} already exists")
     if values["device"] in seen_devices:
@@ -89,6 +102,20 @@ def _row(row: dict[str, str], inv: Inventory, seen_devices: set[str]) -> tuple[d
     local = Endpoint(values["device"], values["uplink_interface"])
     remote = Endpoint(parent_device.name, values["parent_interface"])
     area = {"id": village_id, "name": values["village"], "level": "village", "parent": township.id}
+    if code:
+        area["code"] = code
+    if values["village_name_en"]:
+        area["name_en"] = values["village_name_en"]
     link = {"area": village_id, "local": str(local), "remote": str(remote), "carrier": values["carrier"],
             "bandwidth_mbps": bandwidth}
     return area, device, link
+
+
+def _village_id(township_id: str, name: str, code: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    # A Chinese name alone gives no slug; the code is unique and stable, so it does.
+    if not slug:
+        slug = code
+    if not slug:
+        raise ValueError("column 'village_id': needed when the village has neither a Latin name nor a code")
+    return f"{township_id}.{slug}"

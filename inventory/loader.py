@@ -28,6 +28,7 @@ from inventory.model import (
     SecretRef,
     SnmpAccess,
     check_address,
+    check_code,
 )
 
 # libyaml's parser is several times faster on a city's 4,400 devices; it parses the same safe subset.
@@ -92,6 +93,7 @@ def build_inventory(raw: Mapping[str, list[tuple[str, int, Any]]], problems: lis
     inv = Inventory()
     _add_all(raw.get("credentials", []), "credential", _parse_credential, inv.credentials, problems)
     _add_all(raw.get("areas", []), "area", _parse_area, inv.areas, problems)
+    _check_codes(inv, raw.get("areas", []), problems)
     _add_all(raw.get("carriers", []), "carrier", _parse_carrier, inv.carriers, problems)
     _check_area_tree(inv, raw.get("areas", []), problems)
     _add_all(raw.get("devices", []), "device", lambda e: _parse_device(e, inv), inv.devices, problems)
@@ -155,13 +157,38 @@ def _only(entry: dict[str, Any], allowed: Iterable[str]) -> None:
 
 def _parse_area(entry: Any) -> Area:
     entry = _mapping(entry)
-    _only(entry, ("id", "name", "level", "parent"))
+    _only(entry, ("id", "name", "level", "parent", "code", "name_en"))
     level_text = _text(entry, "level")
     try:
         level = Level[str(level_text).upper()]
     except KeyError:
         raise EntryError("level", f"{level_text!r} is not one of {[lv.label for lv in Level]}") from None
-    return Area(str(_text(entry, "id")), str(_text(entry, "name")), level, _text(entry, "parent", required=False))
+    code = entry.get("code")
+    if code is not None:
+        # YAML reads an unquoted 421102 as an int, which is fine; 4.2e5 or true is not a code.
+        if isinstance(code, bool) or not isinstance(code, str | int):
+            raise EntryError("code", f"must be text of digits, got {type(code).__name__}")
+        try:
+            code = check_code(str(code), level)
+        except ValueError as exc:
+            raise EntryError("code", str(exc)) from None
+    return Area(str(_text(entry, "id")), str(_text(entry, "name")), level, _text(entry, "parent", required=False),
+                code, _text(entry, "name_en", required=False))
+
+
+def _check_codes(inv: Inventory, entries: list[tuple[str, int, Any]], problems: list[InventoryProblem]) -> None:
+    """A code names one area: the first keeps it, a later area with the same code is left out and reported."""
+    where = {str(e.get("id")): f for f, _, e in entries if isinstance(e, dict)}
+    owner: dict[str, str] = {}
+    for area in list(inv.areas.values()):
+        if area.code is None:
+            continue
+        if area.code in owner:
+            problems.append(InventoryProblem(where.get(area.id, "?"), f"area {area.id!r}", "code",
+                                             f"duplicate code {area.code!r}, already area {owner[area.code]!r}"))
+            del inv.areas[area.id]
+            continue
+        owner[area.code] = area.id
 
 
 def _parse_carrier(entry: Any) -> Carrier:

@@ -31,12 +31,30 @@ LEVELS: tuple[str, ...] = tuple(level.label for level in Level)
 PLATFORMS = ("huawei_vrp", "hp_comware", "ruijie_os", "cisco_ios", "linux")
 
 
+# Digits of an administrative division code (GB/T 2260 and the statistics bureau's extension) by level: six down to
+# the county, nine for a township, twelve for a village.
+CODE_DIGITS: dict[Level, int] = {Level.PROVINCE: 6, Level.CITY: 6, Level.COUNTY: 6, Level.TOWNSHIP: 9,
+                                 Level.VILLAGE: 12}
+
+
 @dataclass(frozen=True, slots=True)
 class Area:
     id: str
     name: str
     level: Level
     parent: str | None = None
+    # The administrative division code ("421102"): what maps and other government systems key areas by.
+    code: str | None = None
+    name_en: str | None = None
+
+
+def check_code(text: str, level: Level) -> str:
+    digits = CODE_DIGITS[level]
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"{text!r} is not an administrative code: digits only")
+    if len(text) != digits:
+        raise ValueError(f"{text!r} has {len(text)} digits; a {level.label}'s code has {digits}")
+    return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,18 +17,19 @@ from inventory.model import Area, Endpoint, Level, Link
 from lab.datacentre import OLD, PolledServer, city_datacentre, small_datacentre
 from lab.export import write_inventory
 from lab.hardening import HARDENED, Hardening, hardening_of
-from lab.names import place_name
+from lab.names import Place, Township, huanggang, made_up_place
 from lab.platforms import MODELS, ROLE_MODELS, first_if_index, port_name
 
 PROFILES = ("city", "small")
 SMALL_COUNTY = "huangzhou"
 SMALL_SERVERS = 6
 
-# (id, name, townships); the uneven split follows the real county sizes and sums to 136.
+# (id, administrative code, townships); the uneven split follows the real county sizes and sums to 136. The names
+# are the real ones, from lab/data/huanggang.json.
 COUNTIES: tuple[tuple[str, str, int], ...] = (
-    ("huangzhou", "Huangzhou", 7), ("tuanfeng", "Tuanfeng", 10), ("hongan", "Hong'an", 12),
-    ("luotian", "Luotian", 12), ("yingshan", "Yingshan", 11), ("xishui", "Xishui", 15), ("qichun", "Qichun", 15),
-    ("huangmei", "Huangmei", 16), ("macheng", "Macheng", 20), ("wuxue", "Wuxue", 18),
+    ("huangzhou", "421102", 7), ("tuanfeng", "421121", 10), ("hongan", "421122", 12), ("luotian", "421123", 12),
+    ("yingshan", "421124", 11), ("xishui", "421125", 15), ("qichun", "421126", 15), ("huangmei", "421127", 16),
+    ("macheng", "421181", 20), ("wuxue", "421182", 18),
 )
 TOWNSHIPS = 136
 VILLAGES = 4088
@@ -233,13 +234,16 @@ class _Builder:
         self.shape = random.Random(f"{seed}:shape")
         self.load = random.Random(f"{seed}:load")
         self.areas: list[Area] = []
+        # The English names, for interface descriptions: ifAlias is a DisplayString (NVT ASCII), and operators write
+        # descriptions in pinyin so every platform's CLI shows them alike.
         self.area_names: dict[str, str] = {}
         self.devs: list[_Dev] = []
         self.links: list[Link] = []
 
     def lay_out(self) -> None:
-        province = Area("hb", "Hubei", Level.PROVINCE)
-        city = Area("hb.hg", "Huanggang", Level.CITY, "hb")
+        real = huanggang()
+        province = _area("hb", real.province, Level.PROVINCE, None)
+        city = _area("hb.hg", real.city, Level.CITY, "hb")
         self._area(province)
         self._area(city)
         pe = self._dev("hb-egov-pe01", "huawei_vrp", "province-uplink", province.id, None)
@@ -256,8 +260,8 @@ class _Builder:
         self._pair(peer_a, peer_b, 10000, "core")
         self._servers(city, cores)
         townships = iter(self._village_counts())
-        for k, (slug, name, n_townships) in enumerate(COUNTIES):
-            self._county(city, cores[k % 2], k, slug, name, n_townships, townships)
+        for k, (slug, code, n_townships) in enumerate(COUNTIES):
+            self._county(city, cores[k % 2], k, slug, code, n_townships, townships)
 
     def plan(self, profile: str) -> CityPlan:
         areas, devs, links = self.areas, self.devs, self.links
@@ -278,7 +282,7 @@ class _Builder:
 
     def _area(self, area: Area) -> None:
         self.areas.append(area)
-        self.area_names[area.id] = area.name
+        self.area_names[area.id] = area.name_en or area.name
 
     def _village_counts(self) -> list[int]:
         return split_total(self.shape, VILLAGES, TOWNSHIPS, low=8)
@@ -288,31 +292,50 @@ class _Builder:
         self.devs.append(dev)
         return dev
 
-    def _county(self, city: Area, core: _Dev, k: int, slug: str, name: str, n_townships: int,
+    def _county(self, city: Area, core: _Dev, k: int, slug: str, code: str, n_townships: int,
                 village_counts: Iterator[int]) -> None:
-        county = Area(f"{city.id}.{slug}", name, Level.COUNTY, city.id)
+        real = huanggang().counties[code]
+        county = _area(f"{city.id}.{slug}", real.place, Level.COUNTY, city.id)
         self._area(county)
         net = 17 + k
         agg = self._dev(f"hg-{slug}-agg01", _weighted(self.shape, PLATFORM_WEIGHTS["county-aggregation"]),
                         "county-aggregation", county.id, f"127.{net}.0.1")
         carrier = self._carrier(Level.COUNTY)
         self._link(county, agg, core, 10000, carrier)
-        taken: set[str] = set()
-        for t in range(1, n_townships + 1):
-            suffix = "Town" if self.names.random() < 0.8 else "Township"
-            town = Area(f"{county.id}.t{t:02d}", place_name(self.names, suffix, taken), Level.TOWNSHIP, county.id)
-            taken.add(town.name)
+        towns = self._townships(real.townships, n_townships)
+        for t, real_town in enumerate(towns, start=1):
+            town = _area(f"{county.id}.t{t:02d}", real_town.place, Level.TOWNSHIP, county.id)
             self._area(town)
             sw = self._dev(f"hg-{slug}-t{t:02d}-sw01", _weighted(self.shape, PLATFORM_WEIGHTS["township-switch"]),
                            "township-switch", town.id, f"127.{net}.{t}.1")
             self._link(town, sw, agg, 1000, self._carrier(Level.TOWNSHIP))
-            villages: set[str] = set()
-            for v in range(1, next(village_counts) + 1):
-                village = Area(f"{town.id}.v{v:03d}", place_name(self.names, "Village", villages), Level.VILLAGE,
-                               town.id)
-                villages.add(village.name)
+            places = self._villages(real_town, next(village_counts))
+            for v, place in enumerate(places, start=1):
+                village = _area(f"{town.id}.v{v:03d}", place, Level.VILLAGE, town.id)
                 self._area(village)
                 self._village(village, sw, f"hg-{slug}-t{t:02d}-v{v:03d}", f"127.{net}.{t}.{v + 1}")
+
+    def _townships(self, real: tuple[Township, ...], wanted: int) -> list[Township]:
+        """The county's first `wanted` townships in code order; made-up towns (no code) where it has fewer."""
+        towns = list(real[:wanted])
+        taken = {t.place.name for t in towns}
+        while len(towns) < wanted:
+            place = made_up_place(self.names, "town", taken)
+            taken.add(place.name)
+            towns.append(Township(place, ()))
+        return towns
+
+    def _villages(self, town: Township, wanted: int) -> list[Place]:
+        """The township's first `wanted` villages in code order; made-up ones (no code) where it has fewer."""
+        places = list(town.villages[:wanted])
+        taken = {p.name for p in places}
+        # A city subdistrict (街道) is made of urban communities, not villages.
+        kind = "community" if town.place.name.endswith("街道") else "village"
+        while len(places) < wanted:
+            place = made_up_place(self.names, kind, taken)
+            taken.add(place.name)
+            places.append(place)
+        return places
 
     def _village(self, village: Area, sw: _Dev, name: str, address: str) -> None:
         dev = self._dev(name, _weighted(self.shape, PLATFORM_WEIGHTS["village-access"]), "village-access",
@@ -322,7 +345,7 @@ class _Builder:
                    speed=100 if bandwidth <= 100 else 1000)
         used = self.shape.randint(3, 7)
         for n in range(7):
-            port = dev.add_port(1000, f"{village.name} office LAN {n + 1}")
+            port = dev.add_port(1000, f"{self.area_names[village.id]} office LAN {n + 1}")
             port.speed = 1000 if self.shape.random() < 0.7 else 100
             port.used = n < used
             if port.used:
@@ -357,7 +380,7 @@ class _Builder:
         speed = speed or bandwidth
         up = local.add_port(speed, f"uplink to {parent_name} via {carrier}")
         # Both ends of a link negotiate the same speed.
-        down = parent.add_port(speed, f"downlink to {area.name} via {carrier}")
+        down = parent.add_port(speed, f"downlink to {self.area_names[area.id]} via {carrier}")
         self._pair(up, down, bandwidth, area.level.label)
         self.links.append(Link(area.id, Endpoint(local.name, up.name), Endpoint(parent.name, down.name), carrier,
                                float(bandwidth)))
@@ -437,6 +460,10 @@ class _Builder:
             boards = (212, 213) if plan.role == "county-aggregation" else (212,)
         cpus = tuple(CpuPlan(b, rng.uniform(5, 35), rng.uniform(2, 10), rng.uniform(300, 1800)) for b in boards)
         return replace(plan, cpus=cpus, mem_percent=rng.randint(20, 75))
+
+
+def _area(area_id: str, place: Place, level: Level, parent: str | None) -> Area:
+    return Area(area_id, place.name, level, parent, place.code, place.name_en)
 
 
 def _mac(name: str, index: int) -> str:

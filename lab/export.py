@@ -33,7 +33,8 @@ def inventory_documents(plan: CityPlan, secret_file: Path, port: int = 161,
 
     With `ssh_secret_file`, the network devices are reachable over SSH on TCP `port` as user `lab`. With
     `v3_secret_files` (auth, priv), SNMP is polled as the v3 authPriv user `V3_USER` instead of by community."""
-    areas = [{"id": a.id, "name": a.name, "level": a.level.label, **({"parent": a.parent} if a.parent else {})}
+    areas = [{"id": a.id, "name": a.name, "level": a.level.label, **({"parent": a.parent} if a.parent else {}),
+              **({"code": a.code} if a.code else {}), **({"name_en": a.name_en} if a.name_en else {})}
              for a in plan.areas]
     devices = []
     for d in plan.devices:

@@ -40,7 +40,7 @@ def test_plan_dry_run_write_and_replan(tmp_path: Path, small_docs: Docs) -> None
     dry = cli(config, "change", "plan-ipv6", "--prefix", PREFIX, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     said = " ".join(dry.stdout.split())
-    assert "IPv6 plan for hb.hg (Huanggang) from 2408:8000:1234::/48 (first plan: the lengths were chosen now)" in said
+    assert "IPv6 plan for hb.hg (黄冈市) from 2408:8000:1234::/48 (first plan: the lengths were chosen now)" in said
     assert "township /54 4 15 hb.hg.huangzhou: 7 (needs 3 bits)" in said, said
     assert "village 232 new 0 kept 0 released" in said and "links 241 new" in said
     assert f"dry run: {plan_file} not written" in said

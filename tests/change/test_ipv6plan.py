@@ -196,7 +196,7 @@ def test_reference_city_does_not_fit_a_49_and_says_why(city_dir: Path) -> None:
     with pytest.raises(PrefixTooSmall) as caught:
         plan_from_load(load(city_dir), "2408:8000:1234::/49")
     said = str(caught.value)
-    for part in ("hb.hg (Huanggang)", "below /49 it has 15 bits", "the tree needs 16",
+    for part in ("hb.hg (黄冈市)", "below /49 it has 15 bits", "the tree needs 16",
                  "county 4 bits (hb.hg has 10 + slot 0 = 11 slots)", "township 5 bits (hb.hg.macheng has 20",
                  "village 6 bits", "has 42 + slot 0 = 43 slots", "own block 1 bits", "Use a /48"):
         assert part in said, said
@@ -310,7 +310,7 @@ def test_a_full_level_is_refused_not_renumbered(tmp_path: Path, small_docs: Docs
     with pytest.raises(LevelExhausted) as caught:
         plan_from_load(load(folder), "2408:8000:1234:800::/53")
     said = str(caught.value)
-    assert "county hb.hg.huangzhou (Huangzhou, 2408:8000:1234:c00::/54) has no free /57 for township " \
+    assert "county hb.hg.huangzhou (黄州区, 2408:8000:1234:c00::/54) has no free /57 for township " \
            "hb.hg.huangzhou.t08" in said, said
     assert "its 7 township slots" in said and "8 townships are in the inventory" in said
     assert (folder / PLAN_FILE).read_bytes() == before
@@ -336,7 +336,7 @@ def test_overlapping_and_nested_plans_are_refused(tmp_path: Path, small_docs: Do
     with pytest.raises(InventoryUnfit, match=r"2 cities \(hb.hg, hb.xn\); name the area to plan with --area"):
         plan_from_load(load(folder), PREFIX)
     plan_folder(folder, PREFIX, "hb.hg")
-    with pytest.raises(PrefixConflict, match=r"hb.hg \(Huanggang\) is planned from 2408:8000:1234::/48 .* planning "
+    with pytest.raises(PrefixConflict, match=r"hb.hg \(黄冈市\) is planned from 2408:8000:1234::/48 .* planning "
                                              r"it from 2408:8000:9999::/48 would renumber every one"):
         plan_from_load(load(folder), "2408:8000:9999::/48", "hb.hg")
     with pytest.raises(PrefixConflict, match=r"2408:8000:1234:8000::/49 for hb.xn overlaps 2408:8000:1234::/48, "

@@ -65,7 +65,7 @@ async def _scenario(lab_state: Path, tmp_path: Path, port: int, webhook) -> None
         sent = await _cycle(assembly)
         assert [(t.kind, t.rule) for t in sent] == [("firing", "area_outage")]
         assert sent[0].labels["area"] == township and sent[0].counts["villages"] == len(villages) > 200
-        assert "Huangzhou" in sent[0].annotations["summary"]
+        assert "黄州区" in sent[0].annotations["summary"]
         assert [(b["kind"], b["rule"], b["labels"]["area"]) for b in webhook.bodies] == [
             ("firing", "area_outage", township)]
         assert webhook.bodies[0]["counts"]["villages"] == len(villages)

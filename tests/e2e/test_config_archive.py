@@ -96,6 +96,6 @@ async def test_ssh_facts_flow_like_snmp_data(lab_state: Path, tmp_path: Path) ->
         ssh = next(s for s in samples if s.measurement == "ssh_device")
         assert ssh.fields["interfaces_up"] > 0 and "arp_entries" in ssh.fields
         # the same sinks: the Prometheus view renders it with the area path
-        assert b"yiwang_ssh_device_interfaces_up{" in assembly.latest.render({"county": "Huangzhou"})
+        assert b"yiwang_ssh_device_interfaces_up{" in assembly.latest.render({"county": "黄州区"})
     finally:
         await assembly.close()

@@ -127,7 +127,7 @@ def test_yiwang_run_end_to_end(lab_state: Path, tmp_path: Path, victoria: Victor
         prometheus = start_prometheus(tmp_path, [f"127.0.0.1:{api_port}"], scrape_interval="2s",
                                       bearer_token_file=token_file)
         try:
-            found = prometheus.wait_for('yiwang_interface_in_octets_total{county="Huangzhou"}', lambda r: len(r) > 50)
+            found = prometheus.wait_for('yiwang_interface_in_octets_total{county="黄州区"}', lambda r: len(r) > 50)
             assert {"province", "city", "county", "township", "village", "device", "interface"} <= set(
                 next(r for r in found if "village" in r["metric"])["metric"])
             info = prometheus.wait_for(f'yiwang_device_info{{device="{HOSTILE_DEVICE}"}}', lambda r: len(r) == 1)

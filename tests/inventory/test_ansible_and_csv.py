@@ -34,6 +34,34 @@ def test_real_ansible_reads_the_generated_inventory(tmp_path: Path) -> None:
     assert "v1-ap" in graph
 
 
+def test_csv_import_carries_codes_and_english_names() -> None:
+    inv = load_inventory([CASES / "codes-valid"]).inventory
+    inv.devices["t1-sw"] = load_inventory([CASES / "valid"]).inventory.devices["t1-sw"]
+    text = (
+        "township_id,village,village_code,village_name_en,device,platform,address,uplink_interface,"
+        "parent_interface,carrier,bandwidth_mbps\n"
+        "hb.hg.hz.t1,堵城村,421102100202,Ducheng Village,v2-sw,huawei_vrp,127.20.1.2,Gi0/0/1,Gi1/0/3,"
+        "China Telecom,100\n"
+        "hb.hg.hz.t1,新村,,,v3-sw,huawei_vrp,127.20.1.3,Gi0/0/1,Gi1/0/4,China Telecom,100\n"
+        "hb.hg.hz.t1,陈家村,421102100203,,v4-sw,huawei_vrp,127.20.1.4,Gi0/0/1,Gi1/0/5,China Telecom,100\n"
+        "hb.hg.hz.t1,路口村,421102100201,,v5-sw,huawei_vrp,127.20.1.5,Gi0/0/1,Gi1/0/6,China Telecom,100\n"
+        "hb.hg.hz.t1,李家村,421102100203,,v6-sw,huawei_vrp,127.20.1.6,Gi0/0/1,Gi1/0/7,China Telecom,100\n"
+        "hb.hg.hz.t1,王家村,4211021002,,v7-sw,huawei_vrp,127.20.1.7,Gi0/0/1,Gi1/0/8,China Telecom,100\n"
+    )
+    result = import_villages(text, "villages.csv", inv)
+    assert result.areas == [
+        {"id": "hb.hg.hz.t1.ducheng-village", "name": "堵城村", "level": "village", "parent": "hb.hg.hz.t1",
+         "code": "421102100202", "name_en": "Ducheng Village"},
+        {"id": "hb.hg.hz.t1.421102100203", "name": "陈家村", "level": "village", "parent": "hb.hg.hz.t1",
+         "code": "421102100203"}]
+    assert result.problems == [
+        "villages.csv:3: column 'village_id': needed when the village has neither a Latin name nor a code",
+        "villages.csv:5: column 'village_code': '421102100201' already exists",
+        "villages.csv:6: column 'village_code': '421102100203' already exists",
+        "villages.csv:7: column 'village_code': '4211021002' has 10 digits; a village's code has 12",
+    ]
+
+
 def test_csv_import_reports_bad_rows_and_keeps_good_ones() -> None:
     inv = load_inventory([CASES / "valid"]).inventory
     text = (

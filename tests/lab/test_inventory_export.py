@@ -23,6 +23,8 @@ def test_loads_with_zero_problems(profile: str, city: CityPlan, small: CityPlan,
     inv = result.inventory
     assert len(inv.devices) == len(plan.devices)
     assert len(inv.areas) == len(plan.areas)
+    # Every area comes back as planned, its administrative code and English name included.
+    assert inv.areas == {a.id: a for a in plan.areas}
     assert len(inv.links) == len(plan.links)
     credential = inv.credentials[CREDENTIAL]
     assert credential.kind == "snmp_v2c" and credential.options == {}
