@@ -403,6 +403,15 @@ def backfill(url: str, histories: Sequence[LinkHistory], seed: int, end_s: float
                 counted["points"] += len(one.values)
                 yield json_line(one)
 
+    counted["bytes"] = import_lines_into(url, counted_lines(), batch_bytes, timeout_s)
+    return Backfilled(counted["series"], counted["points"], counted["bytes"], time.monotonic() - started)
+
+
+def import_lines_into(url: str, lines: Iterable[bytes], batch_bytes: int = 8 << 20, timeout_s: float = 300.0) -> int:
+    """Posts JSON lines to `url`/api/v1/import in batches, one in flight while the next is drawn (drawing is
+    Python's work, storing the server's), then asks the server to make them searchable at once; the bytes sent."""
+    url = url.rstrip("/")
+    sent = 0
     with httpx.Client(timeout=timeout_s) as client, ThreadPoolExecutor(max_workers=1) as sender:
         def post(body: bytes) -> None:
             try:
@@ -414,10 +423,10 @@ def backfill(url: str, histories: Sequence[LinkHistory], seed: int, end_s: float
                                     f"{' '.join(response.text.split())[:200]}")
 
         pending: Future[None] | None = None
-        for body, _ in batches(counted_lines(), batch_bytes):
+        for body, _ in batches(lines, batch_bytes):
             if pending is not None:
                 pending.result()
-            counted["bytes"] += len(body)
+            sent += len(body)
             pending = sender.submit(post, body)
         if pending is not None:
             pending.result()
@@ -427,4 +436,4 @@ def backfill(url: str, histories: Sequence[LinkHistory], seed: int, end_s: float
             client.get(url + "/internal/force_flush")
         except httpx.HTTPError:
             pass
-    return Backfilled(counted["series"], counted["points"], counted["bytes"], time.monotonic() - started)
+    return sent

@@ -22,11 +22,8 @@ import json
 import random
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-
-import httpx
 
 from inventory.datacentre import Datacentre
 from lab.datacentre import OLD
@@ -38,10 +35,9 @@ from lab.history import (
     STEP_S,
     UTC8_S,
     Backfilled,
-    BackfillError,
-    batches,
     day_share,
     grid,
+    import_lines_into,
 )
 from yiwang.capacity.datacentre import MEMORY
 
@@ -156,31 +152,14 @@ def backfill(url: str, histories: Sequence[ServerHistory], seed: int, end_s: flo
              batch_bytes: int = 8 << 20, timeout_s: float = 300.0) -> Backfilled:
     """Posts every server's series to `url`/api/v1/import, a batch in flight while the next is drawn, then asks
     the server to make them searchable at once."""
-    url = url.rstrip("/")
     started = time.monotonic()
-    sent = {"lines": 0, "bytes": 0}
-    with httpx.Client(timeout=timeout_s) as client, ThreadPoolExecutor(max_workers=1) as sender:
-        def post(body: bytes) -> None:
-            try:
-                response = client.post(url + "/api/v1/import", content=body)
-            except httpx.HTTPError as exc:
-                raise BackfillError(f"{url}: cannot import ({type(exc).__name__}: {exc or 'no detail'})") from None
-            if response.status_code >= 300:
-                raise BackfillError(f"{url}/api/v1/import answered HTTP {response.status_code}: "
-                                    f"{' '.join(response.text.split())[:200]}")
+    lines = 0
 
-        pending: Future[None] | None = None
-        for body, lines in batches(import_lines(histories, seed, end_s, days), batch_bytes):
-            if pending is not None:
-                pending.result()
-            sent["lines"] += lines
-            sent["bytes"] += len(body)
-            pending = sender.submit(post, body)
-        if pending is not None:
-            pending.result()
-        try:
-            client.get(url + "/internal/force_flush")
-        except httpx.HTTPError:
-            pass
-    return Backfilled(sent["lines"], sent["lines"] * (days * DAY_S // STEP_S), sent["bytes"],
-                      time.monotonic() - started)
+    def counted() -> Iterator[bytes]:
+        nonlocal lines
+        for line in import_lines(histories, seed, end_s, days):
+            lines += 1
+            yield line
+
+    sent = import_lines_into(url, counted(), batch_bytes, timeout_s)
+    return Backfilled(lines, lines * (days * DAY_S // STEP_S), sent, time.monotonic() - started)

@@ -166,15 +166,22 @@ def equipment_report(settings: Settings, *, area: str | None, as_json: bool, as_
 
 def _history_uptimes(settings: Settings, devices: list[str]) -> tuple[dict[str, float], str]:
     """(each device's latest uptime from the metric history, "" or why there is none)."""
-    from yiwang.capacity.history import HistoryError
     from yiwang.capacity.hosts import device_uptimes
+
+    return _from_history(settings, lambda history, now: device_uptimes(
+        history, devices, now, settings.capacity.metric_prefix))
+
+
+def _from_history(settings: Settings, read: Any) -> tuple[dict[str, Any], str]:
+    """(what `read(history, now)` finds in the metric history, "" or why nothing: none configured, or unreadable)."""
+    from yiwang.capacity.history import HistoryError
     from yiwang.capacity.service import history_of
 
     history = history_of(settings.capacity)
     if history is None:
         return {}, NO_HISTORY
     try:
-        return asyncio.run(device_uptimes(history, devices, time.time(), settings.capacity.metric_prefix)), ""
+        return asyncio.run(read(history, time.time())), ""
     except HistoryError as exc:
         return {}, str(exc)
 
@@ -297,17 +304,10 @@ def datacentre_report(settings: Settings, *, site: str | None, growth: float | N
 
 def _history_utilisation(settings: Settings, servers: list[str]) -> tuple[dict[str, Any], str]:
     """(each server's utilisation over the last 7 days from the metric history, "" or why there is none)."""
-    from yiwang.capacity.history import HistoryError
     from yiwang.capacity.hosts import server_utilisation
-    from yiwang.capacity.service import history_of
 
-    history = history_of(settings.capacity)
-    if history is None:
-        return {}, NO_HISTORY
-    try:
-        return asyncio.run(server_utilisation(history, servers, time.time(), settings.capacity.metric_prefix)), ""
-    except HistoryError as exc:
-        return {}, str(exc)
+    return _from_history(settings, lambda history, now: server_utilisation(
+        history, servers, now, settings.capacity.metric_prefix))
 
 
 @app.command("plan-move")
