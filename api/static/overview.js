@@ -9,7 +9,7 @@ import {
 
 const params = new URLSearchParams(location.search);
 const WALL = params.get("wall") === "1";
-const CYCLE_S = Math.max(5, Number(params.get("cycle")) || 15);
+const CYCLE_S = Math.max(2, Number(params.get("cycle")) || 15); // each step loads a county's devices
 const STATUS_RANK = { down: 0, degraded: 1, unknown: 2, up: 3 };
 const NO_DATA = "#e0e0e0";
 const DRILL_MIN_INTERVAL_MS = 1000; // a treemap redraw per frame would cost more than the update it shows
