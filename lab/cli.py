@@ -93,10 +93,12 @@ def _print_usage(status: Any) -> None:
         "从另一个终端 from another shell:",
         f"  export YIWANG_CONFIG={status.demo_config}",
         "  yiwang run                                       # poll the city, write to that VictoriaMetrics, API",
-        "  yiwang capacity upgrades                         # 扩容清单 the upgrade list (the city: ~7 min)",
+        "  yiwang capacity upgrades                         # 扩容清单 the upgrade list (the city: ~20 s)",
         "  yiwang capacity links --area hb.hg.huangzhou     # one county's uplinks",
+        "  yiwang capacity carriers                         # 运营商 SLA, the month so far",
         "  yiwang lab status                                # how far the history backfill is",
-        f"  API {scheme}://{api.host}:{api.port}/api/capacity/upgrades  (Authorization: Bearer yw_…)")),
+        f"  城市总览 the overview {scheme}://{api.host}:{api.port}/  "
+        f"(API {scheme}://{api.host}:{api.port}/api/capacity/upgrades, Authorization: Bearer yw_…)")),
         markup=False, soft_wrap=True)
 
 
