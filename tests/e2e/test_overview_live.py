@@ -8,20 +8,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
 from alerts.rules import DEFAULT_RULES
 from lab import lab_clear, lab_fault, lab_inventory_dir
-from tests.e2e.conftest import free_tcp_port, start_run, stop_run, wait_for_api, write_config
-from tests.e2e.test_overview_page import CHROMIUM, PASSWORD, USER, Site
+from tests.e2e.conftest import free_tcp_port, write_config
+from tests.e2e.test_overview_page import CHROMIUM, Site, served
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -48,28 +46,12 @@ def live(lab_state: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     config = write_config(work / "yiwang.yaml", work / "state", inventory=[str(lab_inventory_dir(lab_state))],
                           database_url=f"sqlite:///{work / 'y.sqlite'}", api={"port": port}, ssh={"enabled": False},
                           alerts={"rules": [str(work / "rules.yaml")]})
-    secret = work / "password"
-    secret.write_text(PASSWORD + "\n")
-    done = subprocess.run([sys.executable, "-m", "yiwang", "auth", "user", "add", USER, "--role", "viewer",
-                           "--password-file", str(secret), "-c", str(config)], capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == 0, done.stderr
-    log = work / "yiwang.log"
-    process = start_run(config, log)
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_api(url, process, log)
-        with httpx.Client(base_url=url, timeout=30) as http, playwright_api.sync_playwright() as pw:
-            answer = http.post("/api/auth/login", json={"name": USER, "password": PASSWORD})
-            assert answer.status_code == 200, answer.text
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-            try:
-                yield Site(url, http, browser)
-            finally:
-                browser.close()
+        with served(config, work, port) as found:
+            yield found
     finally:
         lab_clear(lab_state)
-        stop_run(process)
+    log = work / "yiwang.log"
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
 
 

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,15 +95,26 @@ def site(lab_state: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     port = free_tcp_port()
     config = write_config(work / "yiwang.yaml", work / "state", inventory=[str(lab_inventory_dir(lab_state))],
                           database_url=f"sqlite:///{work / 'y.sqlite'}", api={"port": port}, ssh={"enabled": False})
+    # sysName is read when a device is discovered: the hostile one must be in place before the run starts.
+    data = LabPaths.of(lab_state).root / "data" / f"{HOSTILE_DEVICE}.snmprec"
+    original = _set_snmprec(data, {SYSNAME_OID: HOSTILE_SYSNAME, ALIAS_OID: HOSTILE_ALIAS})
+    try:
+        with served(config, work, port) as found:
+            yield found
+    finally:
+        _replace(data, original)
+
+
+@contextmanager
+def served(config: Path, work: Path, port: int) -> Iterator[Site]:
+    """A viewer added, `yiwang run` with `config` on `port` (its log in `work`/yiwang.log), logged in, and a
+    headless Chromium; all stopped after."""
     secret = work / "password"
     secret.write_text(PASSWORD + "\n")
     done = subprocess.run([sys.executable, "-m", "yiwang", "auth", "user", "add", USER, "--role", "viewer",
                            "--password-file", str(secret), "-c", str(config)], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
-    # sysName is read when a device is discovered: the hostile one must be in place before the run starts.
-    data = LabPaths.of(lab_state).root / "data" / f"{HOSTILE_DEVICE}.snmprec"
-    original = _set_snmprec(data, {SYSNAME_OID: HOSTILE_SYSNAME, ALIAS_OID: HOSTILE_ALIAS})
     log = work / "yiwang.log"
     process = start_run(config, log)
     url = f"http://127.0.0.1:{port}"
@@ -118,7 +130,6 @@ def site(lab_state: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 browser.close()
     finally:
         stop_run(process)
-        _replace(data, original)
 
 
 def polled(site: Site) -> dict[str, Any]:
