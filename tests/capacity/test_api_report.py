@@ -6,7 +6,6 @@ routes alone in a TestClient, since nothing crosses a wire there but the refused
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import math
@@ -28,12 +27,12 @@ from api.security import Gate
 from collectors.model import Sample
 from inventory.loader import load_inventory
 from tests.capacity.test_cli_datacentre import DATACENTRE
+from tests.capacity.written import write_through_sink
 from tests.e2e.conftest import api_client, api_token, free_tcp_port, start_run, stop_run, wait_for_api, write_config
 from tests.sinks.servers import VictoriaMetrics, free_port, start_victoria_metrics
 from yiwang.auth.sessions import SessionStore
 from yiwang.capacity.report import LINK_FIELDS
 from yiwang.config import CapacitySettings
-from yiwang.sinks.influx import InfluxSink, InfluxTarget
 
 pytestmark = pytest.mark.integration
 SVG = "{http://www.w3.org/2000/svg}"
@@ -82,14 +81,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         tags = (("device", "c1-r1"), ("if_index", "6"), ("interface", "GigabitEthernet0/0/1"))
         samples = [Sample("interface", tags, {"in_bps": ratio(t, now) * MBPS * 1e6, "out_bps": 0.10 * MBPS * 1e6},
                           int(t * 1e9)) for t in times]
-        sink = InfluxSink(InfluxTarget(victoria.influx_url, "yiwang", "metrics"), "token")
-
-        async def write() -> None:
-            await sink.write(samples)
-            await sink.close()
-
-        asyncio.run(write())
-        victoria.force_flush()
+        write_through_sink(victoria, samples)
         running = _run(state, victoria, now, sorted(times), gap)
         yield from running
     finally:

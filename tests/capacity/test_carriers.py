@@ -17,6 +17,7 @@ from collectors.icmp import PingFigures, icmp_sample
 from collectors.model import Sample
 from inventory.loader import load_inventory
 from inventory.model import Carrier, Endpoint, Link
+from tests.capacity.written import write_through_sink
 from tests.sinks.servers import Prometheus, VictoriaMetrics, free_port, start_victoria_metrics
 from yiwang.capacity.carriers import (
     NO_SLA,
@@ -29,7 +30,6 @@ from yiwang.capacity.carriers import (
 )
 from yiwang.capacity.history import HistoryError, PromHistory
 from yiwang.capacity.reach import carriers_report
-from yiwang.sinks.influx import InfluxSink, InfluxTarget
 
 from .test_history_servers import BackfilledPrometheus
 
@@ -104,7 +104,6 @@ def raw() -> Iterator[tuple[str, str, str, float, float]]:
 
 
 def write_victoria(server: VictoriaMetrics) -> None:
-    sink = InfluxSink(InfluxTarget(server.influx_url, "yiwang", "metrics"), "token")
     samples = []
     for metric, device, interface, at, value in raw():
         if metric == "icmp_up":
@@ -115,13 +114,7 @@ def write_victoria(server: VictoriaMetrics) -> None:
             tags = (("device", device), ("if_index", "6"), ("interface", interface))
             samples.append(Sample("interface", tags, {"oper_status": value}, int(at * 1e9)))
 
-    async def run() -> None:
-        for first in range(0, len(samples), 5000):
-            await sink.write(samples[first:first + 5000])
-        await sink.close()
-
-    asyncio.run(run())
-    server.force_flush()
+    write_through_sink(server, samples)
 
 
 def openmetrics() -> str:

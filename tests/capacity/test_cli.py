@@ -3,7 +3,6 @@ real VictoriaMetrics holding a month of one uplink's traffic (written through yi
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -19,9 +18,9 @@ from inventory.loader import load_inventory
 from inventory.model import Inventory
 from lab.city import generate_city
 from lab.export import write_inventory
+from tests.capacity.written import write_through_sink
 from tests.sinks.servers import VictoriaMetrics, free_port
 from yiwang.change.bandwidth import read_bandwidth_plan
-from yiwang.sinks.influx import InfluxSink, InfluxTarget
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,14 +72,7 @@ def test_a_growing_uplink_is_listed_and_planned(tmp_path: Path, victoria: Victor
     tags = (("device", link.local.device), ("if_index", "6"), ("interface", link.local.interface))
     samples = [Sample("interface", tags, {"in_bps": (0.50 - 0.01 * i / 288) * capacity, "out_bps": 0.10 * capacity},
                       int((now - i * 300 - 150) * 1e9)) for i in range(30 * 288)]
-    sink = InfluxSink(InfluxTarget(victoria.influx_url, "yiwang", "metrics"), "token")
-
-    async def write() -> None:
-        await sink.write(samples)
-        await sink.close()
-
-    asyncio.run(write())
-    victoria.force_flush()
+    write_through_sink(victoria, samples)
 
     code, stdout, stderr = cli(config, "links", "--json")
     assert code == 0, stderr

@@ -17,12 +17,12 @@ import pytest
 
 from collectors.model import Sample
 from inventory.model import Endpoint, Link
+from tests.capacity.written import write_through_sink
 from tests.sinks.servers import Prometheus, VictoriaMetrics, free_port, start_victoria_metrics
 from yiwang.capacity import history as history_module
 from yiwang.capacity.history import HistoryError, PromHistory, link_traffic
 from yiwang.capacity.links import DAY_S, LinkReport, Point, link_report, upgrades
 from yiwang.capacity.service import link_reports
-from yiwang.sinks.influx import InfluxSink, InfluxTarget
 
 from .series import NOW, SINE_P95, ramp, series, sine_with_outages, step
 from .test_links import link
@@ -47,17 +47,10 @@ def raw_samples() -> list[tuple[str, str, float, float]]:
 
 
 def write_victoria(server: VictoriaMetrics) -> None:
-    sink = InfluxSink(InfluxTarget(server.influx_url, "yiwang", "metrics"), "token")
     samples = [Sample("interface", (("device", device), ("if_index", "6"), ("interface", "GigabitEthernet0/0/1")),
                       {f"{direction}_bps": bps}, int(at * 1e9)) for device, direction, at, bps in raw_samples()]
 
-    async def run() -> None:
-        for first in range(0, len(samples), 5000):
-            await sink.write(samples[first:first + 5000])
-        await sink.close()
-
-    asyncio.run(run())
-    server.force_flush()
+    write_through_sink(server, samples)
 
 
 def openmetrics() -> str:

@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 from collectors.model import Sample
+from tests.capacity.written import write_through_sink
 from tests.sinks.servers import VictoriaMetrics
 from yiwang.capacity.history import HistoryError, PromHistory
 from yiwang.capacity.hosts import device_groups, device_uptimes, server_utilisation
-from yiwang.sinks.influx import InfluxSink, InfluxTarget
 
 from .test_cli_datacentre import cli, setup
 
@@ -26,15 +26,7 @@ WEEK = 7 * 288  # 5-minute points in 7 days
 
 
 def write(server: VictoriaMetrics, samples: list[Sample]) -> None:
-    sink = InfluxSink(InfluxTarget(server.influx_url, "yiwang", "metrics"), "token")
-
-    async def run() -> None:
-        for first in range(0, len(samples), 5000):
-            await sink.write(samples[first:first + 5000])
-        await sink.close()
-
-    asyncio.run(run())
-    server.force_flush()
+    write_through_sink(server, samples)
 
 
 def at(seconds_ago: float) -> int:

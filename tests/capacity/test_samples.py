@@ -35,12 +35,12 @@ from alerts.state import EngineState
 from alerts.topology import Topology
 from collectors.model import Sample
 from inventory.model import Area, Device, Endpoint, Inventory, Level, Link
+from tests.capacity.written import write_through_sink
 from tests.e2e.conftest import free_tcp_port, start_run, stop_run, wait_for_api, write_config
 from tests.sinks.servers import VictoriaMetrics
 from yiwang.capacity.history import PromHistory
 from yiwang.capacity.samples import CapacityCollector, link_samples
 from yiwang.config import CapacitySettings
-from yiwang.sinks.influx import InfluxSink, InfluxTarget
 
 pytestmark = pytest.mark.integration
 PROMTOOL = shutil.which("promtool")
@@ -71,15 +71,7 @@ def write_history(server: VictoriaMetrics) -> None:
             samples.append(Sample("interface", (("device", name), ("if_index", "6"),
                                                 ("interface", "GigabitEthernet0/0/1")),
                                   {"in_bps": ratio * mbps * 1e6}, int((NOW - 300 * i - 150) * 1e9)))
-    sink = InfluxSink(InfluxTarget(server.influx_url, "yiwang", "metrics"), "token")
-
-    async def run() -> None:
-        for first in range(0, len(samples), 5000):
-            await sink.write(samples[first:first + 5000])
-        await sink.close()
-
-    asyncio.run(run())
-    server.force_flush()
+    write_through_sink(server, samples)
 
 
 def collect(inv: Inventory, url: str) -> list[Sample]:
