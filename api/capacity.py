@@ -10,8 +10,6 @@ that names the setting, a history that cannot be read a 502 with its reason.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -293,12 +291,8 @@ def carrier_routes(services: CarrierSources, capacity: CapacitySettings) -> APIR
             raise HTTPException(502, str(exc)) from None
         if format == "csv":
             rows = [carrier_row(r) for r in reports]
-            buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["carrier"])
-            writer.writeheader()
-            writer.writerows(rows)
-            return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers={
-                "Content-Disposition": f'attachment; filename="carriers-{period.label}-{area or "all"}.csv"'})
+            return _csv(page.csv_text(rows, list(rows[0]) if rows else ["carrier"]),
+                        f"carriers-{period.label}-{area or 'all'}.csv")
         return Response(json.dumps(report_json(period, reports), ensure_ascii=False), media_type="application/json")
 
     return router

@@ -6,6 +6,8 @@ backfilled): availability, outages and round trips computed by hand here, and bo
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -287,3 +289,41 @@ def test_a_duplicate_carrier_is_reported(tmp_path: Path) -> None:
     result = load_inventory([path])
     assert result.inventory.carriers["A"].name_zh == "甲"
     assert [str(p) for p in result.problems] == [f"{path}: carrier 'A': field 'name': duplicate carrier 'A'"]
+
+
+def test_the_api_route_gives_the_same_month_as_json_and_csv(victoria_month: VictoriaMetrics) -> None:
+    # The route alone in a TestClient with authentication off: what crosses a wire is the history read, real here.
+    from types import SimpleNamespace
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from api.capacity import carrier_routes
+    from api.security import Gate
+    from inventory.model import Inventory
+    from yiwang.auth.sessions import SessionStore
+    from yiwang.config import CapacitySettings
+
+    app = FastAPI()
+    app.state.gate = Gate(None, SessionStore(60, 60), secure_cookies=False)
+    services = SimpleNamespace(inventory=Inventory(links=list(LINKS), carriers=dict(CARRIERS)))
+    app.include_router(carrier_routes(services, CapacitySettings(history_url=victoria_month.url)))
+    client = TestClient(app)
+    answer = client.get("/api/capacity/carriers", params={"month": MONTH.label})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["month"] == MONTH.label and body["windows"] == W
+    by_name = {row["carrier"]: row for row in body["carriers"]}
+    # The hand-computed month of `check`: Telecom broken by v-a alone, Unicom kept, Great Wall not judged.
+    assert by_name["China Telecom"]["meets_sla"] is False
+    assert [one["link"] for one in by_name["China Telecom"]["breaking"]] == [f"v-a:{UPLINK}"]
+    assert by_name["China Unicom"]["meets_sla"] is True and by_name["China Unicom"]["outage_minutes"] == 30
+    assert by_name["Great Wall Broadband"]["meets_sla"] is None
+    sheet = client.get("/api/capacity/carriers", params={"month": MONTH.label, "format": "csv"})
+    assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/csv")
+    assert f"carriers-{MONTH.label}-all.csv" in sheet.headers["content-disposition"]
+    rows = {row["carrier"]: row for row in csv.DictReader(io.StringIO(sheet.text))}
+    assert set(rows) == set(by_name)
+    assert rows["China Unicom"]["outage_minutes"] == "30" and rows["China Telecom"]["meets_sla"] == "False"
+    assert client.get("/api/capacity/carriers", params={"month": "2025-13"}).status_code == 422
+    assert client.get("/api/capacity/carriers", params={"area": "nowhere"}).status_code == 404
