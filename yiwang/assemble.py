@@ -28,10 +28,12 @@ from yiwang.alerting import AlertStage
 from yiwang.archive.ages import BackupAges
 from yiwang.archive.service import ConfigArchive
 from yiwang.audit import AuditEvent, AuditTrail, SyslogForwarder
+from yiwang.audit.sql import open_trail
 from yiwang.auth.directory import Directory
 from yiwang.auth.roles import Identity
 from yiwang.auth.service import AuthService
 from yiwang.auth.sessions import SessionStore
+from yiwang.auth.sql_sessions import open_sessions
 from yiwang.change.service import ChangeService, DefaultChecks, audit_recorder, inventory_loader
 from yiwang.config import SecretSetting, Settings, default_inventory_dir
 from yiwang.jobs import Job as WorkJob
@@ -277,7 +279,7 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
     monitor = Monitor(registered, stages, jobs, [traps] if traps is not None else [])
     auth, audit = access(settings, store)
     jobs_registry = JobRegistry(functools.partial(record_job_step, audit))
-    sessions = SessionStore(settings.auth.session_idle_s, settings.auth.session_max_s)
+    sessions = open_sessions(settings, store.engine)
     changes = ChangeService(settings, store.engine, inventory_loader(settings),
                             record=audit_recorder(audit, "yiwang"),
                             checks=DefaultChecks(settings, store.engine, archive))
@@ -308,7 +310,7 @@ NOT_POLLS = frozenset({"archive", "compliance", "capacity"})  # sources of sampl
 def access(settings: Settings, store: Store) -> tuple[AuthService | None, AuditTrail]:
     """Who may use the API (None: nobody is asked) and the trail of what they did."""
     forwarder = SyslogForwarder(settings.audit.syslog) if settings.audit.syslog is not None else None
-    audit = AuditTrail(settings.audit_path, forwarder)
+    audit = open_trail(settings, forwarder, store.engine)
     if not settings.auth.enabled:
         return None, audit
     directory: Directory | None = None

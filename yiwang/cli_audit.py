@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from yiwang.cli_common import ConfigOption, err, fail, out, settings_from
+
+if TYPE_CHECKING:
+    from yiwang.audit import AuditTrail
+    from yiwang.config import Settings
 
 app = typer.Typer(help="The audit trail: who did what, from where, with what outcome.", no_args_is_help=True)
 
@@ -35,6 +39,16 @@ def _moment(text: str | None, option: str) -> datetime | None:
     return moment
 
 
+def _trail(settings: Settings) -> AuditTrail:
+    from yiwang.audit.sql import open_trail
+    from yiwang.schema import SchemaError
+
+    try:
+        return open_trail(settings)
+    except SchemaError as exc:
+        raise fail(str(exc)) from None
+
+
 @app.command("list")
 def audit_list(config: ConfigOption = None,
                since: Annotated[str | None, typer.Option(help="ISO time with zone, or how long ago: 4h, 7d")] = None,
@@ -45,15 +59,15 @@ def audit_list(config: ConfigOption = None,
                limit: Annotated[int, typer.Option(min=1, help="at most this many, newest first")] = 100,
                as_json: Annotated[bool, typer.Option("--json", help="one JSON object a line")] = False) -> None:
     """Audit records, newest first."""
-    from yiwang.audit import AuditTrail
-
     settings = settings_from(config)
-    trail = AuditTrail(settings.audit_path)
+    trail = _trail(settings)
     try:
         found = trail.records(since=_moment(since, "--since"), until=_moment(until, "--until"), identity=identity,
                               action=action, outcome=outcome, limit=limit)
     except OSError as exc:
-        raise fail(f"cannot read {settings.audit_path}: {exc.strerror}") from None
+        raise fail(f"cannot read {trail.where}: {exc.strerror}") from None
+    finally:
+        trail.close()
     if as_json:
         for record in found:
             typer.echo(json.dumps(record.as_dict(), ensure_ascii=False, sort_keys=True))
@@ -86,21 +100,22 @@ def audit_verify(config: ConfigOption = None) -> None:
 
     An intact chain shows that nobody edited the file without rebuilding the chain after the edit; someone who can
     write the file can do that too, so the copy sent to syslog on another host is the witness to compare with."""
-    from yiwang.audit import AuditTrail
-
     settings = settings_from(config)
+    trail = _trail(settings)
     try:
-        result = AuditTrail(settings.audit_path).verify()
+        result = trail.verify()
     except OSError as exc:
-        raise fail(f"cannot read {settings.audit_path}: {exc.strerror}") from None
+        raise fail(f"cannot read {trail.where}: {exc.strerror}") from None
+    finally:
+        trail.close()
     if result.ok:
         out.print(f"[green]链完整 chain intact[/green]: {result.records} records in "
-                  f"{escape(str(settings.audit_path))}")
+                  f"{escape(trail.where)}")
         if result.reason != "chain intact":
             out.print(escape(result.reason))
         return
     where = " ".join(part for part in (f"record {result.first_bad}" if result.first_bad else "",
                                        f"line {result.line}" if result.line else "") if part)
     err.print(f"[red]链已损坏 chain broken[/red]{' at ' + where if where else ''}: {escape(result.reason)}")
-    err.print(f"{result.records} records before it are intact; file {escape(str(settings.audit_path))}")
+    err.print(f"{result.records} records before it are intact; in {escape(trail.where)}")
     raise typer.Exit(1)

@@ -150,7 +150,8 @@ def _service(settings: Settings) -> tuple[ChangeService, AuditTrail]:
     import socket
 
     from yiwang.assemble import SetupError
-    from yiwang.audit import AuditTrail, SyslogForwarder
+    from yiwang.audit import SyslogForwarder
+    from yiwang.audit.sql import open_trail
     from yiwang.change.service import ChangeService, audit_recorder, inventory_loader
     from yiwang.store import SchemaError, open_store
 
@@ -159,7 +160,7 @@ def _service(settings: Settings) -> tuple[ChangeService, AuditTrail]:
     except (SchemaError, SetupError) as exc:
         raise fail(str(exc)) from None
     syslog = settings.audit.syslog
-    trail = AuditTrail(settings.audit_path, SyslogForwarder(syslog, close_timeout_s=2.0) if syslog else None)
+    trail = open_trail(settings, SyslogForwarder(syslog, close_timeout_s=2.0) if syslog else None, store.engine)
     service = ChangeService(settings, store.engine, inventory_loader(settings),
                             record=audit_recorder(trail, f"local:{socket.gethostname()}"))
     return service, trail

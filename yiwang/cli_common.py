@@ -38,7 +38,11 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def audit_local(settings: Settings, action: str, target: str, parameters: dict[str, Any], outcome: str) -> None:
     """One audit record for a command run on this host, by the OS user who ran it; copied to syslog when
     `audit.syslog` is set. A record that cannot be written is an error: the command must not pass unrecorded."""
-    from yiwang.audit import AuditEvent, AuditTrail, SyslogForwarder
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from yiwang.audit import AuditEvent, SyslogForwarder
+    from yiwang.audit.sql import open_trail
+    from yiwang.schema import SchemaError
 
     try:
         user = getpass.getuser()
@@ -46,12 +50,15 @@ def audit_local(settings: Settings, action: str, target: str, parameters: dict[s
         user = f"uid:{os.getuid()}"
     syslog = settings.audit.syslog
     forwarder = SyslogForwarder(syslog, close_timeout_s=2.0) if syslog else None
-    trail = AuditTrail(settings.audit_path, forwarder)
+    try:
+        trail = open_trail(settings, forwarder)
+    except SchemaError as exc:
+        raise fail(f"the audit record of {action} could not be written: {exc}") from None
     try:
         trail.append(AuditEvent(identity=user, identity_kind="os", roles=[], source=f"local:{socket.gethostname()}",
                                 action=action, target=target, parameters=parameters, outcome=outcome))
-    except OSError as exc:
-        raise fail(f"the audit record of {action} could not be written to {settings.audit_path}: "
-                   f"{exc.strerror or exc}") from None
+    except (OSError, SQLAlchemyError) as exc:
+        raise fail(f"the audit record of {action} could not be written to {trail.where}: "
+                   f"{getattr(exc, 'strerror', None) or exc}") from None
     finally:
         trail.close()

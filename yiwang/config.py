@@ -74,6 +74,9 @@ class AuthSettings(Strict):
     token_recheck_s: float = Field(60.0, gt=0, le=3600,
                                    description="a token's hash is verified again after this long")
     ldap: LdapSettings | None = None
+    sessions: Literal["memory", "database"] | None = Field(
+        None, description="where browser sessions live; default: the database when it is PostgreSQL (a standby "
+                          "core keeps everybody signed in), else memory")
 
 
 class SyslogSettings(Strict):
@@ -91,6 +94,9 @@ class AuditSettings(Strict):
     path: Path | None = Field(None, description="the hash-chained trail; default: audit/audit.jsonl in the state "
                                                 "folder")
     syslog: SyslogSettings | None = None
+    store: Literal["file", "database"] | None = Field(
+        None, description="where the trail is kept; default: the database when it is PostgreSQL (shared by the "
+                          "cores), else the file")
 
 
 class PollSettings(Strict):

@@ -7,7 +7,20 @@ these tables from the migrations in `yiwang.migrations`, never from `create_all`
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 # Names for the constraints tables may gain later, so that a migration can name them on every dialect (SQLite's
 # batch mode needs names to drop or alter one). Indexes keep SQLAlchemy's default, which the first schema used.
@@ -236,4 +249,39 @@ device_versions = Table(
     Column("version", String(200), nullable=False),
     Column("model", String(200), nullable=False),  # "" when the facts named none
     Column("read_at", Float, nullable=False),  # epoch seconds: the SSH collector's sample time
+)
+
+# The audit trail in the database (yiwang.audit.sql), for cores on several machines sharing one PostgreSQL: each
+# row keeps the record exactly as the file trail would write its line (`line`, canonical JSON, the hash covers it),
+# so the file's chain check runs unchanged over the rows in seq order. The other columns are copies for the queries
+# of `yiwang audit list`; what is shown and checked is read from `line`.
+audit_records = Table(
+    "audit_records", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("identity", String(200), nullable=False, index=True),
+    Column("action", String(200), nullable=False),
+    Column("outcome", String(200), nullable=False),
+    Column("line", Text, nullable=False),
+)
+
+# The last record's seq and hash, written in the transaction of each append: audit.head's part, so that rows deleted
+# from the end show (one row, id 1).
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# Browser sessions (yiwang.auth.sql_sessions) when cores share a database, so that a standby core taking over keeps
+# everybody signed in. Keyed by SHA-256 of the session id: the cookie's value is never stored.
+api_sessions = Table(
+    "api_sessions", metadata,
+    Column("key", LargeBinary(32), primary_key=True),
+    Column("name", String(64), nullable=False, index=True),
+    Column("roles", Text, nullable=False),  # comma-separated role names
+    Column("kind", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
 )

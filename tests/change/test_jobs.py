@@ -1,5 +1,6 @@
 """A change job's life: start, waves, four-eyes approval, a stop when a device needs a person, abort, and a
-resume after a restart that pushes no settled device again; kept in a real SQLite database across store objects."""
+resume after a restart that pushes no settled device again; kept in a real SQLite and PostgreSQL database across
+store objects."""
 
 from __future__ import annotations
 
@@ -88,8 +89,8 @@ def test_a_wave_is_not_over_while_a_device_has_no_outcome() -> None:
         wave_finished(job, [replace(d, state="ok") if d.device == "v1" else d for d in devices])
 
 
-def test_the_job_and_its_devices_survive_a_restart(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'y.sqlite'}"
+def test_the_job_and_its_devices_survive_a_restart(database_url: str) -> None:
+    url = database_url  # SQLite and PostgreSQL (cores sharing one database)
     store = open_store(url)
     changes = ChangeStore(store.engine)
     job, devices = planned()
@@ -100,7 +101,8 @@ def test_the_job_and_its_devices_survive_a_restart(tmp_path: Path) -> None:
     changes.record(job.id, replace(devices[1], state="pushing"))  # the process stops here
     store.close()
 
-    again = ChangeStore(open_store(url).engine)  # a new `yiwang run`
+    reopened = open_store(url)
+    again = ChangeStore(reopened.engine)  # a new `yiwang run`
     resumed = again.job("j1")
     assert resumed is not None and (resumed.state, resumed.current_wave, resumed.started_by) == ("running", 0, "wang")
     assert resumed.waves == WAVES and resumed.parameters == {"prefix": "2001:db8::/48"}
@@ -113,6 +115,7 @@ def test_the_job_and_its_devices_survive_a_restart(tmp_path: Path) -> None:
     assert again.busy_devices(excluding="j1") == {}
     assert [j.id for j in again.jobs(["running"])] == ["j1"] and again.jobs(["done"]) == []
     assert again.job("nope") is None
+    reopened.close()
 
 
 def test_progress_per_county() -> None:

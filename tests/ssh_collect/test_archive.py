@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from collectors.ssh.session import SshError
 from yiwang.archive.backup import age_samples, backup
 from yiwang.archive.fetch import FetchedConfig, check_complete
 from yiwang.archive.git import GitArchive
+from yiwang.archive.index import ArchiveIndex
 from yiwang.store import open_store
 
 T1 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -55,8 +56,15 @@ def test_unsafe_device_names_are_refused(tmp_path: Path, name: str) -> None:
         archive.store(name, "x\n", T1)
 
 
-def test_failure_never_overwrites_last_good(tmp_path: Path) -> None:
-    index = open_store(f"sqlite:///{tmp_path / 'a.db'}").archive
+@pytest.fixture
+def index(database_url: str) -> Iterator[ArchiveIndex]:
+    """The index in the store on SQLite and on PostgreSQL (shared by cores on several machines)."""
+    store = open_store(database_url)
+    yield store.archive
+    store.close()
+
+
+def test_failure_never_overwrites_last_good(index: ArchiveIndex) -> None:
     index.record_ok("r1", 100.0, "abc123")
     index.record_ok("r1", 200.0, None)
     index.record_failure("r1", 300.0, "dropped", "r1: session closed")
@@ -68,8 +76,7 @@ def test_failure_never_overwrites_last_good(tmp_path: Path) -> None:
     assert index.status()["r2"].last_ok_at is None
 
 
-def test_age_samples(tmp_path: Path) -> None:
-    index = open_store(f"sqlite:///{tmp_path / 'a.db'}").archive
+def test_age_samples(index: ArchiveIndex) -> None:
     index.record_ok("r1", 100.0, "abc")
     index.record_failure("r2", 100.0, "auth", "denied")
     targets = [PollTarget(n, "h", (("device", n), ("district", "huangzhou"))) for n in ("r1", "r2", "r3")]

@@ -59,12 +59,13 @@ class AuditTrail:
         self._lock = threading.Lock()
         self._fd: int | None = None  # opened at the first append: reading needs no write access
 
+    @property
+    def where(self) -> str:
+        """Where the records are, for messages to the operator."""
+        return str(self.path)
+
     def append(self, event: AuditEvent) -> AuditRecord:
-        parameters = _plain(redact(event.parameters))
-        fields = {"identity": _text(event.identity), "identity_kind": _text(event.identity_kind),
-                  "roles": [_text(r) for r in event.roles], "source": _text(event.source),
-                  "action": _text(event.action), "target": _text(event.target), "parameters": parameters,
-                  "outcome": _text(event.outcome), "status": event.status}
+        fields = event_fields(event)
         with self._lock:
             fd = self._writer()
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -203,6 +204,14 @@ class AuditTrail:
         finally:
             os.close(fd)
         os.replace(temporary, self.head_path)
+
+
+def event_fields(event: AuditEvent) -> dict[str, Any]:
+    """The record's fields from the event, redacted and in a form that reads back exactly as written."""
+    return {"identity": _text(event.identity), "identity_kind": _text(event.identity_kind),
+            "roles": [_text(r) for r in event.roles], "source": _text(event.source), "action": _text(event.action),
+            "target": _text(event.target), "parameters": _plain(redact(event.parameters)),
+            "outcome": _text(event.outcome), "status": event.status}
 
 
 def _write_all(fd: int, data: bytes) -> None:
