@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import yaml
 
 from tests.audit.conftest import event
 from tests.audit.rsyslog import Rsyslog
+from tests.audit.test_cli import cli, configure
 from tests.audit.workers import append_many_sql
 from tests.store.postgres import Cluster
 from yiwang.audit import AuditRecord, AuditTrail, SyslogForwarder
@@ -152,7 +152,7 @@ def test_records_go_to_syslog_as_from_the_file(engine: sa.Engine, rsyslog: Rsysl
 
 def test_the_store_is_chosen_by_the_database_unless_set(tmp_path: Path) -> None:
     def settings(**options: object) -> Settings:
-        return Settings.model_validate(yaml.safe_load(json.dumps({"state_dir": str(tmp_path), **options})))
+        return Settings.model_validate({"state_dir": str(tmp_path), **options})
 
     pg = "postgresql://yiwang@db.example/yiwang"
     assert not trail_in_database(settings())
@@ -167,3 +167,24 @@ def test_the_store_is_chosen_by_the_database_unless_set(tmp_path: Path) -> None:
         assert shared.verify().ok and not (tmp_path / "audit" / "audit.jsonl").exists()
     finally:
         shared.close()
+
+
+def test_the_cli_verifies_and_lists_the_trail_in_the_database(postgres: Cluster, tmp_path: Path) -> None:
+    url = postgres.new_database()
+    config, path = configure(tmp_path, database_url=url)  # PostgreSQL: the trail goes to the database by default
+    store = open_store(url)
+    trail = SqlAuditTrail(store.engine)
+    for n, outcome in enumerate(["ok", "denied", "ok"], start=1):
+        trail.append(event(n, outcome=outcome))
+    intact = cli(config, "audit", "verify")
+    assert intact.returncode == 0, intact.stderr
+    assert "链完整 chain intact: 3 records in the database postgresql+psycopg://postgres@/" in intact.stdout
+    listed = cli(config, "audit", "list", "--json", "--outcome", "denied")
+    assert [json.loads(line)["seq"] for line in listed.stdout.splitlines()] == [2]
+    with store.engine.begin() as conn:
+        conn.execute(audit_records.delete().where(audit_records.c.seq == 2))
+    store.close()
+    broken = cli(config, "audit", "verify")
+    said = " ".join(broken.stderr.split())
+    assert broken.returncode == 1 and "record 2 is missing: line 2 holds record 3" in said, said
+    assert not path.exists()

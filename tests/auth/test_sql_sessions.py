@@ -4,13 +4,15 @@ signed in), the same expiry as in memory, and nothing at rest that signs anybody
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from tests.auth.test_sessions import LI, WANG, Clock
-from yiwang.auth.sessions import _key
-from yiwang.auth.sql_sessions import SqlSessionStore, csrf_for
+from yiwang.auth.sessions import SessionStore, _key
+from yiwang.auth.sql_sessions import SqlSessionStore, csrf_for, open_sessions
+from yiwang.config import Settings
 from yiwang.schema import api_sessions
 from yiwang.store import open_store
 
@@ -65,3 +67,17 @@ def test_no_cookie_value_or_csrf_token_at_rest(engine: sa.Engine) -> None:
     stored = repr(rows)
     assert session.id not in stored and session.csrf_token not in stored
     assert rows[0][1:4] == ("li", "operator", "user")
+
+
+def test_sessions_are_kept_in_the_database_when_it_is_postgresql_unless_set(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'unused.sqlite'}")  # never connected: no session is made
+    pg = "postgresql://yiwang@db.example/yiwang"
+
+    def chosen(**options: object) -> type:
+        return type(open_sessions(Settings.model_validate({"state_dir": str(tmp_path), **options}), engine))
+
+    assert chosen() is SessionStore
+    assert chosen(database_url=pg) is SqlSessionStore
+    assert chosen(database_url=pg, auth={"sessions": "memory"}) is SessionStore
+    assert chosen(auth={"sessions": "database"}) is SqlSessionStore
+    engine.dispose()
