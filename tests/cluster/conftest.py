@@ -11,3 +11,7 @@ from tests.cluster.redis_server import RedisServer, redis_server
 def redis() -> Iterator[RedisServer]:
     with redis_server() as server:
         yield server
+
+
+# The small lab of the end-to-end tests (one county), for the roles' end-to-end test.
+from tests.e2e.conftest import lab_state  # noqa: E402, F401
