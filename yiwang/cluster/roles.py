@@ -12,6 +12,7 @@ import contextlib
 import functools
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -219,8 +220,6 @@ def assemble_core(settings: Settings, member: str, workers: int | None = None) -
 
 
 async def serve_poller(settings: Settings, group: str, member: str | None, workers: int | None = None) -> None:
-    from yiwang.server import install_stop_signals
-
     name = member_name(member)
     source: ShareSource | None = None
     membership = _membership(settings, group, name)
@@ -234,7 +233,8 @@ async def serve_poller(settings: Settings, group: str, member: str | None, worke
         log.warning("%s", problem)
     await assembly.start()
     stop = asyncio.Event()
-    install_stop_signals(stop)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     log.info("poller %s of group %s: %s; results to %s", name, group,
              ", ".join(f"{len(r.targets)} {n}" for n, r in assembly.monitor.collectors.items()),
              "the results stream")
