@@ -56,8 +56,12 @@ def _audited_failure(settings: Settings, action: str, target: str, parameters: d
 @app.command()
 def run(config: ConfigOption = None,
         workers: Annotated[int | None, typer.Option(help="poll processes (default: one per core)")] = None,
-        log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info") -> None:
-    """Run the poll scheduler, the sinks and the HTTP API in one process."""
+        log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+        role: Annotated[str, typer.Option(help="all (one process), poller or core (a cluster's parts)")] = "all",
+        group: Annotated[str | None, typer.Option(help="a poller's group (default: cluster.group)")] = None,
+        member: Annotated[str | None, typer.Option(help="this process's name in the cluster (default: host-pid)")
+                          ] = None) -> None:
+    """Run the poll scheduler, the sinks and the HTTP API in one process (or one role of a cluster)."""
     from yiwang.server import serve
 
     settings = settings_from(config)
@@ -67,8 +71,16 @@ def run(config: ConfigOption = None,
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # paramiko logs every SSH connection at INFO: thousands of lines a cycle for a city
     logging.getLogger("paramiko").setLevel(logging.WARNING)
+    if role not in ("all", "poller", "core"):
+        raise fail(f"--role: all, poller or core, not {role!r}")
     try:
-        asyncio.run(serve(settings, workers))
+        if role == "poller":
+            from yiwang.cluster.roles import serve_poller
+
+            cluster_group = group or (settings.cluster.group if settings.cluster is not None else "default")
+            asyncio.run(serve_poller(settings, cluster_group, member, workers))
+            return
+        asyncio.run(serve(settings, workers, role, member))
     except RuntimeError as exc:
         raise fail(str(exc)) from None
 

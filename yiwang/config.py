@@ -158,6 +158,14 @@ class ComplianceSettings(Strict):
                                                                "the alerts)")
 
 
+class ClusterSettings(Strict):
+    """Pollers and cores of one deployment, coordinated through Redis (issue 15); no section: one process."""
+
+    url: str = Field(description="the coordination engine, redis://HOST:PORT/DB")
+    lease_ttl_s: float = Field(15.0, gt=0, description="a poller whose lease is this old is gone")
+    group: str = Field("default", description="this poller's group")
+
+
 class CapacitySettings(Strict):
     """Capacity and the upgrade programme's reports (yiwang.capacity)."""
 
@@ -223,6 +231,7 @@ class Settings(Strict):
     change: ChangeSettings = ChangeSettings()
     compliance: ComplianceSettings = ComplianceSettings()
     capacity: CapacitySettings = CapacitySettings()
+    cluster: ClusterSettings | None = None
 
     @property
     def audit_path(self) -> Path:

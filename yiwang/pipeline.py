@@ -67,12 +67,22 @@ class Stream(Protocol):
     def results(self) -> AsyncIterator[PollResult]: ...
 
 
+class Feed(Protocol):
+    """An input fed by other processes' cycles (pollers, through the results stream): their results as they
+    arrive, then each cycle's report once it is over, so the stages settle once per cycle, not per result."""
+
+    name: str
+
+    def events(self) -> AsyncIterator[PollResult | CycleReport]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Registered:
     collector: CycleCollector
     targets: Sequence[PollTarget]
     interval_s: float
     after: str | None = None  # the first cycle waits until this collector's first cycle is in
+    aligned: bool = False  # cycles start on wall-clock multiples of the interval (a cluster's slots)
 
     @property
     def name(self) -> str:
@@ -92,13 +102,14 @@ ProgressHook = Callable[[PollResult], None]
 
 class Monitor:
     def __init__(self, collectors: Sequence[Registered], stages: Sequence[Stage], jobs: Sequence[Job] = (),
-                 streams: Sequence[Stream] = ()) -> None:
+                 streams: Sequence[Stream] = (), feeds: Sequence[Feed] = ()) -> None:
         self.collectors = {r.name: r for r in collectors}
         if len(self.collectors) != len(collectors):
             raise ValueError("two collectors registered under one name")
         self.stages = list(stages)
         self.jobs = list(jobs)
         self.streams = list(streams)
+        self.feeds = list(feeds)
         self.last_reports: dict[str, CycleReport] = {}
         self._done_once = {name: asyncio.Event() for name in [*self.collectors, *(j.name for j in self.jobs)]}
 
@@ -162,6 +173,7 @@ class Monitor:
         loops = [self._after(r.after, self._cycles(r, stop)) for r in self.collectors.values()]
         loops += [self._after(j.after, self._jobs(j, stop)) for j in self.jobs]
         loops += [self._listen(s, stop) for s in self.streams]
+        loops += [self._listen(f, stop) for f in self.feeds]
         await asyncio.gather(*loops)
 
     async def _after(self, name: str | None, work: Awaitable[None]) -> None:
@@ -171,6 +183,9 @@ class Monitor:
 
     async def _cycles(self, registered: Registered, stop: asyncio.Event) -> None:
         due = time.monotonic()
+        if registered.aligned:
+            await _sleep_until_slot(registered.interval_s, stop)
+            due = time.monotonic()
         while not stop.is_set():
             started = time.monotonic()
             report = await self.cycle(registered.name, late_s=max(0.0, started - due))
@@ -181,7 +196,11 @@ class Monitor:
                 log.warning("%s cycle took %.1f s, longer than its %.0f s interval", report.collector,
                             report.duration_s, registered.interval_s)
             due = started + registered.interval_s
-            await _sleep_until(due, stop)
+            if registered.aligned:
+                await _sleep_until_slot(registered.interval_s, stop)
+                due = time.monotonic()
+            else:
+                await _sleep_until(due, stop)
 
     async def _jobs(self, job: Job, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -193,14 +212,26 @@ class Monitor:
             self._done_once[job.name].set()
             await _sleep_until(started + job.interval_s, stop)
 
-    async def _listen(self, stream: Stream, stop: asyncio.Event) -> None:
+    async def _listen(self, stream: Stream | Feed, stop: asyncio.Event) -> None:
         async def consume() -> None:
-            async for result in stream.results():
+            async for result in stream.results():  # type: ignore[union-attr]
                 report = CycleReport(stream.name)
                 self._take(result, report)
                 await self._settle(report)
 
-        listening = asyncio.ensure_future(consume())
+        async def fed() -> None:
+            slice_started = time.perf_counter()
+            async for event in stream.events():  # type: ignore[union-attr]
+                if isinstance(event, CycleReport):
+                    await self._settle(event)
+                    self.last_reports[event.collector] = event
+                    continue
+                self._take(event, None)
+                if time.perf_counter() - slice_started > SLICE_S:
+                    await asyncio.sleep(0)
+                    slice_started = time.perf_counter()
+
+        listening = asyncio.ensure_future(fed() if hasattr(stream, "events") else consume())
         stopping = asyncio.ensure_future(stop.wait())
         await asyncio.wait({listening, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -223,6 +254,13 @@ async def _sleep_until(deadline: float, stop: asyncio.Event) -> None:
         await asyncio.wait_for(stop.wait(), timeout=max(0.0, deadline - time.monotonic()))
     except TimeoutError:
         pass
+
+
+async def _sleep_until_slot(interval_s: float, stop: asyncio.Event) -> None:
+    """Until the next wall-clock multiple of the interval: every poller of a cluster starts slot N together."""
+    boundary = (time.time() // interval_s + 1) * interval_s
+    while not stop.is_set() and time.time() < boundary:
+        await _sleep_until(time.monotonic() + boundary - time.time(), stop)
 
 
 def _cpu_seconds() -> float:

@@ -86,10 +86,15 @@ def announce_first_admin(password: str, settings: Settings) -> None:
           file=sys.stderr, flush=True)
 
 
-async def serve(settings: Settings, workers: int | None = None) -> None:
+async def serve(settings: Settings, workers: int | None = None, role: str = "all", member: str | None = None) -> None:
     warnings = check_exposure(settings)
     try:
-        assembly = await asyncio.to_thread(assemble, settings, workers)
+        if role == "core":
+            from yiwang.cluster.roles import assemble_core, member_name
+
+            assembly, _ = await asyncio.to_thread(assemble_core, settings, member_name(member), workers)
+        else:
+            assembly = await asyncio.to_thread(assemble, settings, workers)
     except SetupError as exc:
         raise RuntimeError(str(exc)) from None
     for problem in assembly.problems:

@@ -1,0 +1,131 @@
+"""The roles of one program: a slot's share asked once, the township as partition key, and on the small lab a core
+and two pollers as separate processes through a real redis-server: the devices' health in the core's API, and the
+lab's county cut giving one area outage and one notification."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+from alerts.rules import DEFAULT_RULES
+from collectors.base import PollTarget
+from inventory.model import Area, Device, Inventory, Level
+from lab import lab_clear, lab_fault, lab_inventory_dir
+from lab.peers import free_port, recorder
+from tests.cluster.redis_server import RedisServer
+from tests.e2e.conftest import free_tcp_port, start_run, stop_run, wait_for_api
+from yiwang.cluster.roles import partition_of
+from yiwang.cluster.shares import Shares, in_share
+
+COUNTY = "hb.hg.huangzhou"
+
+
+def test_a_device_keys_on_its_township_or_its_own_area_above() -> None:
+    inv = Inventory(areas={a.id: a for a in (
+        Area("p", "省", Level.PROVINCE), Area("c", "市", Level.CITY, "p"), Area("k", "县", Level.COUNTY, "c"),
+        Area("t", "镇", Level.TOWNSHIP, "k"), Area("v", "村", Level.VILLAGE, "t"))},
+        devices={d.name: d for d in (Device("village-sw", "huawei_vrp", "access", "v"),
+                                     Device("town-sw", "huawei_vrp", "access", "t"),
+                                     Device("county-core", "huawei_vrp", "core", "k"))})
+    of = partition_of(inv)
+    assert [of("village-sw"), of("town-sw"), of("county-core"), of("unknown")] == ["t", "t", "k", "unknown"]
+    targets = [PollTarget(name, "127.0.0.1", ()) for name in ("village-sw", "town-sw", "county-core")]
+    assert [t.device for t in in_share(targets, frozenset({"t"}), of)] == ["village-sw", "town-sw"]
+    assert in_share(targets, frozenset(), of) == []  # a failed claim: nothing
+    assert len(in_share(targets, None, of)) == 3  # no cluster: everything
+
+
+class Counting:
+    def __init__(self, answers: list[frozenset[str] | None | Exception]) -> None:
+        self.answers = answers
+        self.asked: list[int] = []
+
+    async def claim(self, slot: int) -> frozenset[str] | None:
+        self.asked.append(slot)
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+async def test_a_share_is_claimed_once_per_slot_and_a_failed_claim_grants_nothing() -> None:
+    now = [600.0]
+    source = Counting([frozenset({"t1"}), ConnectionError("engine away")])
+    shares = Shares(source, 60.0, clock=lambda: now[0])
+    assert await shares.current() == (10, frozenset({"t1"}))
+    now[0] = 659.9  # icmp's second cycle in the same slot: the answer already given
+    assert await shares.current() == (10, frozenset({"t1"}))
+    now[0] = 660.0
+    assert await shares.current() == (11, frozenset())
+    assert source.asked == [10, 11]
+
+
+def _config(tmp_path: Path, lab_state: Path, redis: RedisServer, api_port: int, webhook_port: int) -> Path:
+    # The shipped rules without their `for` delays (as tests/e2e/test_alerts_runtime.py), so a cycle is enough.
+    rules = yaml.safe_load(DEFAULT_RULES.read_text())
+    rules["rules"] = [r for r in rules["rules"] if r["name"] != "interface_errors_rising"]
+    for rule in rules["rules"]:
+        if rule["kind"] != "absent":
+            rule["for"] = "0s"
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
+    config = tmp_path / "yiwang.yaml"
+    config.write_text(yaml.safe_dump({
+        "state_dir": str(lab_state), "inventory": [str(lab_inventory_dir(lab_state))],
+        "database_url": f"sqlite:///{tmp_path}/core.db", "api": {"port": api_port}, "auth": {"enabled": False},
+        "ssh": {"enabled": False}, "archive": {"enabled": False},
+        "poll": {"interval_s": 4, "icmp_interval_s": 4, "timeout_s": 1, "retries": 1, "icmp_count": 1,
+                 "workers": 1},
+        "alerts": {"rules": [str(tmp_path / "rules.yaml")],
+                   "notifiers": [{"name": "noc", "type": "webhook", "url": f"http://127.0.0.1:{webhook_port}/hook"}]},
+        "cluster": {"url": redis.url, "lease_ttl_s": 6}}))
+    return config
+
+
+def _wait(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = condition()
+        except (httpx.HTTPError, ValueError, KeyError, IndexError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def test_a_core_and_two_pollers_one_outage_one_notification(lab_state: Path, tmp_path: Path,
+                                                            redis: RedisServer) -> None:
+    api_port, webhook_port = free_tcp_port(), free_port()
+    config = _config(tmp_path, lab_state, redis, api_port, webhook_port)
+    devices = len(yaml.safe_load((lab_inventory_dir(lab_state) / "devices.yaml").read_text())["devices"])
+    logs = {name: tmp_path / f"{name}.log" for name in ("core", "p1", "p2")}
+    with recorder(webhook_port) as webhook:
+        core = start_run(config, logs["core"], "--role", "core", "--member", "core-1")
+        pollers = [start_run(config, logs[name], "--role", "poller", "--member", name) for name in ("p1", "p2")]
+        api = f"http://127.0.0.1:{api_port}"
+        try:
+            wait_for_api(api, core, logs["core"])
+            _wait(lambda: httpx.get(f"{api}/api/areas").json()[0]["devices"]["up"] == devices, 90,
+                  f"all {devices} devices up in the core's API")
+            assert webhook.bodies == []
+            lab_fault(lab_state, "unreachable", COUNTY)
+            _wait(lambda: any(b["rule"] == "area_outage" for b in webhook.bodies), 60, "the area outage")
+            time.sleep(3 * 4)  # three more cycles of both pollers: nothing more may be sent
+            assert [(b["kind"], b["rule"], b["labels"]["area"]) for b in webhook.bodies] == [
+                ("firing", "area_outage", COUNTY)]
+            for poller, name in zip(pollers, ("p1", "p2"), strict=True):
+                assert poller.poll() is None, logs[name].read_text()[-2000:]
+            # both pollers' results went through the stream (each published cycles)
+            for name in ("p1", "p2"):
+                assert "Traceback" not in logs[name].read_text()
+        finally:
+            lab_clear(lab_state)
+            for process in [*pollers, core]:
+                stop_run(process)
+    assert "polls every device" in logs["p1"].read_text() or "no claims yet" in logs["p1"].read_text()

@@ -1,0 +1,200 @@
+"""The results stream: the encoding by hand, then through a real redis-server (down and back, a core killed and a
+second one going on from the last acknowledgement)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from collectors.base import PollResult
+from collectors.model import Sample
+from tests.cluster.redis_server import RedisServer
+from yiwang.cluster.transport import (
+    BadEntry,
+    CycleEnd,
+    ResultsStream,
+    StreamPublisher,
+    decode,
+    encode_cycle,
+    encode_result,
+)
+from yiwang.pipeline import CycleReport, Failure, Monitor
+
+ODD = Sample("interface", (("descr", 'Gi0/1 "上联" \\ ,=x'), ("device", "汉川-镇1-sw"), ("ifIndex", "7")),
+             {"in_octets": 1.5e12, "oper": 1.0, "weird": math.inf}, 1_700_000_000_123_456_789)
+
+
+def result(device: str, ok: bool = True, samples: int = 2) -> PollResult:
+    return PollResult(device, "snmp", [ODD._replace(tags=(("device", device), ("i", str(i)))) for i in range(samples)],
+                      ok, "ok" if ok else "timeout", "" if ok else f"{device}: 无响应 timeout after 1 s", 0.25, 40, 1)
+
+
+def test_a_result_survives_the_wire_unchanged() -> None:
+    sent = PollResult("汉川-镇1-sw", "snmp", [ODD, ODD._replace(fields={"nan": math.nan})], False, "timeout",
+                      "设备 \x00 \n 坏", 1.25, 97, 3, partial=True)
+    back = decode(encode_result(sent))
+    assert isinstance(back, PollResult)
+    assert back.samples[0] == ODD  # tags in their order, the unicode and the quotes as they were, inf kept
+    assert math.isnan(back.samples[1].fields["nan"])
+    assert (back.device, back.collector, back.ok, back.reason, back.error) == \
+        ("汉川-镇1-sw", "snmp", False, "timeout", "设备 \x00 \n 坏")
+    assert (back.duration_s, back.varbinds, back.bad_varbinds, back.partial) == (1.25, 97, 3, True)
+
+
+def test_defaults_are_left_out_of_the_entry() -> None:
+    assert encode_result(PollResult("d", "icmp", [], True)) == b'{"k":"r","d":"d","c":"icmp","o":1,"r":"ok","s":[]}'
+
+
+def test_a_cycle_end_survives_the_wire() -> None:
+    report = CycleReport("snmp", 3, 1, 120, 300, 2.5, 0.75, 0.0,
+                         [Failure("a", "snmp", "timeout", "a: 超时"), Failure("b", "snmp", "auth", "b")])
+    back = decode(encode_cycle(CycleEnd("poller-1", 28_333_333, report)))
+    assert back == CycleEnd("poller-1", 28_333_333, report)
+    assert isinstance(back, CycleEnd) and back.report.failed == 2
+
+
+@pytest.mark.parametrize("junk", [b"", b"[]", b'{"k":"x"}', b'{"k":"r","d":"a"}', b"\xff\xfe"])
+def test_junk_is_a_bad_entry_not_a_crash(junk: bytes) -> None:
+    with pytest.raises(BadEntry):
+        decode(junk)
+
+
+def client(redis: RedisServer) -> aioredis.Redis:
+    return aioredis.Redis.from_url(redis.url, socket_timeout=2, socket_connect_timeout=1)
+
+
+def names() -> tuple[str, str]:
+    return f"yiwang:test:{uuid.uuid4().hex[:8]}", "core"
+
+
+async def drain(stream: ResultsStream, until_cycles: int) -> list[PollResult | CycleReport]:
+    """Events until `until_cycles` cycle ends; the generator is left (acknowledging what it yielded) by asking for
+    one more event after the last, as the monitor does."""
+    seen: list[PollResult | CycleReport] = []
+    events: AsyncIterator[PollResult | CycleReport] = stream.events()
+    cycles = 0
+    while cycles < until_cycles:
+        event = await asyncio.wait_for(events.__anext__(), 10)
+        seen.append(event)
+        cycles += isinstance(event, CycleReport)
+    task = asyncio.ensure_future(events.__anext__())  # acknowledges the batch, then blocks on the next read
+    await asyncio.sleep(0.3)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await events.aclose()  # type: ignore[attr-defined]
+    return seen
+
+
+async def test_results_go_through_redis_in_order_and_the_cycle_end_last(redis: RedisServer) -> None:
+    key, group = names()
+    c = client(redis)
+    publisher = StreamPublisher(c, "p1", lambda: 42, stream=key)
+    for device in ("a", "b", "c"):
+        publisher.take(result(device, ok=device != "b"))
+    publisher.take(PollResult("", "cycle-snmp", [], True))  # the monitor's own cycle result does not travel
+    await publisher.settle(CycleReport("snmp", 3, 2, failures=[Failure("b", "snmp", "timeout", "")]))
+    assert (publisher.sent, publisher.dropped, len(publisher.pending)) == (4, 0, 0)
+    seen = await drain(ResultsStream(c, "core-1", stream=key, group=group), 1)
+    assert [e.device if isinstance(e, PollResult) else ("end", e.collector, e.devices, e.failed) for e in seen] == \
+        ["a", "b", "c", ("end", "snmp", 3, 1)]
+    assert seen[0] == result("a")
+    pending = await c.xpending(key, group)
+    assert pending["pending"] == 0  # all acknowledged
+    await c.aclose()
+
+
+async def test_redis_down_then_back_loses_nothing_within_the_bound(redis: RedisServer) -> None:
+    key, group = names()
+    c = client(redis)
+    publisher = StreamPublisher(c, "p1", lambda: 7, stream=key, limit=10)
+    publisher.take(result("before"))
+    await publisher.settle(CycleReport("snmp", 1, 1))
+    redis.stop()
+    try:
+        for cycle in range(3):  # 3 cycles of 2 results + 1 end = 9 entries while away: within the bound of 10
+            publisher.take(result(f"x{cycle}"))
+            publisher.take(result(f"y{cycle}"))
+            started = asyncio.get_running_loop().time()
+            await publisher.settle(CycleReport("snmp", 2, 2))
+            assert asyncio.get_running_loop().time() - started < 3  # a settle never hangs on a dead Redis
+        assert (len(publisher.pending), publisher.dropped) == (9, 0)
+        publisher.take(result("x3"))
+        publisher.take(result("y3"))  # 11 entries: the two oldest go
+        await publisher.settle(CycleReport("snmp", 2, 2))
+        assert (len(publisher.pending), publisher.dropped) == (10, 2)
+    finally:
+        redis.start()  # saves nothing: "before", sent, is gone with the old Redis; what was kept is not
+    assert await publisher.flush()
+    publisher.take(result("after"))
+    await publisher.settle(CycleReport("snmp", 1, 1))
+    assert len(publisher.pending) == 0
+    seen = await drain(ResultsStream(c, "core-1", stream=key, group=group), 5)
+    devices = [e.device for e in seen if isinstance(e, PollResult)]
+    assert devices == ["x1", "y1", "x2", "y2", "x3", "y3", "after"]  # x0, y0: the two dropped beyond the bound
+    await c.aclose()
+
+
+async def test_a_second_core_continues_from_the_last_acknowledged_entry(redis: RedisServer) -> None:
+    key, group = names()
+    c = client(redis)
+    publisher = StreamPublisher(c, "p1", lambda: 1, stream=key)
+    for n in range(5):
+        publisher.take(result(f"d{n}"))
+    await publisher.settle(CycleReport("snmp", 5, 5))
+    # The first core reads everything but is killed after taking two: its read is delivered, only two acked.
+    first = ResultsStream(c, "core-1", stream=key, group=group, count=2)
+    events = first.events()
+    taken = [await events.__anext__(), await events.__anext__()]
+    third = asyncio.ensure_future(events.__anext__())  # acks the first two, then reads the next batch
+    assert isinstance(await asyncio.wait_for(third, 5), PollResult)
+    await events.aclose()  # type: ignore[attr-defined]  # killed: d2 (delivered, never acked) is left pending
+    assert [e.device for e in taken if isinstance(e, PollResult)] == ["d0", "d1"]
+    for n in range(5, 7):
+        publisher.take(result(f"d{n}"))
+    await publisher.settle(CycleReport("snmp", 2, 2))
+    seen = await drain(ResultsStream(c, "core-2", stream=key, group=group), 2)
+    assert [e.device if isinstance(e, PollResult) else e.devices for e in seen] == \
+        ["d2", "d3", "d4", 5, "d5", "d6", 2]
+    assert (await c.xpending(key, group))["pending"] == 0
+    await c.aclose()
+
+
+class Counting:
+    def __init__(self) -> None:
+        self.taken: list[str] = []
+        self.settled: list[tuple[str, int]] = []
+
+    def take(self, result: PollResult) -> None:
+        self.taken.append(result.device)
+
+    async def settle(self, report: CycleReport) -> None:
+        self.settled.append((report.collector, report.devices))
+
+
+async def test_the_monitor_settles_once_per_poller_cycle_not_per_result(redis: RedisServer) -> None:
+    key, group = names()
+    c = client(redis)
+    for poller, devices in (("p1", ["a", "b"]), ("p2", ["c", "d", "e"])):
+        publisher = StreamPublisher(c, poller, lambda: 1, stream=key)
+        for device in devices:
+            publisher.take(result(device))
+        await publisher.settle(CycleReport("snmp", len(devices), len(devices)))
+    stage = Counting()
+    monitor = Monitor([], [stage], feeds=[ResultsStream(c, "core-1", stream=key, group=group)])
+    stop = asyncio.Event()
+    running = asyncio.ensure_future(monitor.run(stop))
+    for _ in range(100):
+        if len(stage.settled) == 2:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(running, 5)
+    assert stage.taken == ["a", "b", "c", "d", "e"]
+    assert stage.settled == [("snmp", 2), ("snmp", 3)]
+    assert (await c.xpending(key, group))["pending"] == 0
+    await c.aclose()

@@ -1,0 +1,84 @@
+"""A poller's share of the devices, slot by slot: at each slot's start it asks its `ShareSource` which partitions
+(townships) it may poll in that slot, and each collector polls only those partitions' devices.
+
+A slot is `floor(unix_time / slot_s)`, the same on every poller. The share is asked once per slot and poller, the
+first collector to start in the slot asks, the others use the answer: a claim is recorded per slot, so asking twice
+would be refused the second time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Protocol
+
+from collectors.base import CycleCollector, PollResult, PollTarget
+from yiwang.cluster.transport import slot as slot_at
+
+log = logging.getLogger("yiwang.cluster.shares")
+
+
+class ShareSource(Protocol):
+    """The partitions granted to this poller for a slot; None: no cluster, everything; empty: nothing (fenced)."""
+
+    async def claim(self, slot: int) -> frozenset[str] | None: ...
+
+
+class Everything:
+    async def claim(self, slot: int) -> frozenset[str] | None:
+        return None
+
+
+class Shares:
+    """This poller's answer per slot, asked once."""
+
+    def __init__(self, source: ShareSource, slot_s: float, clock: Callable[[], float] = time.time) -> None:
+        self.source = source
+        self.slot_s = slot_s
+        self.clock = clock
+        self.slot = -1
+        self.share: frozenset[str] | None = frozenset()
+        self._lock = asyncio.Lock()
+
+    async def current(self) -> tuple[int, frozenset[str] | None]:
+        async with self._lock:
+            now = slot_at(self.clock(), self.slot_s)
+            if now != self.slot:
+                try:
+                    self.share = await self.source.claim(now)
+                except Exception as exc:  # noqa: BLE001 - a claim that cannot be made grants nothing (fencing)
+                    log.warning("claim for slot %d failed, polling nothing: %s: %s", now, type(exc).__name__, exc)
+                    self.share = frozenset()
+                self.slot = now
+            return self.slot, self.share
+
+
+def in_share(targets: Sequence[PollTarget], share: frozenset[str] | None,
+             key_of: Callable[[str], str]) -> list[PollTarget]:
+    if share is None:
+        return list(targets)
+    return [t for t in targets if key_of(t.device) in share]
+
+
+class ShareCollector:
+    """A collector that polls, each cycle, only the targets of this slot's share."""
+
+    def __init__(self, inner: CycleCollector, shares: Shares, key_of: Callable[[str], str]) -> None:
+        self.inner = inner
+        self.shares = shares
+        self.key_of = key_of
+        self.name = inner.name
+        self.polled = 0  # targets in the last cycle
+
+    async def collect(self, targets: Sequence[PollTarget]) -> AsyncIterator[PollResult]:
+        _, share = await self.shares.current()
+        mine = in_share(targets, share, self.key_of)
+        self.polled = len(mine)
+        if not mine:
+            return
+        async for result in self.inner.collect(mine):
+            yield result
+
+    async def close(self) -> None:
+        await self.inner.close()
