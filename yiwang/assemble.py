@@ -250,8 +250,8 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
     carrier_slas = None
     if settings.capacity.history_url and inv.links:
         from yiwang.capacity.samples import CapacityCollector
-        from yiwang.capacity.sla_panel import CarrierSlas
         from yiwang.capacity.service import history_of
+        from yiwang.capacity.sla_panel import CarrierSlas
 
         history = history_of(settings.capacity)
         assert history is not None
