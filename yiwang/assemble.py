@@ -260,7 +260,8 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
         carrier_slas = CarrierSlas(inv, settings.capacity, history)
     polled = {r.name for r in registered}
     health = PollHealth(store, {t.device: t.tags for t in targets.icmp}, polled - NOT_POLLS, inv)
-    stages: list[Stage] = [health, LatestStage(latest), SinkStage(sinks, latest)]
+    to_sinks = SinkStage(sinks, latest)
+    stages: list[Stage] = [health, LatestStage(latest), to_sinks]
     if "ssh" in polled:
         stages.append(VersionStage(VersionStore(store.engine)))  # for runs without yiwang run's latest samples
     alerts = None
@@ -302,6 +303,7 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
         # a second process on the same outbox is refused at start, not at the first alert
         assembly.starting.append(dispatcher.open)
         assembly.closing.append(dispatcher.close)
+    assembly.closing.append(to_sinks.flush)  # what a cycle cut short by the stop had taken
     for sink in sinks:
         assembly.starting.append(sink.start)
         assembly.closing.append(sink.close)  # flushed, or spooled for the next start

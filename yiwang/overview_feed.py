@@ -230,6 +230,15 @@ class OverviewFeed:
     def unsubscribe(self, subscription: Subscription) -> None:
         self.subscribers.discard(subscription)
 
+    def end_streams(self) -> None:
+        """On stop: every page's stream ends now (the browser shows the lost connection and reconnects to the next
+        start), since the API server waits for open responses before it exits."""
+        for subscription in list(self.subscribers):
+            self.subscribers.discard(subscription)
+            while not subscription.queue.empty():
+                subscription.queue.get_nowait()
+            subscription.queue.put_nowait(None)
+
     def publish(self, events: list[Event]) -> None:
         """On the event loop; never blocks: a page that cannot take an event now is dropped."""
         for subscription in list(self.subscribers):

@@ -7,13 +7,16 @@ computed from that history, as text."""
 from __future__ import annotations
 
 import bisect
+import contextlib
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from lab import lab_inventory_dir
@@ -58,8 +61,32 @@ def filled(lab_state: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                               ssh={"enabled": False}, capacity={"history_url": victoria.url})
         with served(config, work, port) as site:
             yield Filled(site, histories, end)
+            ended = left_open(site)
+            stopping = time.monotonic()
+        # A wall display's event stream was open: the stop ends it rather than waiting for it (and cuts the
+        # capacity and carriers jobs, reading this history, after its grace), a few seconds, not minutes.
+        took = time.monotonic() - stopping
+        assert ended.wait(5) and took < 10, f"yiwang run took {took:.1f} s to stop"
     finally:
         victoria.stop()
+
+
+def left_open(site: Site) -> threading.Event:
+    """An overview event stream, opened and read in a thread; the event is set when the server ends it."""
+    ended, opened = threading.Event(), threading.Event()
+
+    def read() -> None:
+        with httpx.Client(base_url=site.url, cookies=site.http.cookies, timeout=60) as client, \
+                client.stream("GET", "/api/overview/stream") as answer:
+            opened.set()
+            with contextlib.suppress(httpx.HTTPError):
+                for _ in answer.iter_bytes():
+                    pass
+        ended.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    assert opened.wait(10)
+    return ended
 
 
 def test_a_device_page_draws_its_uplinks_last_day_point_for_point(filled: Filled) -> None:
