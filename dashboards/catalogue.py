@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from collectors.snmp.profile import BUILTIN_DIR, load_profiles
+from yiwang.capacity.samples import MEASUREMENT, THRESHOLDS, WINDOWS
 from yiwang.sinks.prometheus import metric_name
 
 
@@ -42,12 +43,15 @@ POLLER_FIELDS = {"poll": {"up", "duration_seconds", "varbinds", "bad_varbinds"},
                  "icmp": {"up", "loss_ratio", "rtt_seconds"},
                  "cycle": {"devices", "failed", "duration_seconds", "late_seconds"}}
 POLLED_MEASUREMENTS = frozenset(PROFILE_FIELDS) | frozenset(POLLER_FIELDS)
+# Computed by `yiwang run` from the metric history when capacity.history_url is set (yiwang/capacity/samples.py).
+CAPACITY_FIELDS = {MEASUREMENT: {"p95_ratio", "days_to_saturation"}}
 
 
 def metric(measurement: str, field: str) -> Metric:
-    known = PROFILE_FIELDS.get(measurement) or POLLER_FIELDS.get(measurement) or set()
+    known = (PROFILE_FIELDS.get(measurement) or POLLER_FIELDS.get(measurement) or CAPACITY_FIELDS.get(measurement)
+             or set())
     if field not in known:
-        raise KeyError(f"{measurement}.{field} is written by no SNMP profile nor the poller")
+        raise KeyError(f"{measurement}.{field} is written by no SNMP profile, the poller nor the capacity samples")
     return Metric(measurement, field)
 
 
@@ -70,3 +74,7 @@ IF_OUT_ERRORS = metric("interface", "out_errors_per_second")
 IF_IN_DISCARDS = metric("interface", "in_discards_per_second")
 CPU = metric("entity", "cpu_percent")
 MEMORY = metric("entity", "mem_percent")
+LINK_P95 = metric(MEASUREMENT, "p95_ratio")  # labels: window (WINDOWS), direction, device, interface, carrier, path
+LINK_DAYS = metric(MEASUREMENT, "days_to_saturation")  # labels: threshold (THRESHOLDS), direction, ...
+LINK_WINDOWS = WINDOWS
+LINK_THRESHOLDS = THRESHOLDS

@@ -242,6 +242,16 @@ def links(b: Board) -> None:
     _series(b, "各区县总流量 · Traffic by county",
             [Q(c.IF_IN_BPS, "{{county}} 入 in", agg="sum", by=("county",)),
              Q(c.IF_OUT_BPS, "{{county}} 出 out", agg="sum", by=("county",))], "bps", w=24)
+    # The hourly capacity samples (yiwang/capacity/samples.py): p95 of the contract per window, and the forecast
+    # crossing per threshold (absent where the trend never crosses).
+    windows_zh = {"7d": "7 天", "30d": "30 天"}
+    for window in c.LINK_WINDOWS:
+        _series(b, f"{windows_zh.get(window, window)} P95 利用率前 10 · Top 10 p95 utilisation, {window}",
+                [Q(c.LINK_P95, "{{device}} {{interface}} {{direction}}", match=(("window", window),), topk=10)],
+                "percentunit")
+    for threshold in c.LINK_THRESHOLDS:
+        _table(b, f"距 {threshold}% 签约带宽天数 · Days to {threshold}% of the contract",
+               [Q(c.LINK_DAYS, match=(("threshold", threshold),))], w=12)
 
 
 def alert_rules() -> list[Rule]:

@@ -249,17 +249,21 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
                                          settings.compliance.samples_interval_s))
         jobs.append(Job("backup", functools.partial(backup_job, archive, after_backup), settings.archive.interval_s,
                         after="ssh" if any(r.name == "ssh" for r in registered) else "snmp"))
+    carrier_slas = None
     if settings.capacity.history_url and inv.links:
         from yiwang.capacity.samples import CapacityCollector
         from yiwang.capacity.service import history_of
+        from yiwang.capacity.sla_panel import CarrierSlas
 
         history = history_of(settings.capacity)
         assert history is not None
         registered.append(Registered(CapacityCollector(inv, settings.capacity, history), (),
                                      settings.capacity.samples_interval_s))
+        carrier_slas = CarrierSlas(inv, settings.capacity, history)
     polled = {r.name for r in registered}
     health = PollHealth(store, {t.device: t.tags for t in targets.icmp}, polled - NOT_POLLS, inv)
-    stages: list[Stage] = [health, LatestStage(latest), SinkStage(sinks, latest)]
+    to_sinks = SinkStage(sinks, latest)
+    stages: list[Stage] = [health, LatestStage(latest), to_sinks]
     if "ssh" in polled:
         stages.append(VersionStage(VersionStore(store.engine)))  # for runs without yiwang run's latest samples
     alerts = None
@@ -275,6 +279,10 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
         stages.append(AlertsStage(alerts, latest, dispatcher, [n for n in ALERT_INPUTS if n in polled]))
     overview = OverviewFeed(inv, health, latest, alerts)  # after the alerts: each cycle's state is evaluated
     stages.append(overview)
+    if carrier_slas is not None:  # the carriers panel on the capacity samples' timer, sent to the pages when done
+        overview.carriers = carrier_slas
+        jobs.append(Job("carriers", functools.partial(carrier_slas.refresh, overview.refresh),
+                        settings.capacity.samples_interval_s))
     traps = trap_receiver(settings, inv, store)
     monitor = Monitor(registered, stages, jobs, [traps] if traps is not None else [])
     auth, audit = access(settings, store)
@@ -297,6 +305,7 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
         # a second process on the same outbox is refused at start, not at the first alert
         assembly.starting.append(dispatcher.open)
         assembly.closing.append(dispatcher.close)
+    assembly.closing.append(to_sinks.flush)  # what a cycle cut short by the stop had taken
     for sink in sinks:
         assembly.starting.append(sink.start)
         assembly.closing.append(sink.close)  # flushed, or spooled for the next start

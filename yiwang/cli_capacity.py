@@ -7,7 +7,6 @@ function of its own, the typer command a thin wrapper."""
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import sys
 import time
@@ -19,6 +18,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from yiwang.capacity import csv_rows
 from yiwang.capacity.service import NO_HISTORY
 from yiwang.cli_common import ConfigOption, err, fail, out, settings_from
 from yiwang.config import Settings
@@ -66,10 +66,7 @@ def _show(rows: list[dict[str, object]], columns: dict[str, str], title: str, as
     if as_json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
     elif as_csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else list(columns),
-                                extrasaction="ignore", restval="")
-        writer.writeheader()
-        writer.writerows(rows)
+        sys.stdout.write(csv_rows.csv_text(rows, list(rows[0]) if rows else list(columns)))
     else:
         table = Table(title=title)
         for header in columns.values():

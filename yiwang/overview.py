@@ -284,9 +284,10 @@ def compliance_panel(inv: Inventory, samples: Iterable[Sample], titles: Mapping[
                         for r, n in sorted(by_rule.items(), key=lambda item: (-item[1], item[0]))]}
 
 
-def capacity_panel(inv: Inventory, samples: Iterable[Sample]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The hot list and the carriers from the last computed `link` samples (yiwang.capacity.samples): per link
-    the busier direction's 30-day p95 and the nearer crossing of 90 % of the contract."""
+def capacity_panel(inv: Inventory, samples: Iterable[Sample]) -> dict[str, Any]:
+    """The hot list from the last computed `link` samples (yiwang.capacity.samples): per link the busier
+    direction's 30-day p95 and the nearer crossing of 90 % of the contract. (The carriers panel is their SLA
+    figures: yiwang.capacity.sla_panel.)"""
     areas = {(link.local.device, link.local.interface): link.area for link in inv.links}
     links: dict[tuple[str, str], dict[str, Any]] = {}
     for sample in samples:
@@ -305,14 +306,4 @@ def capacity_panel(inv: Inventory, samples: Iterable[Sample]) -> tuple[dict[str,
     ranked = sorted(links.values(), key=lambda r: (-(r["p95_30d_pct"] or 0.0),
                                                    r["days_to_90"] if r["days_to_90"] is not None else 1e18,
                                                    r["link"]))
-    carriers: dict[str, dict[str, Any]] = {}
-    for row in links.values():
-        carrier = carriers.setdefault(row["carrier"], {"carrier": row["carrier"], "links": 0, "over_70": 0,
-                                                       "over_90": 0, "p95_30d_max_pct": None})
-        carrier["links"] += 1
-        pct = row["p95_30d_pct"]
-        if pct is not None:
-            carrier["over_70"] += pct >= 70
-            carrier["over_90"] += pct >= 90
-            carrier["p95_30d_max_pct"] = max(pct, carrier["p95_30d_max_pct"] or 0.0)
-    return {"hot": ranked[:HOT_LINKS]}, [carriers[c] for c in sorted(carriers)]
+    return {"hot": ranked[:HOT_LINKS]}

@@ -65,6 +65,16 @@ class SampleSource(Protocol):
     def device_samples(self, device: str) -> Iterable[Sample]: ...
 
 
+class CarrierSource(Protocol):
+    """The carriers' SLA figures as last computed on their timer (yiwang.capacity.sla_panel.CarrierSlas)."""
+
+    @property
+    def panel(self) -> Mapping[str, Any]: ...
+
+
+NO_CARRIERS: Mapping[str, Any] = {"month": None, "computed_at": None, "carriers": [], "problem": None}
+
+
 class PanelSources(Protocol):
     """The slow-moving inputs of the panels, read in a thread once per cycle: active change jobs, rule titles."""
 
@@ -132,12 +142,12 @@ class Subscription:
 
 def build_state(inv: Inventory, topology: Topology, states: Mapping[str, Mapping[str, DeviceState]],
                 counts: AreaCounts, records: list[AlertLike], samples: list[Sample],
-                rollouts: list[Rollout], titles: Mapping[str, str], now_ns: int) -> OverviewState:
+                rollouts: list[Rollout], titles: Mapping[str, str], now_ns: int,
+                carriers: Mapping[str, Any] = NO_CARRIERS) -> OverviewState:
     firing = firing_alerts(records)
     rows = area_rows(inv, counts, alerts_by_area(inv, firing, topology.areas_of))
-    capacity, carriers = capacity_panel(inv, samples)
     panels = {"rollouts": rollout_panel(inv, rollouts), "compliance": compliance_panel(inv, samples, titles),
-              "capacity": capacity, "carriers": carriers}
+              "capacity": capacity_panel(inv, samples), "carriers": carriers}
     return OverviewState(now_ns, root_area(inv), device_statuses(inv, states), alerts_by_device(firing),
                          {row["id"]: row for row in rows}, alerts_summary(inv, records, counts, topology.areas_of),
                          panels)
@@ -154,6 +164,7 @@ class OverviewFeed:
         self.latest = latest
         self.alerts = alerts
         self.panels = panels
+        self.carriers: CarrierSource | None = None  # set when a metric history is configured
         self.topology = alerts.topology if alerts is not None else Topology.from_inventory(inventory)
         self.queue_size = queue_size
         self.clock = clock
@@ -189,15 +200,17 @@ class OverviewFeed:
             self.state = self._build(*self._inputs())
         return self.state
 
-    def _inputs(self) -> tuple[dict[str, dict[str, DeviceState]], AreaCounts, list[AlertLike], list[Sample]]:
+    def _inputs(self) -> tuple[dict[str, dict[str, DeviceState]], AreaCounts, list[AlertLike], list[Sample],
+                               Mapping[str, Any]]:
         states = {device: dict(by) for device, by in self.health.states.items()}
         records = list(self.alerts.state.alerts.values()) if self.alerts is not None else []
         # Area-wide samples (compliance, capacity) belong to no device: the last run's, never history.
         samples = [s for s in self.latest.device_samples("") if s.measurement in ("compliance", "link")]
-        return states, self.health.counts, records, samples
+        carriers = self.carriers.panel if self.carriers is not None else NO_CARRIERS  # replaced, never changed
+        return states, self.health.counts, records, samples, carriers
 
     def _build(self, states: dict[str, dict[str, DeviceState]], counts: AreaCounts, records: list[AlertLike],
-               samples: list[Sample]) -> OverviewState:
+               samples: list[Sample], carriers: Mapping[str, Any]) -> OverviewState:
         rollouts: list[Rollout] = []
         titles: Mapping[str, str] = {}
         if self.panels is not None:
@@ -206,7 +219,7 @@ class OverviewFeed:
             except Exception as exc:  # noqa: BLE001 - a store hiccup costs the panels one cycle, not the overview
                 log.warning("overview panels: %s: %s", type(exc).__name__, exc)
         return build_state(self.inventory, self.topology, states, counts, records, samples, rollouts, titles,
-                           self.clock())
+                           self.clock(), carriers)
 
     # --- the pages ---------------------------------------------------------------------------------------------
     def subscribe(self) -> Subscription:
@@ -216,6 +229,15 @@ class OverviewFeed:
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self.subscribers.discard(subscription)
+
+    def end_streams(self) -> None:
+        """On stop: every page's stream ends now (the browser shows the lost connection and reconnects to the next
+        start), since the API server waits for open responses before it exits."""
+        for subscription in list(self.subscribers):
+            self.subscribers.discard(subscription)
+            while not subscription.queue.empty():
+                subscription.queue.get_nowait()
+            subscription.queue.put_nowait(None)
 
     def publish(self, events: list[Event]) -> None:
         """On the event loop; never blocks: a page that cannot take an event now is dropped."""

@@ -10,12 +10,13 @@ The monitor knows no collector, sink or rule by name: adding a collector is one 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from collectors.base import CycleCollector, PollResult, PollTarget
 from collectors.model import Sample
@@ -23,6 +24,10 @@ from collectors.model import Sample
 log = logging.getLogger("yiwang.pipeline")
 
 SLICE_S = 0.005  # the longest the monitor keeps the event loop to itself while it takes a cycle's results
+# On stop, what is under way (a cycle, a backup with its compliance run, a month's carrier figures) gets this long to
+# end, then it is cancelled: each restarts whole on the next start, and what a cut cycle has taken already is in the
+# sink stage, flushed or spooled on close (yiwang.stages.SinkStage.flush).
+STOP_GRACE_S = 2.0
 
 
 @dataclass(slots=True)
@@ -169,16 +174,33 @@ class Monitor:
                 log.error("%s after the %s cycle failed: %s: %s", type(stage).__name__, report.collector,
                           type(exc).__name__, exc)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, grace_s: float = STOP_GRACE_S) -> None:
         loops = [self._after(r.after, self._cycles(r, stop)) for r in self.collectors.values()]
         loops += [self._after(j.after, self._jobs(j, stop)) for j in self.jobs]
         loops += [self._listen(s, stop) for s in self.streams]
         loops += [self._listen(f, stop) for f in self.feeds]
-        await asyncio.gather(*loops)
+        running = asyncio.gather(*loops)
+        stopping = asyncio.ensure_future(stop.wait())
+        either: set[asyncio.Future[Any]] = {running, stopping}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not running.done():
+            done, _ = await asyncio.wait({running}, timeout=grace_s)
+            if not done:
+                log.info("stopping: what was still running after %.1f s is cancelled", grace_s)
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+                return
+        await running  # a loop's own failure, as before
 
-    async def _after(self, name: str | None, work: Awaitable[None]) -> None:
+    async def _after(self, name: str | None, work: Coroutine[object, object, None]) -> None:
         if name is not None and name in self._done_once:
-            await self._done_once[name].wait()
+            try:
+                await self._done_once[name].wait()
+            except asyncio.CancelledError:
+                work.close()  # stopped before it began: never started, not "never awaited"
+                raise
         await work
 
     async def _cycles(self, registered: Registered, stop: asyncio.Event) -> None:

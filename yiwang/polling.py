@@ -20,6 +20,7 @@ from typing import Any
 from collectors.base import Collector, PollResult, PollTarget
 
 CHUNK = 200
+STOP_WAIT_S = 1.0  # for idle workers to end on their own, then for terminated ones
 
 
 async def poll_targets(collector: Collector, targets: Sequence[PollTarget], concurrency: int
@@ -227,13 +228,23 @@ class WorkerPool:
         await asyncio.to_thread(self.stop)
 
     def stop(self) -> None:
+        """An idle worker reads "stop" and ends at once; one still busy with a cycle (cancelled by the stop: its
+        results are no longer wanted, and it reads commands only between cycles) is terminated after STOP_WAIT_S,
+        all workers together."""
         for _, conn in self._workers:
             try:
                 conn.send("stop")
             except OSError:
                 pass
+        deadline = time.monotonic() + STOP_WAIT_S
         for process, _ in self._workers:
-            process.join(timeout=5)
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+        for process, _ in self._workers:
+            if process.is_alive():
+                process.terminate()
+        for process, _ in self._workers:
+            process.join(timeout=STOP_WAIT_S)
             if process.is_alive():
                 process.kill()
+                process.join(timeout=STOP_WAIT_S)
         self._workers.clear()

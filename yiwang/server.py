@@ -18,6 +18,8 @@ from yiwang.assemble import SetupError, assemble
 from yiwang.config import Settings
 
 log = logging.getLogger("yiwang.server")
+# On stop, requests under way (a long capacity report) get this long to answer, then they are cancelled.
+API_STOP_GRACE_S = 3
 
 
 class ApiServer(uvicorn.Server):
@@ -113,6 +115,7 @@ async def serve(settings: Settings, workers: int | None = None, role: str = "all
     tls = settings.api.tls
     server = ApiServer(uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
                                       log_level="warning", lifespan="off",
+                                      timeout_graceful_shutdown=API_STOP_GRACE_S,
                                       ssl_certfile=str(tls.cert) if tls else None,
                                       ssl_keyfile=str(tls.key) if tls else None))
     stop = asyncio.Event()
@@ -134,6 +137,7 @@ async def serve(settings: Settings, workers: int | None = None, role: str = "all
     finally:
         stop.set()
         server.should_exit = True
+        assembly.services.overview.end_streams()  # open event streams would keep the API server waiting
         await asyncio.gather(api_task, poll_task, collector_task, return_exceptions=True)
         await assembly.close()
         log.info("stopped; sinks flushed or spooled")

@@ -116,14 +116,15 @@ class SinkStage:
             return
         self._batch.extend(result.samples)
         if len(self._batch) >= FLUSH_EVERY:
-            self._flush()
+            self.flush()
 
     async def settle(self, report: CycleReport) -> None:
-        self._flush()
+        self.flush()
         for sink in self.sinks:
             self.latest.replace("", f"sink-{sink.name}", sink.health_samples())
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Hands what was taken to the sinks; on stop too, for a cycle cancelled before its settle."""
         batch, self._batch = self._batch, []
         if batch:
             for sink in self.sinks:

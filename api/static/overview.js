@@ -373,12 +373,24 @@ function drawPanels() {
       t("col.p95"), true], ["days_to_90", t("col.days90"), true],
   ], hot) : el("p", { className: "none" }, t("capacity.none")));
 
-  // The carriers' figures are whatever the capacity report computed last: shown as they come, column by column.
-  const carriers = panels.carriers || [];
-  const keys = carriers.length ? Object.keys(carriers[0]).filter((k) => typeof carriers[0][k] !== "object") : [];
-  document.getElementById("carriers").replaceChildren(carriers.length
-    ? simpleTable(keys.map((k) => [k, k, typeof carriers[0][k] === "number"]), carriers)
-    : el("p", { className: "none" }, t("carriers.none")));
+  // The carriers' SLA figures of the month so far, as yiwang last computed them (hourly): kept or broken.
+  const sla = panels.carriers || { carriers: [] };
+  const pct = (v) => (v === null || v === undefined ? null : `${Number(v).toFixed(3)}%`);
+  const ms = (v) => (v === null || v === undefined ? null : `${Number(v).toFixed(1)} ms`);
+  const kept = (v) => (v === true ? t("sla.kept") : v === false ? t("sla.broken") : null);
+  const carrierParts = [];
+  if (sla.month) carrierParts.push(el("p", { className: "sla-month" }, t("carriers.month", sla)));
+  if (sla.problem) carrierParts.push(el("p", { className: "problem" }, sla.problem));
+  if ((sla.carriers || []).length) {
+    carrierParts.push(simpleTable([
+      [(r) => r.name_zh || r.carrier, t("col.carrier")], ["links", t("col.links"), true],
+      [(r) => pct(r.availability_pct), t("col.availability"), true], [(r) => pct(r.sla_availability_pct), t("col.slaAvailability"), true],
+      [(r) => kept(r.meets_sla), t("col.meetsSla")], ["outages", t("col.outages"), true],
+      [(r) => ms(r.rtt_mean_ms), t("col.rttMean"), true], [(r) => ms(r.sla_latency_ms), t("col.slaLatency"), true],
+      [(r) => kept(r.meets_latency), t("col.meetsLatency")],
+    ], sla.carriers));
+  } else if (!sla.problem) carrierParts.push(el("p", { className: "none" }, t("carriers.none")));
+  document.getElementById("carriers").replaceChildren(...carrierParts);
 }
 
 function drawSummary() {

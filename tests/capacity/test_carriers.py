@@ -215,6 +215,55 @@ def test_prometheus_answers_alike(victoria_month: VictoriaMetrics, prometheus: P
         assert (found.rtt_sum_s, found.rtt_count) == (pytest.approx(other.rtt_sum_s), other.rtt_count)
 
 
+def test_the_overviews_carriers_panel_is_the_month_so_far_computed_on_its_timer(
+        victoria_month: VictoriaMetrics) -> None:
+    """`yiwang run`'s carriers panel (yiwang.capacity.sla_panel) on the same month, seen on 2025-12-18 08:40 (UTC+8,
+    window 5000 just closed), through the overview feed; then with the history gone the figures stay."""
+    from inventory.model import Inventory
+    from yiwang.capacity.sla_panel import CarrierSlas
+    from yiwang.config import CapacitySettings
+    from yiwang.overview_feed import OverviewFeed
+
+    class Health:
+        states: dict[str, dict[str, object]] = {}
+        counts: dict[str, dict[str, int]] = {}
+
+    class Latest:
+        def device_samples(self, device: str) -> list[Sample]:
+            return []
+
+    now = MONTH.start_s + 300 * 5000 + 7
+    inventory = Inventory(links=list(LINKS), carriers=dict(CARRIERS))
+    slas = CarrierSlas(inventory, CapacitySettings(history_url=victoria_month.url), PromHistory(victoria_month.url),
+                       clock=lambda: now)
+    feed = OverviewFeed(inventory, Health(), Latest(), clock=lambda: 1)  # type: ignore[arg-type]
+    feed.carriers = slas
+    asyncio.run(slas.refresh(feed.refresh))
+    panel = feed.current().panels["carriers"]
+    assert panel["month"] == "2025-12" and panel["problem"] is None
+    assert panel["computed_at"] == "2025-12-18T00:40:07+00:00"
+    rows = {r["carrier"]: r for r in panel["carriers"]}
+    assert list(rows) == ["China Telecom", "China Unicom", "Great Wall Broadband"]
+    telecom, unicom, great_wall = rows.values()
+    # 5,000 windows a link. v-a: 24 unknown, 20 down (the four outages all lie before window 5000); v-b all up:
+    # 9,956 up of 9,976 known = 99.7995 % < 99.9 % broken. Pings answered: v-a 4,976 - 12 - 4 - 3 at 10 ms, v-b
+    # 5,000 at 20 ms: (4,957 x 10 + 5,000 x 20) / 9,957 = 15.02 ms, within 30 ms.
+    assert (telecom["availability_pct"], telecom["sla_availability_pct"], telecom["meets_sla"]) == \
+        (round(9956 / 9976 * 100, 4), 99.9, False)
+    assert (telecom["outages"], telecom["outage_minutes"], telecom["breaking_links"]) == (4, 100, 1)
+    assert (telecom["rtt_mean_ms"], telecom["sla_latency_ms"], telecom["meets_latency"]) == (15.02, 30.0, True)
+    # v-c's 30 minutes down come at window 6000: not yet in this month so far.
+    assert (unicom["availability_pct"], unicom["meets_sla"], unicom["outages"]) == (100.0, True, 0)
+    assert (unicom["rtt_mean_ms"], unicom["sla_latency_ms"], unicom["meets_latency"]) == (15.0, None, None)
+    assert great_wall["meets_sla"] is None and great_wall["problem"] == NO_SLA
+    # The history gone: the figures stay, the problem beside them.
+    slas.history = PromHistory(f"http://127.0.0.1:{free_port()}")
+    asyncio.run(slas.refresh(feed.refresh))
+    after = feed.current().panels["carriers"]
+    assert after["carriers"] == panel["carriers"] and after["month"] == "2025-12"
+    assert after["problem"].startswith("metric history http://127.0.0.1:")
+
+
 def test_a_database_that_is_down_is_one_clear_error() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(HistoryError) as caught:

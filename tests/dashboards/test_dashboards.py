@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import random
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,17 +82,26 @@ def test_structure(kind: str, name: str) -> None:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, set[str]]]]:
     """A real `yiwang run` on the small lab writing to VictoriaMetrics: (its /metrics text, {measurement:field ->
     tag keys} as written through the InfluxDB write API). VictoriaMetrics joins measurement and field with ':'
-    here, which no measurement contains, so the pair is read back unambiguously."""
+    here, which no measurement contains, so the pair is read back unambiguously. A second VictoriaMetrics holds
+    8 days of the lab's uplink traffic (`yiwang lab history`) as capacity.history_url, so that the run computes
+    and exports the link samples (p95 per window, days to saturation per threshold) too."""
     tmp = tmp_path_factory.mktemp("grafana-live")
     state = tmp / "lab"
     state.mkdir()
     lab_up(state, profile="small", seed=2026, port=random.randint(20000, 29999))
     vm = start_victoria_metrics(tmp, extra_args=["-influxMeasurementFieldSeparator=:"])
+    history = start_victoria_metrics(tmp / "history")
     process = None
     try:
         port = free_tcp_port()
         config = write_config(tmp / "yiwang.yaml", state, database_url=f"sqlite:///{tmp / 'y.sqlite'}",
-                              api={"port": port}, influx={"url": vm.influx_url, "org": "o", "bucket": "yiwang"})
+                              api={"port": port}, influx={"url": vm.influx_url, "org": "o", "bucket": "yiwang"},
+                              capacity={"history_url": history.url})
+        filled = subprocess.run([sys.executable, "-m", "yiwang", "lab", "history", "--days", "8", "--traffic-only",
+                                 "--server-days", "0", "--url", history.url, "-c", str(config)],
+                                capture_output=True, text=True, timeout=300)
+        assert filled.returncode == 0, filled.stderr
+        history.force_flush()
         token = api_token(config, "viewer")
         process = start_run(config, tmp / "yiwang.log")
         url = f"http://127.0.0.1:{port}"
@@ -100,7 +111,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
         while True:  # every collector has answered once: SNMP tables, ICMP and the cycle summary are all there
             text = httpx.get(f"{url}/metrics", headers=headers, timeout=30).text
             if all(n in text for n in ("yiwang_interface_in_bps{", "yiwang_icmp_rtt_seconds{", "yiwang_cycle_",
-                                       "yiwang_entity_cpu_percent{")):
+                                       "yiwang_entity_cpu_percent{", "yiwang_link_p95_ratio{",
+                                       "yiwang_link_days_to_saturation{")):
                 break
             assert time.monotonic() < deadline, text[:2000]
             time.sleep(1)
@@ -114,6 +126,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
         if process is not None:
             stop_run(process)
         vm.stop()
+        history.stop()
         lab_down(state)
 
 

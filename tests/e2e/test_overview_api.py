@@ -82,7 +82,8 @@ def test_overview_devices_and_panels(browser: httpx.Client) -> None:
     assert devices["area"] == "hb.hg.huangzhou" and len(devices["devices"]) == areas["hb.hg.huangzhou"]["devices"]
     assert {d["status"] for d in devices["devices"]} <= {"up", "down", "unknown"}
     panels = browser.get("/api/overview/panels").json()
-    assert panels["rollouts"] == [] and panels["capacity"] == {"hot": []} and panels["carriers"] == []
+    assert panels["rollouts"] == [] and panels["capacity"] == {"hot": []} and panels["carriers"] == {
+        "month": None, "computed_at": None, "carriers": [], "problem": None}  # no metric history configured
     assert browser.get("/api/overview/devices", params={"area": "nowhere"}).status_code == 404
     assert browser.get("/api/overview/devices/no-such-device").status_code == 404
 

@@ -336,6 +336,31 @@ def test_fits_the_desk_and_the_wall(site: Site, width: int, height: int) -> None
     desk.context.close()
 
 
+def test_the_wall_cycles_through_every_county(site: Site) -> None:
+    """The small lab has one county: the page is given the city's answer with a second county (a copy of the
+    first under another id and name, its device list empty) and must step through both, then begin again."""
+    import json
+
+    overview = polled(site)
+    county = next(a for a in overview["areas"] if a["level"] == "county")
+    twin = {**county, "id": county["id"] + "-twin", "name": "第二县", "code": None}
+    answer = {**overview, "areas": [*overview["areas"], twin]}
+    page = site.page(1366, 768)
+    page.route("**/api/overview", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                              body=json.dumps(answer, ensure_ascii=False)))
+    page.route(f"**/api/overview/devices?area={twin['id']}", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps({"area": twin["id"], "devices": []})))
+    page.goto(site.url + "/?wall=1&cycle=2")
+    page.wait_for_selector("html[data-ready]", timeout=30_000)
+    seen: list[str] = []
+    for _ in range(3):  # each step 2 s apart: the first county, the second, the first again
+        page.wait_for_function("(last) => window.yiwangOverview.state.focus !== last", arg=seen[-1] if seen else
+                               overview["root"], timeout=10_000)
+        seen.append(page.evaluate("window.yiwangOverview.state.focus"))
+    assert seen == [county["id"], twin["id"], county["id"]]
+    page.context.close()
+
+
 def test_the_stream_is_live_and_no_console_errors_anywhere(site: Site) -> None:
     page = open_overview(site)
     page.wait_for_selector("html[data-live='1']", timeout=20_000)

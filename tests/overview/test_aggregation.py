@@ -140,11 +140,9 @@ def test_panels_from_last_computed_samples() -> None:
              for d, r in (("in", 0.8123), ("out", 0.95))]
     links += [Sample("link", tags(**base, direction=d, threshold="90"), {"days_to_saturation": v}, 1)
               for d, v in (("in", 40.0), ("out", 0.0))]
-    capacity, carriers = capacity_panel(inv, links)
-    assert capacity == {"hot": [{"link": "a-v1 GE0/0/1", "device": "a-v1", "interface": "GE0/0/1",
+    assert capacity_panel(inv, links) == {"hot": [{"link": "a-v1 GE0/0/1", "device": "a-v1", "interface": "GE0/0/1",
                                  "area": "hb.hg.a.t1.v1", "carrier": "电信", "p95_30d_pct": 95.0, "days_to_90": 0.0}]}
-    assert carriers == [{"carrier": "电信", "links": 1, "over_70": 1, "over_90": 1, "p95_30d_max_pct": 95.0}]
-    assert capacity_panel(inv, []) == ({"hot": []}, [])
+    assert capacity_panel(inv, []) == {"hot": []}
     rollout = Rollout("j1", "ipv6", "hb.hg", "running", {"a-core": "ok", "a-v1": "failed", "b-core": "pending"})
     assert rollout_panel(inv, [rollout]) == [{
         "job": "j1", "title": "IPv6 开通 / IPv6 rollout: 黄冈", "state": "running",

@@ -180,3 +180,66 @@ def test_two_collectors_under_one_name_are_refused() -> None:
     with pytest.raises(ValueError, match="one name"):
         Monitor([Registered(TableCollector("snmp", {}), TARGETS, 1.0),
                  Registered(TableCollector("snmp", {}), TARGETS, 1.0)], [])
+
+
+async def test_a_stop_cuts_what_runs_past_the_grace_and_keeps_what_was_taken() -> None:
+    """A cycle stuck after its first device and a job that never ends: run() returns `grace_s` after the stop,
+    the job is cancelled, and the first device's samples, taken before the cut, reach the sink on flush."""
+    latest, sink = LatestStore(), ListSink()
+    to_sinks = SinkStage([sink], latest)
+    stop = asyncio.Event()
+    cancelled: list[str] = []
+
+    class Stuck:
+        name = "snmp"
+
+        async def collect(self, targets: Sequence[PollTarget]) -> AsyncIterator[PollResult]:
+            yield PollResult("a", self.name, [interface("a", "1", "Gi0/1", 1.0)], True)
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                cancelled.append("cycle")
+                raise
+            yield PollResult("b", self.name, [], True)  # never reached
+
+        async def close(self) -> None:
+            pass
+
+    async def endless() -> None:
+        await asyncio.sleep(0.05)  # the cycle is stuck by now
+        stop.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.append("job")
+            raise
+
+    monitor = Monitor([Registered(Stuck(), TARGETS, 60.0)], [LatestStage(latest), to_sinks],
+                      [Job("carriers", endless, 3600.0)])
+    started = asyncio.get_running_loop().time()
+    await asyncio.wait_for(monitor.run(stop, grace_s=0.3), 5)
+    assert 0.3 <= asyncio.get_running_loop().time() - started < 1.5
+    assert sorted(cancelled) == ["cycle", "job"]
+    assert sink.added == []  # still in the stage: the cycle never settled
+    to_sinks.flush()
+    assert [s.tags for s in sink.added] == [make_tags(device="a", if_index="1", interface="Gi0/1")]
+
+
+async def test_a_stop_waits_for_a_cycle_that_ends_within_the_grace() -> None:
+    latest, recorder = LatestStore(), Recorder()
+    stop = asyncio.Event()
+
+    class Slow:
+        name = "snmp"
+
+        async def collect(self, targets: Sequence[PollTarget]) -> AsyncIterator[PollResult]:
+            stop.set()
+            await asyncio.sleep(0.2)
+            yield PollResult("a", self.name, [], True)
+
+        async def close(self) -> None:
+            pass
+
+    monitor = Monitor([Registered(Slow(), TARGETS[:1], 60.0)], [LatestStage(latest), recorder])
+    await asyncio.wait_for(monitor.run(stop, grace_s=2.0), 5)
+    assert recorder.settled == ["snmp"]  # the cycle finished and settled, not cut

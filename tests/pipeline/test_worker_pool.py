@@ -96,3 +96,32 @@ def test_a_dead_worker_fails_its_own_devices_and_is_replaced() -> None:
     survivors = [n for n in names if shard_of(n, 2) == 1]
     assert survivors and all(during[n].ok for n in survivors)
     assert set(after) == set(names) and all(r.ok for r in after.values())
+
+
+def test_a_pool_closed_mid_cycle_ends_its_workers_promptly() -> None:
+    """`yiwang run` stopping cancels a cycle under way; a worker still polling (a device that never answers) reads
+    no "stop" until its cycle ends, so it is terminated: the close takes about STOP_WAIT_S, not the cycle's end."""
+    from yiwang.polling import STOP_WAIT_S
+
+    hang = next(f"hang{i}" for i in range(100) if shard_of(f"hang{i}", 2) == 0)
+
+    async def run() -> float:
+        pool = WorkerPool(PidCollector, 2, 10, "pid")
+        pool.start()
+        pids = pool.pids()
+        cycle = asyncio.ensure_future(_cycle(pool, _targets(["d1", "d2", hang])))
+        await asyncio.sleep(1.0)
+        cycle.cancel()
+        started = asyncio.get_running_loop().time()
+        await pool.close()
+        took = asyncio.get_running_loop().time() - started
+        for pid in pids:  # ended and reaped: no such process any more
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                continue
+            raise AssertionError(f"worker {pid} is still running")
+        return took
+
+    took = asyncio.run(run())
+    assert STOP_WAIT_S <= took < STOP_WAIT_S + 1.5

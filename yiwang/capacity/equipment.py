@@ -9,8 +9,6 @@ counted under "unknown model", never dropped: the programme's counts must add up
 
 from __future__ import annotations
 
-import csv
-import io
 from calendar import monthrange
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ from typing import Any, Literal
 from collectors.model import Sample
 from collectors.platforms import SSH_PLATFORMS
 from inventory.model import Inventory, Level
+from yiwang.capacity import csv_rows
 from yiwang.capacity.lifecycle import Lifecycle, find
 from yiwang.versions import KnownVersion
 
@@ -196,21 +195,7 @@ CSV_COLUMNS = ("device", "county", "county_name", "platform", "model", "version"
 def csv_text(report: EquipmentReport) -> str:
     """One row per device (the groups and the replacement list are sums and filters of it), as the CLI prints it
     and the API sends it."""
-    stream = io.StringIO()
-    writer = csv.writer(stream)
-    writer.writerow(CSV_COLUMNS)
-    for row in report.devices:
-        found = row.as_json()
-        writer.writerow([_cell(found[c]) for c in CSV_COLUMNS])
-    return stream.getvalue()
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    text = str(value)
-    # a model or version is device text: a spreadsheet must not run it as a formula
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return csv_rows.csv_text((row.as_json() for row in report.devices), CSV_COLUMNS)
 
 
 def uptimes(samples: Iterable[Sample]) -> dict[str, float]:

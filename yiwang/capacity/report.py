@@ -8,8 +8,6 @@ Every name in it (areas, devices, interfaces, carriers, sites) is inventory or d
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from html import escape
 from urllib.parse import urlsplit, urlunsplit
 
 from inventory.model import Inventory, Level
+from yiwang.capacity import csv_rows
 from yiwang.capacity.charts import HOUR_S, HOURS, Hourly
 from yiwang.capacity.datacentre import SiteUse
 from yiwang.capacity.links import CHINA, FULL, WARN, LinkReport, Upgrade, link_rows, upgrade_rows
@@ -274,16 +273,4 @@ def _when(label: object, w: Mapping[str, str]) -> str:
 
 
 def csv_text(rows: Iterable[Mapping[str, object]], fields: Sequence[str] = LINK_FIELDS) -> str:
-    stream = io.StringIO()
-    writer = csv.DictWriter(stream, fieldnames=list(fields), extrasaction="ignore", restval="")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _cell(v) for k, v in row.items()})
-    return stream.getvalue()
-
-
-def _cell(value: object) -> object:
-    if not isinstance(value, str):
-        return "" if value is None else value
-    # device and inventory text: a spreadsheet must not run it as a formula
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    return csv_rows.csv_text(rows, fields)
