@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 
 # What a failed call to Redis can raise through redis-py's asyncio client.
 FAILURES = (RedisError, OSError, asyncio.TimeoutError, ValueError)
+# tooz wraps most redis errors in ToozError, but not those raised from its futures' get().
+TOOZ_FAILURES = (ToozError, RedisError, OSError)
 
 
 def slot_of(unix_time: float, interval_s: float) -> int:
@@ -126,8 +128,8 @@ async def read_published(client: aioredis.Redis, keys: GroupKeys) -> Published:
     raw = await client.hgetall(keys.state)
     counts = {m: (int(c[0]), int(c[1])) for m, c in json.loads(raw.get("counts", "{}")).items()}
     leader = raw.get("leader")
-    return Published(int(raw.get("epoch", 0)), str(leader) if leader else None, tuple(json.loads(raw.get("live", "[]"))),
-                     tuple(json.loads(raw.get("draining", "[]"))), counts)
+    return Published(int(raw.get("epoch", 0)), str(leader) if leader else None,
+                     tuple(json.loads(raw.get("live", "[]"))), tuple(json.loads(raw.get("draining", "[]"))), counts)
 
 
 async def live_members(client: aioredis.Redis, keys: GroupKeys) -> tuple[list[str], list[str]]:
@@ -238,6 +240,8 @@ class PollerMembership:
             await publish_if_changed(self._redis, self.keys, self.member, self.keys_to_devices)
         except FAILURES as exc:
             log.warning("leaving group %s: %s", self.group, type(exc).__name__)
+            # Redis is gone, and tooz would spend seconds retrying to tell it: its keys expire on their own.
+            self._tooz, self._leader = None, False
         await asyncio.to_thread(self._tooz_stop)
         await self._redis.aclose()
 
@@ -295,7 +299,7 @@ class PollerMembership:
                 self._tooz = self._tooz_join()
             self._tooz.heartbeat()
             self._tooz.run_watchers()
-        except ToozError as exc:
+        except TOOZ_FAILURES as exc:
             log.warning("tooz in group %s: %s", self.group, type(exc).__name__)
             self._tooz_stop()
             return False
@@ -303,13 +307,16 @@ class PollerMembership:
 
     def _tooz_join(self) -> coordination.CoordinationDriver:
         whole_s = max(1, math.ceil(self.lease_ttl_s))
+        # Synchronous: tooz already runs in a worker thread here, and its own thread pool takes a second to stop.
         coordinator = coordination.get_coordinator(tooz_url(self.url), self.member.encode(), timeout=whole_s,
-                                                   lock_timeout=whole_s, membership_timeout=self.lease_ttl_s)
+                                                   lock_timeout=whole_s, membership_timeout=self.lease_ttl_s,
+                                                   executor="synchronous")
         coordinator.start()
-        try:
-            coordinator.join_group_create(self.tooz_group, capabilities={"role": "poller"})
-        except coordination.MemberAlreadyExist:
-            pass  # a restart of the same member before its old heartbeat expired
+        # Created first: join_group_create sleeps a second before retrying when the group does not exist yet.
+        with contextlib.suppress(coordination.GroupAlreadyExist):
+            coordinator.create_group(self.tooz_group).get()
+        with contextlib.suppress(coordination.MemberAlreadyExist):  # restarted before its old heartbeat expired
+            coordinator.join_group(self.tooz_group, capabilities={"role": "poller"}).get()
 
         def elected(event: coordination.LeaderElected) -> None:
             self._leader = True
@@ -321,9 +328,9 @@ class PollerMembership:
         coordinator, self._tooz, self._leader = self._tooz, None, False
         if coordinator is None:
             return
-        with contextlib.suppress(ToozError):
+        with contextlib.suppress(*TOOZ_FAILURES):
             coordinator.leave_group(self.tooz_group).get()
-        with contextlib.suppress(ToozError):
+        with contextlib.suppress(*TOOZ_FAILURES):
             coordinator.stop()
 
 
