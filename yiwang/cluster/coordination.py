@@ -166,7 +166,8 @@ async def claim_keys(client: aioredis.Redis, keys: GroupKeys, member: str, epoch
     reply = await client.eval(scripts.CLAIM, 5, keys.lease(member), keys.state, keys.shares, keys.claimed,
                               keys.lastclaim, member, epoch, slot)
     status, current = reply[0], int(reply[1] or 0)
-    return status, current, frozenset(reply[2]) if status == "ok" else frozenset()
+    # cjson encodes an empty table as {}, not []
+    return status, current, frozenset(json.loads(reply[2]) or ()) if status == "ok" else frozenset()
 
 
 class PollerMembership:
