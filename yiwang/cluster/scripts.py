@@ -1,9 +1,9 @@
 """The two atomic Lua scripts of the coordination layer; the key layout is in yiwang/cluster/coordination.py."""
 
 # KEYS: lease, state, shares, claimed, lastclaim. ARGV: member, epoch the caller holds, slot.
-# Returns {"ok", epoch, JSON list of granted keys} or {"lease", ""} or {"epoch", current epoch}. A key is granted only when
-# its last claimed slot is older than this one, and the claim is recorded, so a key is never granted twice in a slot
-# even when the assignment moved it mid-slot.
+# Returns {"ok", epoch, JSON list of granted keys} or {"lease", ""} or {"epoch", current epoch}. A key is granted
+# only when its last claimed slot is older than this one, and the claim is recorded, so a key is never granted twice
+# in a slot even when the assignment moved it mid-slot.
 CLAIM = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'lease', ''} end
 local current = redis.call('HGET', KEYS[2], 'epoch')
