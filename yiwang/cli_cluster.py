@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from yiwang.cli_common import ConfigOption, audit_local, fail, out, settings_from
-from yiwang.cluster.coordination import FAILURES, ClusterStatus, cluster_status, request_drain
 from yiwang.config import ClusterSettings, Settings
+
+if TYPE_CHECKING:
+    from yiwang.cluster.coordination import ClusterStatus
 
 app = typer.Typer(help="集群 · cluster: poller groups, leases, shares, lag; drain a poller.", no_args_is_help=True)
 GroupOption = Annotated[str | None, typer.Option("--group", "-g", help="poller group (default: cluster.group)")]
@@ -45,6 +47,9 @@ def status_table(status: ClusterStatus) -> Table:
 def status(config: ConfigOption = None, group: GroupOption = None,
            as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table")] = False) -> None:
     """成员、租约、份额、滞后 · members, leases, shares and lag of a poller group."""
+    # Imported here: tooz and redis are the `cluster` extra, and every other command starts without them.
+    from yiwang.cluster.coordination import cluster_status
+
     settings = settings_from(config)
     cluster = _cluster(settings)
     found = asyncio.run(cluster_status(cluster.url, group or cluster.group, settings.poll.interval_s))
@@ -60,6 +65,8 @@ def status(config: ConfigOption = None, group: GroupOption = None,
 def drain(member: Annotated[str, typer.Argument(help="the poller member to drain")], config: ConfigOption = None,
           group: GroupOption = None) -> None:
     """排空一个轮询器：组长把它的份额移走，它随后退出 · move a poller's share away; it then exits."""
+    from yiwang.cluster.coordination import FAILURES, request_drain
+
     settings = settings_from(config)
     cluster = _cluster(settings)
     name = group or cluster.group
