@@ -29,6 +29,8 @@ tooz (redis driver, group `yiwang.pollers.G`) provides the group membership and 
 recomputes (epoch + 1) whenever the live members (lease keys) or drain flags differ from the published ones. The
 assignment is a pure function of (keys, live non-draining members), and publishing is a compare-and-set on the
 epoch, so a stale second leader (a paused process whose tooz lock expired) can only publish the same answer.
+The townships assigned are those of the leader's `keys_to_devices`: the members of a group are expected to load the
+same inventory (a township only the leader lacks is assigned to nobody until it has it).
 
 Fencing: a claim grants nothing unless the member's lease key exists, its epoch is the stored one and the key's last
 claimed slot is older; and the member itself claims nothing once its last successful renewal is older than
@@ -43,6 +45,7 @@ import contextlib
 import json
 import logging
 import math
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -62,6 +65,10 @@ log = logging.getLogger(__name__)
 FAILURES = (RedisError, OSError, asyncio.TimeoutError, ValueError)
 # tooz wraps most redis errors in ToozError, but not those raised from its futures' get().
 TOOZ_FAILURES = (ToozError, RedisError, OSError)
+
+
+# Group and member names become parts of Redis keys and tooz ids.
+NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def slot_of(unix_time: float, interval_s: float) -> int:
@@ -173,6 +180,9 @@ async def claim_keys(client: aioredis.Redis, keys: GroupKeys, member: str, epoch
 class PollerMembership:
     def __init__(self, url: str, group: str, member: str, keys_to_devices: Mapping[str, frozenset[str]],
                  lease_ttl_s: float = 15.0, check_interval_s: float | None = None) -> None:
+        for kind, name in (("group", group), ("member", member)):
+            if not NAME.fullmatch(name):
+                raise ValueError(f"{kind} name {name!r}: letters, digits, '.', '_' or '-', at most 64")
         self.url, self.group, self.member = url, group, member
         self.keys_to_devices = dict(keys_to_devices)
         self.lease_ttl_s = lease_ttl_s
@@ -265,7 +275,10 @@ class PollerMembership:
     async def _every(self, interval_s: float, step: Any) -> None:
         while True:
             await asyncio.sleep(interval_s)
-            await step()
+            try:
+                await step()
+            except Exception:  # noqa: BLE001 - a loop that dies would leave the member half alive
+                log.exception("coordination step %s in group %s failed", step.__name__, self.group)
 
     async def _renew(self) -> None:
         sent = time.monotonic()
