@@ -6,6 +6,7 @@ out and reported, the rest loads. Nothing is dropped silently.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,8 @@ from inventory.model import (
 SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SECTIONS = ("areas", "devices", "links", "credentials", "ipv6_plan", "sites", "rooms", "cabinets", "servers",
             "carriers")
+# A poller group's name becomes part of coordination keys and command lines: keep it plain.
+_GROUP_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 SECRET_FIELDS = {"snmp_v2c": ("community",), "snmp_v3": ("auth_key", "priv_key"), "ssh": ("password",)}
 
 
@@ -157,7 +160,7 @@ def _only(entry: dict[str, Any], allowed: Iterable[str]) -> None:
 
 def _parse_area(entry: Any) -> Area:
     entry = _mapping(entry)
-    _only(entry, ("id", "name", "level", "parent", "code", "name_en"))
+    _only(entry, ("id", "name", "level", "parent", "code", "name_en", "poller_group"))
     level_text = _text(entry, "level")
     try:
         level = Level[str(level_text).upper()]
@@ -172,8 +175,11 @@ def _parse_area(entry: Any) -> Area:
             code = check_code(str(code), level)
         except ValueError as exc:
             raise EntryError("code", str(exc)) from None
+    group = _text(entry, "poller_group", required=False)
+    if group is not None and not _GROUP_NAME.fullmatch(group):
+        raise EntryError("poller_group", "letters, digits, '.', '_' or '-', at most 64")
     return Area(str(_text(entry, "id")), str(_text(entry, "name")), level, _text(entry, "parent", required=False),
-                code, _text(entry, "name_en", required=False))
+                code, _text(entry, "name_en", required=False), group)
 
 
 def _check_codes(inv: Inventory, entries: list[tuple[str, int, Any]], problems: list[InventoryProblem]) -> None:

@@ -46,6 +46,8 @@ class Area:
     # The administrative division code ("421102"): what maps and other government systems key areas by.
     code: str | None = None
     name_en: str | None = None
+    # The poller group that polls this area's devices (issue 15); the nearest one up the chain applies.
+    poller_group: str | None = None
 
 
 def check_code(text: str, level: Level) -> str:

@@ -26,6 +26,7 @@ from yiwang.cli_auth import app as auth_app
 from yiwang.cli_capacity import app as capacity_app
 from yiwang.cli_change import app as change_app
 from yiwang.cli_check import app as check_app
+from yiwang.cli_cluster import app as cluster_app
 from yiwang.cli_common import ConfigOption, audit_local, err, fail, out, settings_from
 from yiwang.config import Settings
 
@@ -42,6 +43,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(change_app, name="change")
 app.add_typer(check_app, name="check")
 app.add_typer(capacity_app, name="capacity")
+app.add_typer(cluster_app, name="cluster")
 
 
 Audit = tuple[Settings, str, str, dict[str, Any]]  # settings, action, target, parameters of a changing command

@@ -213,6 +213,14 @@ class TrapSettings(Strict):
     burst: float = Field(200.0, ge=1, description="traps each source address may send at once")
 
 
+class ClusterSettings(Strict):
+    """Poller groups (issue 15): the coordination engine; no `cluster:` section = one process, as before."""
+
+    url: str = Field(description="redis://host:port/db of the coordination Redis")
+    lease_ttl_s: float = Field(15.0, gt=0)
+    group: str = Field("default", pattern=r"^[A-Za-z0-9._-]{1,64}$")
+
+
 class Settings(Strict):
     state_dir: Path = Field(default_factory=lambda: default_state_dir())
     inventory: list[Path] = Field(default_factory=list,

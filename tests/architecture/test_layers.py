@@ -13,7 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = ("inventory", "collectors", "alerts", "yiwang", "api")
 ENTRY_POINTS = {"yiwang.cli", "yiwang.cli_audit", "yiwang.cli_auth", "yiwang.cli_capacity", "yiwang.cli_change",
-                "yiwang.cli_check", "yiwang.cli_check_archive", "yiwang.cli_common", "yiwang.server", "yiwang.__main__"}
+                "yiwang.cli_check", "yiwang.cli_check_archive", "yiwang.cli_cluster", "yiwang.cli_common",
+                "yiwang.server", "yiwang.__main__"}
 # A module may import modules of its own layer or below.
 LAYERS = {"inventory": 0, "collectors": 1, "alerts": 2, "yiwang": 3, "api": 4, "entry": 5}
 NAMES = {0: "inventory", 1: "collectors", 2: "alerts", 3: "yiwang services", 4: "api", 5: "entry points"}

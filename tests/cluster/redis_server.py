@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+REDIS_SERVER = shutil.which("redis-server")
 
 
 def free_port() -> int:
@@ -32,6 +32,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        assert REDIS_SERVER, "redis-server is not installed (Debian package redis-server)"
         self.process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.root),
              "--save", "", "--appendonly", "no", "--protected-mode", "no"],
@@ -48,6 +49,13 @@ class RedisServer:
             if time.monotonic() > deadline or self.process.poll() is not None:
                 raise RuntimeError((self.root / "redis.log").read_text()[-2000:])
             time.sleep(0.05)
+
+    def kill(self) -> None:
+        """A crash: SIGKILL, nothing flushed."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
