@@ -158,14 +158,6 @@ class ComplianceSettings(Strict):
                                                                "the alerts)")
 
 
-class ClusterSettings(Strict):
-    """Pollers and cores of one deployment, coordinated through Redis (issue 15); no section: one process."""
-
-    url: str = Field(description="the coordination engine, redis://HOST:PORT/DB")
-    lease_ttl_s: float = Field(15.0, gt=0, description="a poller whose lease is this old is gone")
-    group: str = Field("default", description="this poller's group")
-
-
 class CapacitySettings(Strict):
     """Capacity and the upgrade programme's reports (yiwang.capacity)."""
 
@@ -216,9 +208,9 @@ class TrapSettings(Strict):
 class ClusterSettings(Strict):
     """Poller groups (issue 15): the coordination engine; no `cluster:` section = one process, as before."""
 
-    url: str = Field(description="redis://host:port/db of the coordination Redis")
-    lease_ttl_s: float = Field(15.0, gt=0)
-    group: str = Field("default", pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    url: str = Field(description="the coordination engine, redis://HOST:PORT/DB")
+    lease_ttl_s: float = Field(15.0, gt=0, description="a poller whose lease is this old is gone")
+    group: str = Field("default", pattern=r"^[A-Za-z0-9._-]{1,64}$", description="this poller's group")
 
 
 class Settings(Strict):

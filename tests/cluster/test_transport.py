@@ -17,6 +17,7 @@ from tests.cluster.redis_server import RedisServer
 from yiwang.cluster.transport import (
     BadEntry,
     CycleEnd,
+    CycleGate,
     ResultsStream,
     StreamPublisher,
     decode,
@@ -105,6 +106,8 @@ async def test_results_go_through_redis_in_order_and_the_cycle_end_last(redis: R
     assert seen[0] == result("a")
     pending = await c.xpending(key, group)
     assert pending["pending"] == 0  # all acknowledged
+    # each entry says who sent it in which slot, readable without decoding it
+    assert {(fields[b"p"], fields[b"s"]) for _, fields in await c.xrange(key)} == {(b"p1", b"42")}
     await c.aclose()
 
 
@@ -198,3 +201,36 @@ async def test_the_monitor_settles_once_per_poller_cycle_not_per_result(redis: R
     assert stage.settled == [("snmp", 2), ("snmp", 3)]
     assert (await c.xpending(key, group))["pending"] == 0
     await c.aclose()
+
+
+def end(poller: str, collector: str, slot: int, devices: int, failed: tuple[str, ...] = ()) -> CycleEnd:
+    return CycleEnd(poller, slot, CycleReport(collector, devices, devices - len(failed), duration_s=float(devices),
+                                              failures=[Failure(d, collector, "timeout", "") for d in failed]))
+
+
+def devices(reports: list[CycleReport]) -> list[int]:
+    return [r.devices for r in reports]
+
+
+def test_the_gate_settles_a_collector_once_all_pollers_ended_its_cycle() -> None:
+    gate = CycleGate(hold_s=2.0)
+    # slot 1: nobody is expected yet: p1's end is released alone, p2's (late) alone, and p2 is waited for next time
+    assert devices(gate.end(end("p1", "snmp", 1, 3), now=0.0)) == [3]
+    assert devices(gate.end(end("p2", "snmp", 1, 4), now=0.1)) == [4]
+    # slot 2: held until both ended it, then one report of the whole group
+    assert gate.end(end("p2", "snmp", 2, 4), now=10.2) == []
+    assert devices(gate.end(end("p2", "icmp", 2, 4), now=10.3)) == [4]  # icmp is a gate of its own
+    [whole] = gate.end(end("p1", "snmp", 2, 3, failed=("a",)), now=10.5)
+    assert (whole.collector, whole.devices, whole.ok, whole.duration_s, [f.device for f in whole.failures]) == \
+        ("snmp", 7, 6, 4.0, ["a"])
+    # slot 3: p1 dies: p2's end is held for hold_s, then released alone, and p1 is not waited for again
+    assert gate.end(end("p2", "snmp", 3, 4), now=20.0) == []
+    assert gate.due(now=21.9) == []
+    assert devices(gate.due(now=22.0)) == [4]
+    assert devices(gate.end(end("p2", "snmp", 4, 4), now=30.0)) == [4]
+    # a later slot's end settles an earlier slot still waiting, first, never merged with it
+    gate.end(end("p1", "snmp", 4, 3), now=30.5)  # p1 is back: late for slot 4, waited for from slot 5
+    assert gate.end(end("p1", "snmp", 5, 3), now=40.0) == []
+    # p2 silent in slot 5: p1's slot-6 end settles slot 5 (p1's 3) and then slot 6 at once (p1 alone expected)
+    assert devices(gate.end(end("p1", "snmp", 6, 3), now=50.0)) == [3, 3]
+    assert devices(gate.end(end("p2", "snmp", 6, 4), now=50.1)) == [4]  # late for slot 6: alone

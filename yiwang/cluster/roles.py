@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import signal
@@ -22,9 +21,9 @@ from typing import Any
 
 from collectors.base import PollResult
 from collectors.model import Sample, Tags
-from inventory.model import Inventory, Level
 from yiwang.assemble import COLLECTORS, Assembly, Parts, SetupError, assemble, load
-from yiwang.cluster.shares import Everything, ShareCollector, Shares, ShareSource
+from yiwang.cluster.coordination import PollerMembership
+from yiwang.cluster.shares import ShareCollector, Shares, ShareSource
 from yiwang.cluster.transport import ResultsStream, StreamPublisher, redis_client
 from yiwang.config import ClusterSettings, Settings
 from yiwang.latest import LatestStore
@@ -35,24 +34,6 @@ from yiwang.targets import build_targets
 log = logging.getLogger("yiwang.cluster.roles")
 
 CORE_GROUP = "yiwang-core"
-
-
-def partition_of(inventory: Inventory) -> Callable[[str], str]:
-    """A device's partition: its township (a village's device keys on the village's township), or its own area
-    when that is above township level (a county's or the city's core)."""
-
-    @functools.cache
-    def of_area(area_id: str) -> str:
-        area = inventory.areas.get(area_id)
-        while area is not None and area.level > Level.TOWNSHIP and area.parent is not None:
-            area = inventory.areas.get(area.parent)
-        return area.id if area is not None else area_id
-
-    def of(device: str) -> str:
-        known = inventory.devices.get(device)
-        return of_area(known.area) if known is not None else device
-
-    return of
 
 
 class PollSamples:
@@ -81,6 +62,7 @@ class PollerAssembly:
     publisher: StreamPublisher
     shares: Shares
     problems: list[str] = field(default_factory=list)
+    membership: PollerMembership | None = None  # None: a share given by the caller (tests), no engine
     starting: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     closing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -109,15 +91,21 @@ def assemble_poller(settings: Settings, group: str, member: str, source: ShareSo
     targets = build_targets(inv, secrets_base=settings.state_dir)
     problems.extend(targets.problems)
     slot_s = settings.poll.interval_s
-    shares = Shares(source if source is not None else Everything(), slot_s)
-    key_of = partition_of(inv)
+    cluster = settings.cluster
+    membership = None
+    if source is None:
+        from yiwang.cluster.partition import devices_by_key
+
+        membership = PollerMembership(cluster.url, group, member, devices_by_key(inv, group), cluster.lease_ttl_s)
+        source = membership
+    shares = Shares(source, slot_s)
     parts = Parts(settings, targets, workers if workers is not None else (settings.poll.workers or default_workers()))
     # The polls only: SSH facts, backups, compliance and capacity stay with the core for now.
     registered = []
     for name in ("snmp", "icmp"):
         built = COLLECTORS[name](parts)
         if built is not None:
-            registered.append(Registered(ShareCollector(built.collector, shares, key_of), built.targets,
+            registered.append(Registered(ShareCollector(built.collector, shares), built.targets,
                                          built.interval_s, aligned=True))
     client = redis_client(settings.cluster.url)
     publisher = StreamPublisher(client, member, lambda: shares.slot)
@@ -128,7 +116,10 @@ def assemble_poller(settings: Settings, group: str, member: str, source: ShareSo
     stages: list[Stage] = [publisher, PollSamples({t.device: t.tags for t in targets.icmp},
                                                   frozenset(r.name for r in registered)),
                            SinkStage(sinks, latest)]
-    assembly = PollerAssembly(Monitor(registered, stages), publisher, shares, problems)
+    assembly = PollerAssembly(Monitor(registered, stages), publisher, shares, problems, membership)
+    if membership is not None:
+        assembly.starting.append(membership.start)
+        assembly.closing.append(membership.leave)  # the share moves at once, not after the lease runs out
     for sink in sinks:
         assembly.starting.append(sink.start)
         assembly.closing.append(sink.close)
@@ -201,7 +192,9 @@ def assemble_core(settings: Settings, member: str, workers: int | None = None) -
     idle = assembly.monitor
     election = CoreElection(settings.cluster, member)
     client = redis_client(settings.cluster.url)
-    feed = ResultsStream(client, member, ready=election.leader)
+    # pollers' cycles of one slot start together; half the shortest interval is long enough for the slowest to end
+    hold_s = min(settings.poll.interval_s, settings.poll.icmp_interval_s) / 2
+    feed = ResultsStream(client, member, ready=election.leader, hold_s=hold_s)
     # The collectors built for --role all are not run here; their processes (if any) are never started.
     polls = [r for r in idle.collectors.values() if r.name in ("snmp", "icmp")]
     keep = [r for r in idle.collectors.values() if r not in polls]
@@ -221,12 +214,8 @@ def assemble_core(settings: Settings, member: str, workers: int | None = None) -
 
 async def serve_poller(settings: Settings, group: str, member: str | None, workers: int | None = None) -> None:
     name = member_name(member)
-    source: ShareSource | None = None
-    membership = _membership(settings, group, name)
-    if membership is not None:
-        source = membership
     try:
-        assembly = await asyncio.to_thread(assemble_poller, settings, group, name, source, workers)
+        assembly = await asyncio.to_thread(assemble_poller, settings, group, name, None, workers)
     except SetupError as exc:
         raise RuntimeError(str(exc)) from None
     for problem in assembly.problems:
@@ -235,19 +224,24 @@ async def serve_poller(settings: Settings, group: str, member: str | None, worke
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    log.info("poller %s of group %s: %s; results to %s", name, group,
-             ", ".join(f"{len(r.targets)} {n}" for n, r in assembly.monitor.collectors.items()),
-             "the results stream")
+    drained = None
+    if assembly.membership is not None:
+        drained = asyncio.create_task(_stop_when_drained(assembly.membership, name, stop), name="drain")
+    log.info("poller %s of group %s: %s; results to the results stream", name, group,
+             ", ".join(f"{len(r.targets)} {n}" for n, r in assembly.monitor.collectors.items()))
     try:
         await assembly.monitor.run(stop)
     finally:
+        if drained is not None:
+            drained.cancel()
         await assembly.close()
         log.info("poller %s stopped: %d entries sent, %d dropped, %d kept unsent", name, assembly.publisher.sent,
                  assembly.publisher.dropped, len(assembly.publisher.pending))
 
 
-def _membership(settings: Settings, group: str, member: str) -> ShareSource | None:
-    """The coordination engine's claims (helper "coord": `PollerMembership.claim`) are wired in once merged; until
-    then a poller polls every device of the inventory (one poller per group)."""
-    log.warning("poller %s: no claims yet, polling every device of group %s", member, group)
-    return None
+async def _stop_when_drained(membership: PollerMembership, name: str, stop: asyncio.Event) -> None:
+    """A drain (`yiwang cluster drain`) ends the poller once the leader has moved its share away: from then on its
+    claims grant nothing, so stopping loses no poll."""
+    await membership.drained.wait()
+    log.warning("poller %s drained: its share is with the other pollers; stopping", name)
+    stop.set()

@@ -1,5 +1,6 @@
-"""A poller's share of the devices, slot by slot: at each slot's start it asks its `ShareSource` which partitions
-(townships) it may poll in that slot, and each collector polls only those partitions' devices.
+"""A poller's share of the devices, slot by slot: at each slot's start it asks its `ShareSource` which devices (the
+devices of the townships granted to it, `yiwang.cluster.coordination`) it may poll in that slot, and each collector
+polls only those.
 
 A slot is `floor(unix_time / slot_s)`, the same on every poller. The share is asked once per slot and poller, the
 first collector to start in the slot asks, the others use the answer: a claim is recorded per slot, so asking twice
@@ -20,7 +21,7 @@ log = logging.getLogger("yiwang.cluster.shares")
 
 
 class ShareSource(Protocol):
-    """The partitions granted to this poller for a slot; None: no cluster, everything; empty: nothing (fenced)."""
+    """The devices granted to this poller for a slot; None: no cluster, everything; empty: nothing (fenced)."""
 
     async def claim(self, slot: int) -> frozenset[str] | None: ...
 
@@ -54,26 +55,24 @@ class Shares:
             return self.slot, self.share
 
 
-def in_share(targets: Sequence[PollTarget], share: frozenset[str] | None,
-             key_of: Callable[[str], str]) -> list[PollTarget]:
+def in_share(targets: Sequence[PollTarget], share: frozenset[str] | None) -> list[PollTarget]:
     if share is None:
         return list(targets)
-    return [t for t in targets if key_of(t.device) in share]
+    return [t for t in targets if t.device in share]
 
 
 class ShareCollector:
     """A collector that polls, each cycle, only the targets of this slot's share."""
 
-    def __init__(self, inner: CycleCollector, shares: Shares, key_of: Callable[[str], str]) -> None:
+    def __init__(self, inner: CycleCollector, shares: Shares) -> None:
         self.inner = inner
         self.shares = shares
-        self.key_of = key_of
         self.name = inner.name
         self.polled = 0  # targets in the last cycle
 
     async def collect(self, targets: Sequence[PollTarget]) -> AsyncIterator[PollResult]:
         _, share = await self.shares.current()
-        mine = in_share(targets, share, self.key_of)
+        mine = in_share(targets, share)
         self.polled = len(mine)
         if not mine:
             return

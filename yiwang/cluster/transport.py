@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,8 @@ log = logging.getLogger("yiwang.cluster.transport")
 STREAM = "yiwang:results"
 GROUP = "core"
 FIELD = b"m"
+POLLER_FIELD = b"p"  # the poller that sent the entry
+SLOT_FIELD = b"s"  # the slot it was taken in
 MAXLEN = 500_000  # about two cycles of a province's 30,000 devices and their cycle ends; trimmed approximately
 BUFFER_LIMIT = 200_000  # entries a poller keeps while Redis is away; beyond it the oldest are dropped and counted
 CHUNK = 1000  # entries per pipelined round trip
@@ -117,7 +119,9 @@ class StreamPublisher:
         self.stream = stream
         self.maxlen = maxlen
         self.limit = limit
-        self.pending: deque[bytes] = deque()
+        # (entry, slot): each entry goes with its poller and slot, so that who polled what, when, can be read from
+        # the stream without decoding it (a device twice in one slot is a double poll)
+        self.pending: deque[tuple[bytes, int]] = deque()
         self.sent = 0
         self.dropped = 0
         self.failed_sends = 0
@@ -132,7 +136,7 @@ class StreamPublisher:
         await self.flush()
 
     def _add(self, entry: bytes) -> None:
-        self.pending.append(entry)
+        self.pending.append((entry, self.slot_of()))
         while len(self.pending) > self.limit:
             self.pending.popleft()
             self.dropped += 1
@@ -142,8 +146,9 @@ class StreamPublisher:
         while self.pending:
             chunk = [self.pending[i] for i in range(min(CHUNK, len(self.pending)))]
             pipe = self.client.pipeline(transaction=False)
-            for entry in chunk:
-                pipe.xadd(self.stream, {FIELD: entry}, maxlen=self.maxlen, approximate=True)
+            for entry, slot in chunk:
+                pipe.xadd(self.stream, {FIELD: entry, POLLER_FIELD: self.poller, SLOT_FIELD: slot},
+                          maxlen=self.maxlen, approximate=True)
             try:
                 await pipe.execute()
             except (RedisError, OSError) as exc:
@@ -158,9 +163,76 @@ class StreamPublisher:
         return True
 
 
+def merged(collector: str, reports: Iterable[CycleReport]) -> CycleReport:
+    """Several pollers' cycles of one collector as one cycle of the whole group."""
+    whole = CycleReport(collector)
+    for report in reports:
+        whole.devices += report.devices
+        whole.ok += report.ok
+        whole.varbinds += report.varbinds
+        whole.samples += report.samples
+        whole.duration_s = max(whole.duration_s, report.duration_s)
+        whole.cpu_s += report.cpu_s
+        whole.late_s = max(whole.late_s, report.late_s)
+        whole.failures.extend(report.failures)
+    return whole
+
+
+class CycleGate:
+    """The pollers' cycle ends of a collector in one slot become one report, released when every poller expected
+    has ended that cycle, when a later slot's end arrives, or `hold_s` after the first of them (a dead or slow
+    poller holds no evaluation longer).
+
+    Why: the core's stages settle (alerts evaluate) on a report. Settled on each poller's end, the alerts would see
+    one poller's devices of this cycle beside the others' of the last: a county whose townships sit on three
+    pollers would go down in three steps, and each step look like a township outage of its own.
+
+    Expected = the pollers that ended the collector's last cycle, plus any that ended it late. Pure: the caller
+    passes the time."""
+
+    def __init__(self, hold_s: float) -> None:
+        self.hold_s = hold_s
+        self._expected: dict[str, set[str]] = {}  # collector -> pollers waited for
+        self._waiting: dict[tuple[str, int], dict[str, list[CycleReport]]] = {}  # (collector, slot) -> poller -> ends
+        self._first_at: dict[tuple[str, int], float] = {}
+        self._released: dict[str, int] = {}  # collector -> the last slot released
+
+    def end(self, end: CycleEnd, now: float) -> list[CycleReport]:
+        collector = end.report.collector
+        if end.slot <= self._released.get(collector, end.slot - 1):
+            # late for a slot already settled (or a second cycle in one slot): on its own, and waited for next time
+            self._expected.setdefault(collector, set()).add(end.poller)
+            return [merged(collector, [end.report])]
+        earlier = sorted(k for k in self._waiting if k[0] == collector and k[1] < end.slot)
+        released = [self._release(k) for k in earlier]  # a later slot has begun: the earlier one is whole
+        key = (collector, end.slot)
+        waiting = self._waiting.setdefault(key, {})
+        waiting.setdefault(end.poller, []).append(end.report)
+        self._first_at.setdefault(key, now)
+        if self._expected.get(collector, set()) <= waiting.keys():
+            released.append(self._release(key))
+        return released
+
+    def due(self, now: float) -> list[CycleReport]:
+        late = sorted(k for k, first in self._first_at.items() if now - first >= self.hold_s)
+        return [self._release(k) for k in late]
+
+    def _release(self, key: tuple[str, int]) -> CycleReport:
+        collector, slot = key
+        waiting = self._waiting.pop(key)
+        self._first_at.pop(key)
+        missing = self._expected.get(collector, set()) - waiting.keys()
+        if missing:
+            log.warning("%s cycle of slot %d settled without %s", collector, slot, ", ".join(sorted(missing)))
+        # a poller that missed is not waited for again until it reports: a dead one costs one hold, not each
+        self._expected[collector] = set(waiting)
+        self._released[collector] = max(slot, self._released.get(collector, slot))
+        return merged(collector, (r for reports in waiting.values() for r in reports))
+
 class ResultsStream:
-    """The core's input: each result as it arrives, and each poller cycle's report at its end, so the stages
-    settle (alerts evaluate) once per poller cycle, not once per result. Implements `yiwang.pipeline.Feed`.
+    """The core's input: each result as it arrives, and each collector's cycle report once every poller has ended
+    that cycle (`CycleGate`), so the stages settle (alerts evaluate) once per cycle of the whole group, not once
+    per result or per poller. Implements `yiwang.pipeline.Feed`.
 
     Entries are acknowledged when the consumer asks for the next batch, that is after the monitor took (and on a
     cycle end, settled) every event of the batch. On start, entries delivered to a consumer that died and never
@@ -169,7 +241,8 @@ class ResultsStream:
     name = "results"
 
     def __init__(self, client: aioredis.Redis, consumer: str, stream: str = STREAM, group: str = GROUP,
-                 count: int = 500, block_ms: int = 1000, ready: asyncio.Event | None = None) -> None:
+                 count: int = 500, block_ms: int = 1000, ready: asyncio.Event | None = None,
+                 hold_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
         self.consumer = consumer
         self.stream = stream
@@ -180,6 +253,8 @@ class ResultsStream:
         self.taken = 0
         self.bad = 0
         self.last_cycle: dict[tuple[str, str], CycleEnd] = {}  # (poller, collector): what the lag is read from
+        self.gate = CycleGate(hold_s)
+        self.clock = clock
 
     async def events(self) -> AsyncIterator[PollResult | CycleReport]:
         if self.ready is not None:
@@ -210,10 +285,13 @@ class ResultsStream:
                     continue
                 if isinstance(event, CycleEnd):
                     self.last_cycle[(event.poller, event.report.collector)] = event
-                    yield event.report
+                    for report in self.gate.end(event, self.clock()):
+                        yield report
                 else:
                     self.taken += 1
                     yield event
+            for report in self.gate.due(self.clock()):  # reads return at least every block_ms
+                yield report
             if ids:
                 await self._ack(ids)
 
