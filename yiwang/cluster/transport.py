@@ -262,6 +262,12 @@ class ResultsStream:
         await self._join()
         claimed = True
         while True:
+            if self.ready is not None and not self.ready.is_set():
+                # Stepped down: nothing more is read (what was read and not acknowledged goes to the next leader).
+                # Led again: what is pending first, ours or the other core's.
+                await self.ready.wait()
+                await self._join_quietly()
+                claimed = True
             try:
                 entries = await self._claim() if claimed else await self._read()
             except (RedisError, OSError) as exc:
@@ -292,7 +298,7 @@ class ResultsStream:
                     yield event
             for report in self.gate.due(self.clock()):  # reads return at least every block_ms
                 yield report
-            if ids:
+            if ids and (self.ready is None or self.ready.is_set()):  # stepped down meanwhile: the next leader's
                 await self._ack(ids)
 
     async def _join(self) -> None:
