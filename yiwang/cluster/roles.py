@@ -152,6 +152,7 @@ class CoreElection:
         self.last_error: str | None = None
         self._alive_at: float | None = None  # monotonic time the last successful heartbeat was sent
         self._stopping = threading.Event()
+        self._resign = threading.Event()  # stepped down: the thread drops its coordinator (and the lock) and rejoins
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watchdog: asyncio.Task[None] | None = None
@@ -198,6 +199,9 @@ class CoreElection:
         if self.leader.is_set():
             log.warning("core %s steps down: %s; not consuming, evaluating or notifying", self.member, why)
             self.stepped_down_at = time.time()
+            # tooz would go on holding (and heartbeating) the leader lock, so no core, this one included, would
+            # ever be elected again: the coordinator is stopped, which releases it.
+            self._resign.set()
         self.leader.clear()
 
     async def _watch(self) -> None:
@@ -223,7 +227,8 @@ class CoreElection:
                 with contextlib.suppress(coordination.MemberAlreadyExist):
                     coordinator.join_group(CORE_GROUP.encode()).get()
                 coordinator.watch_elected_as_leader(CORE_GROUP.encode(), self._elected)
-                while not self._stopping.is_set():
+                self._resign.clear()
+                while not self._stopping.is_set() and not self._resign.is_set():
                     sent = time.monotonic()
                     coordinator.heartbeat()
                     coordinator.run_watchers()
