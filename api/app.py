@@ -21,6 +21,7 @@ from starlette.routing import Match
 
 from api.capacity import capacity_routes, carrier_routes
 from api.changes import change_routes
+from api.cluster import cluster_routes
 from api.compliance import compliance_routes
 from api.overview import overview_routes
 from api.security import (
@@ -444,6 +445,7 @@ def create_app(services: ServicesView, api: ApiSettings | None = None, auth: Aut
     app.include_router(capacity_routes(services, capacity or CapacitySettings()))
     app.include_router(carrier_routes(services, capacity or CapacitySettings()))
     app.include_router(overview_routes(services, capacity or CapacitySettings()))
+    app.include_router(cluster_routes(getattr(services, "cluster", None)))  # a core of a cluster only
     mount_web(app)
 
     # --- jobs ---------------------------------------------------------------------------------------------

@@ -27,7 +27,13 @@ class AlertStage:
         self.rules = tuple(rules)
         self.topology = Topology.from_inventory(inventory)
         self.store = store
-        saved = store.load_alert_state()
+        self.state = EngineState()
+        self.reload()
+
+    def reload(self) -> None:
+        """The state as the store has it: at start, and when a standby core is elected (the leader before it wrote
+        it), so an alert it already notified is not notified again and its resolve is still sent."""
+        saved = self.store.load_alert_state()
         self.state = EngineState.from_dict(saved) if saved else EngineState()
 
     @classmethod

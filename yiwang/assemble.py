@@ -52,6 +52,7 @@ from yiwang.targets import Targets, build_targets
 from yiwang.versions import VersionStage, VersionStore
 
 if TYPE_CHECKING:
+    from yiwang.cluster.view import ClusterView
     from yiwang.compliance.service import ComplianceService
 
 log = logging.getLogger("yiwang.assemble")
@@ -77,6 +78,7 @@ class Services:
     overview: OverviewFeed  # the one-screen overview's live state (issue 14)
     changes: ChangeService | None = None
     compliance: ComplianceService | None = None  # None: no archive, or compliance turned off
+    cluster: ClusterView | None = None  # a core of a cluster (issue 15): its view of the poller group
 
     @property
     def store(self) -> Store:

@@ -145,12 +145,20 @@ class AlertsStage:
         self.alerts = alerts
         self.latest = latest
         self.dispatcher = dispatcher
+        self.wait_for = frozenset(wait_for)
         self._waiting = set(wait_for)
         self._lock = asyncio.Lock()
         self.last_transitions: list[Any] = []
 
     def take(self, result: PollResult) -> None:
         return None
+
+    async def resume(self) -> None:
+        """Take over from another core: its state from the store, and a whole picture awaited again before the
+        first evaluation (the latest samples here are only what arrived since)."""
+        async with self._lock:
+            await asyncio.to_thread(self.alerts.reload)
+            self._waiting = set(self.wait_for)
 
     async def settle(self, report: CycleReport) -> None:
         self._waiting.discard(report.collector)

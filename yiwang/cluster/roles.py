@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -25,10 +26,11 @@ from yiwang.assemble import COLLECTORS, Assembly, Parts, SetupError, assemble, l
 from yiwang.cluster.coordination import PollerMembership
 from yiwang.cluster.shares import ShareCollector, Shares, ShareSource
 from yiwang.cluster.transport import ResultsStream, StreamPublisher, redis_client
+from yiwang.cluster.view import ClusterView
 from yiwang.config import ClusterSettings, Settings
 from yiwang.latest import LatestStore
-from yiwang.pipeline import CycleReport, Monitor, Registered, Stage, default_workers
-from yiwang.stages import SinkStage
+from yiwang.pipeline import CycleReport, Job, Monitor, Registered, Stage, default_workers
+from yiwang.stages import AlertsStage, SinkStage
 from yiwang.targets import build_targets
 
 log = logging.getLogger("yiwang.cluster.roles")
@@ -129,59 +131,152 @@ def assemble_poller(settings: Settings, group: str, member: str, source: ShareSo
 
 class CoreElection:
     """tooz leader election in the group "yiwang-core": `leader` is set while this core leads. tooz is
-    synchronous, so it runs its heartbeats and watchers in a thread of its own."""
+    synchronous, so it runs its heartbeats and watchers in a thread of its own.
+
+    Elected: the `on_elected` steps run first (the alert state re-read from the shared store), then `leader` is set.
+    Stepping down: tooz never says a leadership was lost, so this core counts on its own clock, as a poller does
+    with its lease: once its last successful heartbeat (which also extends the leader lock) is older than the
+    TTL minus a margin, `leader` is cleared; the lock on the server expires later than that, never earlier, so two
+    cores never both think they lead. The thread then keeps trying, and wins the lock again if nobody else did."""
 
     def __init__(self, cluster: ClusterSettings, member: str, poll_s: float = 0.5) -> None:
         self.cluster = cluster
         self.member = member
         self.poll_s = poll_s
         self.leader = asyncio.Event()
+        self.on_elected: list[Callable[[], Awaitable[None]]] = []
+        self.fence_after_s = cluster.lease_ttl_s - max(0.2, cluster.lease_ttl_s / 5)
+        self.elected_at: float | None = None  # unix time this core last began to lead
+        self.stepped_down_at: float | None = None
+        self.elections = 0
+        self.last_error: str | None = None
+        self._alive_at: float | None = None  # monotonic time the last successful heartbeat was sent
         self._stopping = threading.Event()
+        self._resign = threading.Event()  # stepped down: the thread drops its coordinator (and the lock) and rejoins
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+
+    def state(self) -> dict[str, Any]:
+        return {"member": self.member, "leader": self.leader.is_set(), "elected_at": self.elected_at,
+                "stepped_down_at": self.stepped_down_at, "elections": self.elections,
+                "last_error": self.last_error}
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._run, name="core election", daemon=True)
         self._thread.start()
+        self._watchdog = asyncio.create_task(self._watch(), name="core election watchdog")
 
     def _elected(self, event: Any) -> None:
-        log.warning("elected: this core (%s) now leads; consuming the results stream", self.member)
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(self.leader.set)
+        asyncio.run_coroutine_threadsafe(self._take_over(), self._loop)
+
+    async def _take_over(self) -> None:
+        for step in self.on_elected:
+            while True:
+                try:
+                    await step()
+                    break
+                except Exception as exc:  # noqa: BLE001 - leading on a stale state would notify twice
+                    log.error("elected, but %s failed (%s: %s); not leading until it works", step, type(exc).__name__,
+                              exc)
+                    await asyncio.sleep(1.0)
+                if not self._alive():
+                    return
+        if not self._alive() or self._stopping.is_set():
+            return
+        self.elections += 1
+        self.elected_at = time.time()
+        log.warning("elected: this core (%s) now leads; consuming the results stream", self.member)
+        self.leader.set()
+
+    def _alive(self) -> bool:
+        alive = self._alive_at
+        return alive is not None and time.monotonic() - alive <= self.fence_after_s
+
+    def _step_down(self, why: str) -> None:
+        if self.leader.is_set():
+            log.warning("core %s steps down: %s; not consuming, evaluating or notifying", self.member, why)
+            self.stepped_down_at = time.time()
+            # tooz would go on holding (and heartbeating) the leader lock, so no core, this one included, would
+            # ever be elected again: the coordinator is stopped, which releases it.
+            self._resign.set()
+        self.leader.clear()
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_s / 2)
+            if self.leader.is_set() and not self._alive():
+                self._step_down(f"no heartbeat to the coordination engine for {self.fence_after_s:.1f} s")
 
     def _run(self) -> None:
         from tooz import coordination
 
+        ttl = str(max(1, int(self.cluster.lease_ttl_s)))
         while not self._stopping.is_set():
             coordinator = None
             try:
+                # Heartbeats by this loop, not tooz's heart thread: the time of the last one that worked is what
+                # fences a leader that lost the engine.
                 coordinator = coordination.get_coordinator(
-                    self.cluster.url, self.member.encode(), timeout=str(int(self.cluster.lease_ttl_s)))
-                coordinator.start(start_heart=True)
+                    self.cluster.url, self.member.encode(), timeout=ttl, lock_timeout=ttl, membership_timeout=ttl)
+                coordinator.start(start_heart=False)
                 with contextlib.suppress(coordination.GroupAlreadyExist):
                     coordinator.create_group(CORE_GROUP.encode()).get()
                 with contextlib.suppress(coordination.MemberAlreadyExist):
                     coordinator.join_group(CORE_GROUP.encode()).get()
                 coordinator.watch_elected_as_leader(CORE_GROUP.encode(), self._elected)
-                while not self._stopping.wait(self.poll_s):
+                self._resign.clear()
+                while not self._stopping.is_set() and not self._resign.is_set():
+                    sent = time.monotonic()
+                    coordinator.heartbeat()
                     coordinator.run_watchers()
+                    self._alive_at = sent
+                    self.last_error = None
+                    self._stopping.wait(self.poll_s)
                 with contextlib.suppress(Exception):
                     coordinator.leave_group(CORE_GROUP.encode()).get()
             except Exception as exc:  # noqa: BLE001 - the engine away: a standby stays one, tried again
                 log.warning("core election: %s: %s", type(exc).__name__, exc)
+                self.last_error = f"{type(exc).__name__}"
                 # A leader that lost the engine cannot know whether another was elected: it stops consuming.
                 # (It keeps the results it took; the stream redelivers what it did not acknowledge.)
+                self._alive_at = None
+                if self._loop is not None:
+                    self._loop.call_soon_threadsafe(self._step_down, f"coordination engine: {type(exc).__name__}")
                 self._stopping.wait(1.0)
             finally:
                 if coordinator is not None:
                     with contextlib.suppress(Exception):
-                        coordinator.stop()
+                        coordinator.stop()  # releases the leader lock: a standby takes over at once
 
     async def stop(self) -> None:
         self._stopping.set()
+        self._step_down("stopping")
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 10)
+
+
+class WhenLeading:
+    """A stage that only the leading core runs: alert evaluation and its notifications. A standby, or a leader
+    that lost the engine, neither evaluates nor dispatches, traps included."""
+
+    def __init__(self, stage: AlertsStage, leader: asyncio.Event) -> None:
+        self.stage = stage
+        self.leader = leader
+
+    def take(self, result: PollResult) -> None:
+        if self.leader.is_set():
+            self.stage.take(result)
+
+    async def settle(self, report: CycleReport) -> None:
+        if self.leader.is_set():
+            await self.stage.settle(report)
 
 
 def assemble_core(settings: Settings, member: str, workers: int | None = None) -> tuple[Assembly, CoreElection]:
@@ -195,10 +290,21 @@ def assemble_core(settings: Settings, member: str, workers: int | None = None) -
     # pollers' cycles of one slot start together; half the shortest interval is long enough for the slowest to end
     hold_s = min(settings.poll.interval_s, settings.poll.icmp_interval_s) / 2
     feed = ResultsStream(client, member, ready=election.leader, hold_s=hold_s)
+    stages: list[Stage] = []
+    for stage in idle.stages:
+        if isinstance(stage, AlertsStage):
+            election.on_elected.append(stage.resume)
+            stages.append(WhenLeading(stage, election.leader))
+        else:
+            stages.append(stage)
+    view = ClusterView(settings.cluster.url, settings.cluster.group, settings.poll.interval_s, client,
+                       assembly.services.latest, election.state)
+    jobs = [*idle.jobs, Job("cluster", view.refresh, max(1.0, settings.cluster.lease_ttl_s / 3))]
     # The collectors built for --role all are not run here; their processes (if any) are never started.
     polls = [r for r in idle.collectors.values() if r.name in ("snmp", "icmp")]
     keep = [r for r in idle.collectors.values() if r not in polls]
-    assembly.monitor = Monitor(keep, idle.stages, idle.jobs, idle.streams, feeds=[feed])
+    assembly.monitor = Monitor(keep, stages, jobs, idle.streams, feeds=[feed])
+    assembly.services = dataclasses.replace(assembly.services, cluster=view)
     assembly.starting.insert(0, election.start)
 
     async def close_unused() -> None:

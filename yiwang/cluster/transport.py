@@ -198,11 +198,18 @@ class CycleGate:
         self._released: dict[str, int] = {}  # collector -> the last slot released
 
     def end(self, end: CycleEnd, now: float) -> list[CycleReport]:
+        return [report for _, report in self.end_slots(end, now)]
+
+    def due(self, now: float) -> list[CycleReport]:
+        return [report for _, report in self.due_slots(now)]
+
+    def end_slots(self, end: CycleEnd, now: float) -> list[tuple[int, CycleReport]]:
+        """`end`, each report with the slot it is of."""
         collector = end.report.collector
         if end.slot <= self._released.get(collector, end.slot - 1):
             # late for a slot already settled (or a second cycle in one slot): on its own, and waited for next time
             self._expected.setdefault(collector, set()).add(end.poller)
-            return [merged(collector, [end.report])]
+            return [(end.slot, merged(collector, [end.report]))]
         earlier = sorted(k for k in self._waiting if k[0] == collector and k[1] < end.slot)
         released = [self._release(k) for k in earlier]  # a later slot has begun: the earlier one is whole
         key = (collector, end.slot)
@@ -213,11 +220,11 @@ class CycleGate:
             released.append(self._release(key))
         return released
 
-    def due(self, now: float) -> list[CycleReport]:
+    def due_slots(self, now: float) -> list[tuple[int, CycleReport]]:
         late = sorted(k for k, first in self._first_at.items() if now - first >= self.hold_s)
         return [self._release(k) for k in late]
 
-    def _release(self, key: tuple[str, int]) -> CycleReport:
+    def _release(self, key: tuple[str, int]) -> tuple[int, CycleReport]:
         collector, slot = key
         waiting = self._waiting.pop(key)
         self._first_at.pop(key)
@@ -227,7 +234,7 @@ class CycleGate:
         # a poller that missed is not waited for again until it reports: a dead one costs one hold, not each
         self._expected[collector] = set(waiting)
         self._released[collector] = max(slot, self._released.get(collector, slot))
-        return merged(collector, (r for reports in waiting.values() for r in reports))
+        return slot, merged(collector, (r for reports in waiting.values() for r in reports))
 
 class ResultsStream:
     """The core's input: each result as it arrives, and each collector's cycle report once every poller has ended
@@ -255,13 +262,26 @@ class ResultsStream:
         self.last_cycle: dict[tuple[str, str], CycleEnd] = {}  # (poller, collector): what the lag is read from
         self.gate = CycleGate(hold_s)
         self.clock = clock
+        # When the group had consumed entries before this consumer began (again): collector -> the first slot
+        # whose end was read since. That slot's report is not passed on: entries of it may have gone to the core
+        # before (acknowledged, never redelivered), so the latest samples hold only its tail, and alerts evaluated
+        # on it would see devices missing. None: the group is new, everything is read from the start.
+        self.first_slot: dict[str, int] | None = None
 
     async def events(self) -> AsyncIterator[PollResult | CycleReport]:
         if self.ready is not None:
             await self.ready.wait()
         await self._join()
+        self.first_slot = {} if await self._consumed_before() else None
         claimed = True
         while True:
+            if self.ready is not None and not self.ready.is_set():
+                # Stepped down: nothing more is read (what was read and not acknowledged goes to the next leader).
+                # Led again: what is pending first, ours or the other core's.
+                await self.ready.wait()
+                await self._join_quietly()
+                claimed = True
+                self.first_slot = {}
             try:
                 entries = await self._claim() if claimed else await self._read()
             except (RedisError, OSError) as exc:
@@ -285,15 +305,37 @@ class ResultsStream:
                     continue
                 if isinstance(event, CycleEnd):
                     self.last_cycle[(event.poller, event.report.collector)] = event
-                    for report in self.gate.end(event, self.clock()):
-                        yield report
+                    if self.first_slot is not None:
+                        self.first_slot.setdefault(event.report.collector, event.slot)
+                    for slot, report in self.gate.end_slots(event, self.clock()):
+                        if self._whole(slot, report):
+                            yield report
                 else:
                     self.taken += 1
                     yield event
-            for report in self.gate.due(self.clock()):  # reads return at least every block_ms
-                yield report
-            if ids:
+            for slot, report in self.gate.due_slots(self.clock()):  # reads return at least every block_ms
+                if self._whole(slot, report):
+                    yield report
+            if ids and (self.ready is None or self.ready.is_set()):  # stepped down meanwhile: the next leader's
                 await self._ack(ids)
+
+    def _whole(self, slot: int, report: CycleReport) -> bool:
+        if self.first_slot is None or slot > self.first_slot.get(report.collector, slot - 1):
+            return True
+        log.info("%s cycle of slot %d: only its tail was read here; its report is skipped", report.collector, slot)
+        return False
+
+    async def _consumed_before(self) -> bool:
+        try:
+            groups = await self.client.xinfo_groups(self.stream)
+        except (RedisError, OSError):
+            return True  # cannot tell: the careful answer
+        for found in groups:
+            name = found.get("name")
+            if (name.decode() if isinstance(name, bytes) else name) == self.group:
+                last = found.get("last-delivered-id")
+                return (last.decode() if isinstance(last, bytes) else str(last)) != "0-0"
+        return False
 
     async def _join(self) -> None:
         try:
