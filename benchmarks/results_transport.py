@@ -87,7 +87,7 @@ async def bench_redis(url: str, results: list[PollResult], batch: int) -> tuple[
     core.start()
     await asyncio.sleep(1.0)
     client = aioredis.Redis.from_url(url)
-    publisher = StreamPublisher(client, "bench-poller", lambda: 0)
+    publisher = StreamPublisher(client, "bench-poller", lambda _collector: 0)
     started = time.perf_counter()
     for i in range(0, len(results), batch):
         for result in results[i:i + batch]:

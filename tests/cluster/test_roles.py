@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -18,7 +19,7 @@ from lab import lab_clear, lab_fault, lab_inventory_dir
 from lab.peers import free_port, recorder
 from tests.cluster.redis_server import RedisServer
 from tests.e2e.conftest import free_tcp_port, start_run, stop_run, wait_for_api
-from yiwang.cluster.shares import Shares, in_share
+from yiwang.cluster.shares import ShareCollector, Shares, in_share
 from yiwang.cluster.transport import STREAM, decode
 
 COUNTY = "hb.hg.huangzhou"
@@ -54,6 +55,37 @@ async def test_a_share_is_claimed_once_per_slot_and_a_failed_claim_grants_nothin
     now[0] = 660.0
     assert await shares.current() == (11, frozenset())
     assert source.asked == [10, 11]
+
+
+class Echo:
+    """A collector that answers every target at once (what it polls is what is checked)."""
+
+    name = "snmp"
+
+    async def collect(self, targets: Sequence[PollTarget]) -> AsyncIterator[PollResult]:
+        for target in targets:
+            yield PollResult(target.device, self.name, [], True)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_poll_runs_once_per_slot_and_its_results_keep_the_slot_it_claimed() -> None:
+    now = [600.0]
+    shares = Shares(Counting([frozenset({"a", "b"}), frozenset({"a"})]), 60.0, clock=lambda: now[0])
+    snmp = ShareCollector(Echo(), shares)
+    targets = [PollTarget(name, "127.0.0.1", ()) for name in ("a", "b", "c")]
+
+    async def cycle() -> list[str]:
+        return [r.device async for r in snmp.collect(targets)]
+
+    assert (await cycle(), snmp.slot) == (["a", "b"], 10)
+    now[0] = 659.0  # a cycle started again within slot 10 (a late start, a clock step): it polls nothing
+    assert await cycle() == []
+    now[0] = 660.5
+    assert (await cycle(), snmp.slot) == (["a"], 11)
+    pings = ShareCollector(Echo(), shares, once_per_slot=False)  # ICMP more often than the slot
+    assert await cycle() == [] and [r.device async for r in pings.collect(targets)] == ["a"]
 
 
 def _config(tmp_path: Path, lab_state: Path, redis: RedisServer, api_port: int, webhook_port: int) -> Path:

@@ -94,7 +94,7 @@ async def drain(stream: ResultsStream, until_cycles: int) -> list[PollResult | C
 async def test_results_go_through_redis_in_order_and_the_cycle_end_last(redis: RedisServer) -> None:
     key, group = names()
     c = client(redis)
-    publisher = StreamPublisher(c, "p1", lambda: 42, stream=key)
+    publisher = StreamPublisher(c, "p1", lambda _collector: 42, stream=key)
     for device in ("a", "b", "c"):
         publisher.take(result(device, ok=device != "b"))
     publisher.take(PollResult("", "cycle-snmp", [], True))  # the monitor's own cycle result does not travel
@@ -114,7 +114,7 @@ async def test_results_go_through_redis_in_order_and_the_cycle_end_last(redis: R
 async def test_redis_down_then_back_loses_nothing_within_the_bound(redis: RedisServer) -> None:
     key, group = names()
     c = client(redis)
-    publisher = StreamPublisher(c, "p1", lambda: 7, stream=key, limit=10)
+    publisher = StreamPublisher(c, "p1", lambda _collector: 7, stream=key, limit=10)
     publisher.take(result("before"))
     await publisher.settle(CycleReport("snmp", 1, 1))
     redis.stop()
@@ -146,7 +146,7 @@ async def test_a_second_core_continues_from_the_last_acknowledged_entry(redis: R
     key, group = names()
     c = client(redis)
     slot = [1]
-    publisher = StreamPublisher(c, "p1", lambda: slot[0], stream=key)
+    publisher = StreamPublisher(c, "p1", lambda _collector: slot[0], stream=key)
     for n in range(5):
         publisher.take(result(f"d{n}"))
     await publisher.settle(CycleReport("snmp", 5, 5))
@@ -187,7 +187,7 @@ async def test_the_monitor_settles_once_per_poller_cycle_not_per_result(redis: R
     key, group = names()
     c = client(redis)
     for poller, devices in (("p1", ["a", "b"]), ("p2", ["c", "d", "e"])):
-        publisher = StreamPublisher(c, poller, lambda: 1, stream=key)
+        publisher = StreamPublisher(c, poller, lambda _collector: 1, stream=key)
         for device in devices:
             publisher.take(result(device))
         await publisher.settle(CycleReport("snmp", len(devices), len(devices)))

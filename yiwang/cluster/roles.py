@@ -104,13 +104,20 @@ def assemble_poller(settings: Settings, group: str, member: str, source: ShareSo
     parts = Parts(settings, targets, workers if workers is not None else (settings.poll.workers or default_workers()))
     # The polls only: SSH facts, backups, compliance and capacity stay with the core for now.
     registered = []
+    polling: dict[str, ShareCollector] = {}
     for name in ("snmp", "icmp"):
         built = COLLECTORS[name](parts)
         if built is not None:
-            registered.append(Registered(ShareCollector(built.collector, shares), built.targets,
-                                         built.interval_s, aligned=True))
+            # ICMP may ping more often than the slot; a poll of the slot's length runs once in it
+            polling[name] = ShareCollector(built.collector, shares, once_per_slot=built.interval_s >= slot_s)
+            registered.append(Registered(polling[name], built.targets, built.interval_s, aligned=True))
     client = redis_client(settings.cluster.url)
-    publisher = StreamPublisher(client, member, lambda: shares.slot)
+
+    def slot_of(collector: str) -> int:
+        cycle = polling.get(collector)
+        return cycle.slot if cycle is not None else shares.slot
+
+    publisher = StreamPublisher(client, member, slot_of)
     from yiwang.assemble import _influx  # the same buffered, spooled influx sink as --role all
 
     sinks = [_influx(settings)] if settings.influx is not None else []

@@ -62,16 +62,24 @@ def in_share(targets: Sequence[PollTarget], share: frozenset[str] | None) -> lis
 
 
 class ShareCollector:
-    """A collector that polls, each cycle, only the targets of this slot's share."""
+    """A collector that polls, each cycle, only the targets of this slot's share; at most one cycle per slot when
+    its interval is the slot (a cycle started late in a slot it already polled polls nothing: no device twice)."""
 
-    def __init__(self, inner: CycleCollector, shares: Shares) -> None:
+    def __init__(self, inner: CycleCollector, shares: Shares, once_per_slot: bool = True) -> None:
         self.inner = inner
         self.shares = shares
+        self.once_per_slot = once_per_slot
         self.name = inner.name
+        self.slot = -1  # the slot of the running (or last) cycle: its results belong to it
         self.polled = 0  # targets in the last cycle
 
     async def collect(self, targets: Sequence[PollTarget]) -> AsyncIterator[PollResult]:
-        _, share = await self.shares.current()
+        slot, share = await self.shares.current()
+        if self.once_per_slot and slot == self.slot:
+            log.warning("%s: a second cycle in slot %d polls nothing", self.name, slot)
+            self.polled = 0
+            return
+        self.slot = slot
         mine = in_share(targets, share)
         self.polled = len(mine)
         if not mine:

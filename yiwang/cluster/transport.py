@@ -111,7 +111,7 @@ class StreamPublisher:
     Redis away: the entries stay in memory (at most `limit`, the oldest dropped and counted) and go with the next
     settle; the poll goes on meanwhile, a settle waits at most the client's socket timeout."""
 
-    def __init__(self, client: aioredis.Redis, poller: str, slot_of: Callable[[], int],
+    def __init__(self, client: aioredis.Redis, poller: str, slot_of: Callable[[str], int],
                  stream: str = STREAM, maxlen: int = MAXLEN, limit: int = BUFFER_LIMIT) -> None:
         self.client = client
         self.poller = poller
@@ -128,15 +128,16 @@ class StreamPublisher:
 
     def take(self, result: PollResult) -> None:
         if not is_cycle_result(result):
-            self._add(encode_result(result))
+            self._add(encode_result(result), result.collector)
 
     async def settle(self, report: CycleReport) -> None:
         if report.collector:
-            self._add(encode_cycle(CycleEnd(self.poller, self.slot_of(), report)))
+            self._add(encode_cycle(CycleEnd(self.poller, self.slot_of(report.collector), report)), report.collector)
         await self.flush()
 
-    def _add(self, entry: bytes) -> None:
-        self.pending.append((entry, self.slot_of()))
+    def _add(self, entry: bytes, collector: str) -> None:
+        # the slot of the cycle that polled it: a cycle running past its slot's end still polled in its own slot
+        self.pending.append((entry, self.slot_of(collector)))
         while len(self.pending) > self.limit:
             self.pending.popleft()
             self.dropped += 1
