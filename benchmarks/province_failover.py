@@ -343,6 +343,7 @@ class StreamFigures:
     complete_slots: int
     slots_before_kill: int
     failover_s: float  # kill -> the last of the killed poller's devices polled again (poll time)
+    takeover_s: float  # kill -> the first of them polled again: when their share moved
     failover_published_s: float  # the same, to when its result reached the stream (what the core sees)
     orphaned: int  # devices the killed poller polled in the last slot before the kill
     duplicate_polls: int  # snmp polls beyond one per device and slot, + icmp pollers beyond one per device and slot
@@ -374,13 +375,15 @@ def analyse_stream(log: StreamLog, devices: Sequence[str], interval_s: float, fi
     orphaned = {d for (c, d), polls in log.polls.items() if c == "snmp"
                 for slot, poller, *_ in polls if poller == killed and slot == kill_slot - 1}
     failover = published = 0.0
+    takeover = math.inf
     for device in orphaned:
         again = [(t, at) for slot, poller, t, at in log.polls.get(("snmp", device), ())
                  if poller != killed and t > kill_t]
         first = min(again) if again else (math.inf, math.inf)
         failover, published = max(failover, first[0] - kill_t), max(published, first[1] - kill_t)
-    return StreamFigures(complete, kill_slot - first_slot, failover, published, len(orphaned), duplicates, missed,
-                         sum(1 for d in devices if d not in snmp))
+        takeover = min(takeover, first[0] - kill_t)
+    return StreamFigures(complete, kill_slot - first_slot, failover, takeover, published, len(orphaned), duplicates,
+                         missed, sum(1 for d in devices if d not in snmp))
 
 
 class CpuMeter:
@@ -596,7 +599,8 @@ def failover(plan: ProvincePlan, work: Path, args: argparse.Namespace) -> None:
           + f" total={sum(v for k, v in cpu.items() if k != 'harness'):.1f} of {2 * interval:.0f} (2 cores)")
     print(f"stream: complete_slots_before_kill={figures.complete_slots}/{figures.slots_before_kill} "
           f"devices_never_polled={figures.never_polled} orphaned={figures.orphaned} "
-          f"failover_published_s={figures.failover_published_s:.1f} results_read={stream.entries} "
+          f"takeover_s={figures.takeover_s:.1f} failover_published_s={figures.failover_published_s:.1f} "
+          f"results_read={stream.entries} "
           f"lease_ttl_s={ttl:.0f}")
     print(f"victoria (second count, device_uptime_seconds): complete_slots_before_kill={second.complete_slots}/"
           f"{second.slots_before_kill} devices_seen={len(polls)} failover_s={second.failover_s:.1f} "
