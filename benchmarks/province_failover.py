@@ -568,10 +568,29 @@ def failover(plan: ProvincePlan, work: Path, args: argparse.Namespace) -> None:
         processes["p2"].send_signal(signal.SIGKILL)
         kill_t = time.time()
         print(f"killed p2 at {kill_t:.1f} ({kill_t % interval:.1f} s into its slot)", flush=True)
-        cut_at = (math.floor(kill_t / interval) + args.after + 1) * interval + args.kill_offset
-        sleep_until(cut_at)
+        sleep_until((math.floor(kill_t / interval) + args.after + 1) * interval)
         status_after = cluster_status(configs["core"])
+        # p2 comes back (a new process, the same member): the city cut below then falls on three pollers again
+        processes["p2"] = _spawn([*YIWANG, "run", "--role", "poller", "--group", GROUP, "--member", "p2",
+                                  "--config", str(configs["p2"])], work / "p2-again.log")
+        stack.callback(_stop, processes["p2"])
+        back_t = time.time()
+        _wait("p2's first results after its restart", lambda: any(
+            poller == "p2" and polled > back_t for (c, _), ps in list(stream.polls.items()) if c == "snmp"
+            for _, poller, polled, _ in ps[-1:]), processes["p2"], 900.0)
+        print(f"p2 back, polling after {time.time() - back_t:.0f} s", flush=True)
+        # one whole slot with the three, then the cut a few seconds into the next
+        cut_at = (math.floor(time.time() / interval) + 2) * interval + args.kill_offset
+        sleep_until(cut_at)
         city = plan.cities[-1]
+        last_whole = math.floor(cut_at / interval) - 1
+        holders: dict[str, int] = {}
+        for (c, device), ps in list(stream.polls.items()):
+            if c == "snmp" and device.startswith(city.id.split(".")[-1] + "-"):
+                for slot, poller, *_ in ps:
+                    if slot == last_whole:
+                        holders[poller] = holders.get(poller, 0) + 1
+        print(f"{city.id}'s devices by poller in slot {last_whole}: {holders}", flush=True)
         cut_t = time.time()
         cut = lab.cut(city.id)
         print(f"cut {city.id} ({city.name}): {cut} devices unreachable; waiting {args.outage_wait:.0f} s for "
@@ -591,6 +610,7 @@ def failover(plan: ProvincePlan, work: Path, args: argparse.Namespace) -> None:
         cpu = meter.per_cycle(interval, *cpu_window)
     print(f"cluster before the kill: {status_before}")
     print(f"cluster after the kill: {status_after}")
+    print(f"the cut city's devices by poller before the cut: {holders}")
     print("webhook deliveries after the cut: " + json.dumps(
         [{k: b.get(k) for k in ("rule", "kind", "labels", "counts")} | {"after_cut_s": round(t - cut_t, 1)}
          for t, b in hook.bodies if t >= cut_t], ensure_ascii=False))
