@@ -1,7 +1,8 @@
 """The province on three pollers and a core: kill -9 one poller mid-cycle, then cut a city's core.
 
-    python benchmarks/province_failover.py                    # 17 cities, ~30,000 devices, 60 s cycles; ~20 min
+    python benchmarks/province_failover.py                    # 17 cities, ~30,000 devices, 60 s cycles; ~18 min
     python benchmarks/province_failover.py --profile small    # 3 cities, 300 devices, 10 s cycles; ~6 min
+    ... --keep /tmp/run                                       # logs, configurations and run.json (raw) kept
     python benchmarks/province_failover.py --single           # the province polled by one process, one cycle
     python benchmarks/province_failover.py --lab-only         # the simulated province alone: snmpd answers/s
 
@@ -11,16 +12,21 @@ pollers write to, and where this harness reads the polls back), the simulated pr
 snmpd per city, a loopback address per device), a webhook receiver, three `yiwang run --role poller --group default
 --member pN` and one `yiwang run --role core`.
 
-What is measured, from the samples in VictoriaMetrics (`device_uptime_seconds`: one per successful poll), each in
-slots of `slot = floor(t / interval)`:
+What is measured, from the results stream itself (`yiwang:results`: each entry names its poller `p` and slot `s`;
+read in pages as the run goes, as it is trimmed at ~500,000 entries), in slots of `slot = floor(t / interval)`:
 - every device polled in each slot before the kill (printed as `complete_slots_before_kill`);
-- failover_s: from the kill until the last of the killed poller's devices is polled again (when the samples do
-  not say which poller polled a device, until every device has been polled again: an upper bound);
-- duplicate_polls: (device, slot) pairs with more than one poll;
-- max_missed_cycles: the longest run of slots without a poll, over every device, from the first complete slot to
-  the cut;
-- notifications_for_city_outage: webhook deliveries (distinct keys, not "resolved") after one city's every device
-  stops answering SNMP and ping.
+- failover_s: from the kill until the last of the killed poller's devices (those it polled in the slot before the
+  kill) is polled again by another poller (takeover_s: the first of them);
+- duplicate_polls: snmp polls beyond one per (device, slot), plus icmp pollers beyond one per (device, slot) (icmp
+  may run twice in a slot on the share claimed for it);
+- max_missed_cycles: the longest run of slots without a poll (failed or not), over every device, from the first
+  counted slot to the cut;
+- then p2 comes back, and after one whole slot on three pollers the last city is cut:
+  notifications_for_city_outage: webhook deliveries (distinct keys, not "resolved") after every device of the city
+  stops answering SNMP and ping. The shipped alert rules, `for` as shipped (device_unreachable: 2m).
+A second count from VictoriaMetrics (`device_uptime_seconds`: one per SUCCESSFUL poll), CPU seconds per cycle of
+each process (pollers, core, redis, snmpd, VictoriaMetrics, PostgreSQL, the harness) before the kill, and
+`yiwang cluster status --json` before and after the kill are printed above the last line.
 Last line: devices=… pollers=… cycle_s=… failover_s=… duplicate_polls=… max_missed_cycles=…
 notifications_for_city_outage=…
 """
@@ -52,11 +58,13 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from collectors.base import PollResult  # noqa: E402
 from lab.probe import Target, sweep  # noqa: E402
 from lab.province import PROFILE_DIR, ProvinceLab, ProvincePlan, free_port, generate_province  # noqa: E402
 from lab.victoria import command as victoria_command  # noqa: E402
 from lab.victoria import pick_port  # noqa: E402
 from tests.store.postgres import bin_dir, cluster  # noqa: E402
+from yiwang.cluster.transport import STREAM, decode  # noqa: E402
 
 COMMUNITY = "province-bench"
 YIWANG = [str(Path(sys.executable).with_name("yiwang"))]
@@ -183,12 +191,13 @@ def victoria(work: Path) -> Iterator[str]:
 
 
 @contextmanager
-def postgres() -> Iterator[str]:
+def postgres() -> Iterator[tuple[str, Path]]:
+    """The database URL and the server's postmaster.pid."""
     bins = bin_dir()
     if bins is None:
         raise SystemExit("PostgreSQL is not installed (Debian: apt-get install postgresql)")
     with cluster(bins) as pg:
-        yield pg.new_database()
+        yield pg.new_database(), pg.root / "data" / "postmaster.pid"
 
 
 class Webhook:
@@ -236,13 +245,16 @@ def province(plan: ProvincePlan, work: Path) -> Iterator[ProvinceLab]:
         lab.stop()
 
 
-def write_config(work: Path, plan: ProvincePlan, port: int, interval_s: float, **extra: Any) -> Path:
+def write_config(work: Path, plan: ProvincePlan, port: int, interval_s: float, state: str = "state",
+                 **extra: Any) -> Path:
+    """`state`: each process its own state folder, as on machines of their own (a spool is locked by its owner)."""
     community = work / "community"
-    community.write_text(COMMUNITY)
-    community.chmod(0o600)
-    plan.write_inventory(work / "inventory", community, port)
+    if not community.exists():
+        community.write_text(COMMUNITY)
+        community.chmod(0o600)
+        plan.write_inventory(work / "inventory", community, port)
     document: dict[str, Any] = {
-        "state_dir": str(work / "state"),
+        "state_dir": str(work / state),
         "inventory": [str(work / "inventory")],
         "profiles_dirs": [str(PROFILE_DIR)],
         # Two seconds and one retry: a city cut costs its devices 4 s of a concurrency slot, not the cycle.
@@ -264,6 +276,157 @@ def cpu_of(processes: Sequence[psutil.Process]) -> float:
         except psutil.NoSuchProcess:
             pass
     return total
+
+
+class StreamLog:
+    """Who polled which device in which slot, from the results stream itself: each entry names its poller (`p`)
+    and slot (`s`). Read in pages as the run goes (the stream is trimmed at ~500,000 entries, some 8 min of a
+    province), by a thread of its own. A result counts as a poll whether it succeeded or not."""
+
+    def __init__(self, url: str, page: int = 5000) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+        self.page = page
+        self.last = b"0-0"
+        # (collector, device) -> [(slot, poller, poll time s, publish time s)]
+        self.polls: dict[tuple[str, str], list[tuple[int, str, float, float]]] = {}
+        self.entries = 0
+        self.pollers: set[str] = set()
+        self.first_id_ms: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stream log", daemon=True)
+
+    def start(self) -> StreamLog:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+        self.read()
+
+    def _run(self) -> None:
+        while not self._stop.wait(2.0):
+            try:
+                self.read()
+            except Exception as exc:  # noqa: BLE001 - a missed page is read on the next round
+                print(f"stream log: {type(exc).__name__}: {exc}", flush=True)
+
+    def read(self) -> None:
+        while True:
+            page: Any = self.client.xrange(STREAM, min=b"(" + self.last, max="+", count=self.page)
+            for entry_id, fields in page:
+                self.last = entry_id
+                id_ms = int(entry_id.split(b"-")[0])
+                if self.first_id_ms is None:
+                    self.first_id_ms = id_ms
+                event = decode(fields[b"m"])
+                if not isinstance(event, PollResult):
+                    continue
+                self.entries += 1
+                self.pollers.add(fields[b"p"].decode())
+                times = [sample.time_ns for sample in event.samples]
+                polled = min(times) / 1e9 if times else id_ms / 1000
+                self.polls.setdefault((event.collector, event.device), []).append(
+                    (int(fields[b"s"]), fields[b"p"].decode(), polled, id_ms / 1000))
+            if len(page) < self.page:
+                return
+
+    def slots(self, collector: str) -> dict[str, dict[int, int]]:
+        """device -> slot -> polls."""
+        out: dict[str, dict[int, int]] = {}
+        for (c, device), polls in self.polls.items():
+            if c == collector:
+                counts = out.setdefault(device, {})
+                for slot, *_ in polls:
+                    counts[slot] = counts.get(slot, 0) + 1
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFigures:
+    complete_slots: int
+    slots_before_kill: int
+    failover_s: float  # kill -> the last of the killed poller's devices polled again (poll time)
+    takeover_s: float  # kill -> the first of them polled again: when their share moved
+    failover_published_s: float  # the same, to when its result reached the stream (what the core sees)
+    orphaned: int  # devices the killed poller polled in the last slot before the kill
+    duplicate_polls: int  # snmp polls beyond one per device and slot, + icmp pollers beyond one per device and slot
+    max_missed_cycles: int  # snmp: longest run of slots without a poll, first counted slot .. the cut's slot
+    never_polled: int
+
+
+def analyse_stream(log: StreamLog, devices: Sequence[str], interval_s: float, first_slot: int, kill_t: float,
+                   end_t: float, killed: str) -> StreamFigures:
+    kill_slot, end_slot = math.floor(kill_t / interval_s), math.floor(end_t / interval_s)
+    duplicates = 0
+    for (collector, _), polls in log.polls.items():
+        # snmp runs once a slot: a second poll is a double one. icmp may run more often than the slot (icmp_interval_s
+        # 30 s in a 60 s slot) on the share claimed for the slot: double only when a second poller polled it.
+        seen: dict[int, list[str]] = {}
+        for slot, poller, *_ in polls:
+            seen.setdefault(slot, []).append(poller)
+        duplicates += sum((len(by) if collector == "snmp" else len(set(by))) - 1 for slot, by in seen.items()
+                          if first_slot <= slot < end_slot)
+    snmp = log.slots("snmp")
+    complete = sum(1 for slot in range(first_slot, kill_slot) if all(slot in snmp.get(d, {}) for d in devices))
+    missed = 0
+    for device in devices:
+        counts, run = snmp.get(device, {}), 0
+        for slot in range(first_slot, end_slot):
+            run = 0 if slot in counts else run + 1
+            missed = max(missed, run)
+    # the killed poller's share: what it polled in the last slot it finished before the kill
+    orphaned = {d for (c, d), polls in log.polls.items() if c == "snmp"
+                for slot, poller, *_ in polls if poller == killed and slot == kill_slot - 1}
+    failover = published = 0.0
+    takeover = math.inf
+    for device in orphaned:
+        again = [(t, at) for slot, poller, t, at in log.polls.get(("snmp", device), ())
+                 if poller != killed and t > kill_t]
+        first = min(again) if again else (math.inf, math.inf)
+        failover, published = max(failover, first[0] - kill_t), max(published, first[1] - kill_t)
+        takeover = min(takeover, first[0] - kill_t)
+    return StreamFigures(complete, kill_slot - first_slot, failover, takeover, published, len(orphaned), duplicates,
+                         missed, sum(1 for d in devices if d not in snmp))
+
+
+class CpuMeter:
+    """CPU seconds of each part of the run (user + system of a process and its descendants, those that exited
+    included), sampled at slot boundaries. The harness counts itself alone: its children are the other parts."""
+
+    def __init__(self, parts: Mapping[str, Sequence[psutil.Process]]) -> None:
+        self.parts = {name: list(ps) for name, ps in parts.items()}
+        self.samples: list[tuple[float, dict[str, float]]] = []
+
+    def sample(self) -> None:
+        now: dict[str, float] = {}
+        for name, processes in self.parts.items():
+            total = 0.0
+            for p in processes:
+                try:
+                    family = [p] if p.pid == os.getpid() else [p, *p.children(recursive=True)]
+                except psutil.NoSuchProcess:
+                    continue
+                for q in family:
+                    try:
+                        t = q.cpu_times()
+                        total += t.user + t.system
+                        if q.pid != os.getpid():  # the harness's own children are the parts above
+                            total += t.children_user + t.children_system
+                    except psutil.NoSuchProcess:
+                        pass
+            now[name] = total
+        self.samples.append((time.time(), now))
+
+    def per_cycle(self, interval_s: float, since: float, until: float) -> dict[str, float]:
+        """CPU-s per interval of each part between the samples nearest `since` and `until`."""
+        inside = [(t, v) for t, v in self.samples if since - 1 <= t <= until + 1]
+        if len(inside) < 2:
+            return {}
+        (t0, a), (t1, b) = inside[0], inside[-1]
+        return {name: (b.get(name, 0.0) - a.get(name, 0.0)) * interval_s / (t1 - t0) for name in b}
 
 
 # --- modes ---------------------------------------------------------------------------------------------------------
@@ -348,60 +511,142 @@ def sleep_until(t: float) -> None:
 def failover(plan: ProvincePlan, work: Path, args: argparse.Namespace) -> None:
     require_roles()
     interval, ttl = args.interval or SETTINGS[args.profile]["interval_s"], SETTINGS[args.profile]["lease_ttl_s"]
+    devices = [d.name for d in plan.devices]
     with ExitStack() as stack:
         redis_url = stack.enter_context(redis_server(work))
-        database = stack.enter_context(postgres())
+        database, postmaster = stack.enter_context(postgres())
         sink = stack.enter_context(victoria(work))
         hook = Webhook()
         stack.callback(hook.close)
         lab = stack.enter_context(province(plan, work))
         api_port = pick_port(0)
-        config = write_config(
-            work, plan, lab.port, interval, database_url=database,
+        configs = {name: write_config(
+            work, plan, lab.port, interval, state=f"state-{name}", database_url=database,
             influx={"url": sink, "org": "yiwang", "bucket": "yiwang"},
             api={"port": api_port},
             alerts={"notifiers": [{"name": "bench", "type": "webhook", "url": hook.url}]},
-            cluster={"url": redis_url, "lease_ttl_s": ttl, "group": GROUP})
+            cluster={"url": redis_url, "lease_ttl_s": ttl, "group": GROUP}) for name in ("core", *POLLERS)}
         processes: dict[str, subprocess.Popen[bytes]] = {}
-        processes["core"] = _spawn([*YIWANG, "run", "--role", "core", "--config", str(config)], work / "core.log")
+        processes["core"] = _spawn([*YIWANG, "run", "--role", "core", "--config", str(configs["core"])],
+                                   work / "core.log")
         for member in POLLERS:
             processes[member] = _spawn([*YIWANG, "run", "--role", "poller", "--group", GROUP, "--member", member,
-                                        "--config", str(config)], work / f"{member}.log")
+                                        "--config", str(configs[member])], work / f"{member}.log")
         for process in processes.values():
             stack.callback(_stop, process)
+        stream = StreamLog(redis_url).start()
+        stack.callback(stream.stop)
+        me = psutil.Process()
+        by_name = {name: [p for p in me.children(recursive=True) if p.name() == name]
+                   for name in ("redis-server", "victoria-metrics", "snmpd")}
+        postgres_pid = int(postmaster.read_text().split()[0])
+        meter = CpuMeter({**{name: [psutil.Process(p.pid)] for name, p in processes.items()},
+                          "redis": by_name["redis-server"], "victoria": by_name["victoria-metrics"],
+                          "snmpd": by_name["snmpd"], "postgres": [psutil.Process(postgres_pid)], "harness": [me]})
         started = time.time()
-        # The first slot after every poller joined and the leader published an assignment is the first counted.
-        first_slot = math.floor(next_slot_start(interval, ttl) / interval) + 1
+        # The first slot after every poller published results (a 30,000-device inventory takes a while to load,
+        # and the assignment changes as the pollers join) is the first counted.
+        def published() -> bool:
+            for name, process in processes.items():
+                if process.poll() is not None:
+                    raise SystemExit(f"{name} exited early ({process.returncode}); see {work / (name + '.log')}")
+            return stream.pollers >= set(POLLERS)
+
+        _wait("the three pollers' first results", published, None, 900.0)
+        print(f"every poller published after {time.time() - started:.0f} s", flush=True)
+        first_slot = math.floor(time.time() / interval) + 1
         kill_at = (first_slot + args.cycles) * interval + args.kill_offset
         print(f"pollers and core started; counting from slot {first_slot}, kill -9 p2 in "
               f"{kill_at - time.time():.0f} s", flush=True)
+        sleep_until(first_slot * interval)
+        meter.sample()
+        for slot in range(first_slot + 1, first_slot + args.cycles + 1):
+            sleep_until(slot * interval)
+            meter.sample()
+            print(f"slot {slot - 1}: {stream.entries} results in the stream so far; cpu-s so far "
+                  + " ".join(f"{k}={v:.0f}" for k, v in meter.samples[-1][1].items()), flush=True)
+        status_before = cluster_status(configs["core"])
         sleep_until(kill_at)
         for name, process in processes.items():
-            if process.poll() is not None and name != "p2":
+            if process.poll() is not None:
                 raise SystemExit(f"{name} exited early ({process.returncode}); see {work / (name + '.log')}")
-        _, pollers_before = polls_from(sink, started, time.time())
+        cpu_window = (first_slot * interval, (first_slot + args.cycles) * interval)
         processes["p2"].send_signal(signal.SIGKILL)
         kill_t = time.time()
         print(f"killed p2 at {kill_t:.1f} ({kill_t % interval:.1f} s into its slot)", flush=True)
-        cut_at = (math.floor(kill_t / interval) + args.after + 1) * interval + args.kill_offset
+        sleep_until((math.floor(kill_t / interval) + args.after + 1) * interval)
+        status_after = cluster_status(configs["core"])
+        # p2 comes back (a new process, the same member): the city cut below then falls on three pollers again
+        processes["p2"] = _spawn([*YIWANG, "run", "--role", "poller", "--group", GROUP, "--member", "p2",
+                                  "--config", str(configs["p2"])], work / "p2-again.log")
+        stack.callback(_stop, processes["p2"])
+        back_t = time.time()
+        _wait("p2's first results after its restart", lambda: any(
+            poller == "p2" and polled > back_t for (c, _), ps in list(stream.polls.items()) if c == "snmp"
+            for _, poller, polled, _ in ps[-1:]), processes["p2"], 900.0)
+        print(f"p2 back, polling after {time.time() - back_t:.0f} s", flush=True)
+        # one whole slot with the three, then the cut a few seconds into the next
+        cut_at = (math.floor(time.time() / interval) + 2) * interval + args.kill_offset
         sleep_until(cut_at)
         city = plan.cities[-1]
+        last_whole = math.floor(cut_at / interval) - 1
+        holders: dict[str, int] = {}
+        for (c, device), ps in list(stream.polls.items()):
+            if c == "snmp" and device.startswith(city.id.split(".")[-1] + "-"):
+                for slot, poller, *_ in ps:
+                    if slot == last_whole:
+                        holders[poller] = holders.get(poller, 0) + 1
+        print(f"{city.id}'s devices by poller in slot {last_whole}: {holders}", flush=True)
         cut_t = time.time()
         cut = lab.cut(city.id)
         print(f"cut {city.id} ({city.name}): {cut} devices unreachable; waiting {args.outage_wait:.0f} s for "
               "notifications", flush=True)
         sleep_until(cut_t + args.outage_wait)
+        stream.stop()
+        raw = {"interval_s": interval, "first_slot": first_slot, "kill_t": kill_t, "cut_t": cut_t,
+               "devices": devices, "hook": hook.bodies, "cpu": meter.samples,
+               "polls": [[c, d, ps] for (c, d), ps in stream.polls.items()]}
+        (work / "run.json").write_text(json.dumps(raw))
+        figures = analyse_stream(stream, devices, interval, first_slot, kill_t, cut_t, "p2")
         polls, _ = polls_from(sink, started, cut_t)
-        orphaned = {d for d, p in pollers_before.items() if p == "p2"} or None
-        figures = analyse(polls, interval, first_slot, kill_t, cut_t, orphaned)
-        missing = len(plan.devices) - len(polls)
+        second = analyse(polls, interval, first_slot, kill_t, cut_t,
+                         {d for (c, d), ps in stream.polls.items() if c == "snmp"
+                          for slot, poller, *_ in ps if poller == "p2"})
         told = notifications(hook.bodies, cut_t)
-    print(f"complete_slots_before_kill={figures.complete_slots}/{figures.slots_before_kill} "
-          f"devices_never_polled={missing} orphaned_known={orphaned is not None} lease_ttl_s={ttl:.0f} "
-          f"webhook_posts={len(hook.bodies)}")
+        cpu = meter.per_cycle(interval, *cpu_window)
+    print(f"cluster before the kill: {status_before}")
+    print(f"cluster after the kill: {status_after}")
+    print(f"the cut city's devices by poller before the cut: {holders}")
+    print("webhook deliveries after the cut: " + json.dumps(
+        [{k: b.get(k) for k in ("rule", "kind", "labels", "counts")} | {"after_cut_s": round(t - cut_t, 1)}
+         for t, b in hook.bodies if t >= cut_t], ensure_ascii=False))
+    print(f"cpu_s_per_cycle (slots {first_slot}..{first_slot + args.cycles - 1}, before the kill): "
+          + " ".join(f"{k}={v:.1f}" for k, v in cpu.items())
+          + f" total={sum(v for k, v in cpu.items() if k != 'harness'):.1f} of {2 * interval:.0f} (2 cores)")
+    print(f"stream: complete_slots_before_kill={figures.complete_slots}/{figures.slots_before_kill} "
+          f"devices_never_polled={figures.never_polled} orphaned={figures.orphaned} "
+          f"takeover_s={figures.takeover_s:.1f} failover_published_s={figures.failover_published_s:.1f} "
+          f"results_read={stream.entries} "
+          f"lease_ttl_s={ttl:.0f}")
+    print(f"victoria (second count, device_uptime_seconds): complete_slots_before_kill={second.complete_slots}/"
+          f"{second.slots_before_kill} devices_seen={len(polls)} failover_s={second.failover_s:.1f} "
+          f"duplicate_polls={second.duplicate_polls} max_missed_cycles={second.max_missed_cycles}")
+    print(f"webhook_posts={len(hook.bodies)}")
     print(f"devices={len(plan.devices)} pollers={len(POLLERS)} cycle_s={interval:.0f} "
           f"failover_s={figures.failover_s:.1f} duplicate_polls={figures.duplicate_polls} "
           f"max_missed_cycles={figures.max_missed_cycles} notifications_for_city_outage={told}")
+
+
+def cluster_status(config: Path) -> str:
+    done = subprocess.run([*YIWANG, "cluster", "status", "--json", "--config", str(config)], capture_output=True,
+                          text=True, check=False, timeout=60)
+    if done.returncode != 0:
+        return f"(exit {done.returncode}: {done.stderr[-300:]})"
+    try:
+        status = json.loads(done.stdout)
+    except ValueError:
+        return done.stdout[-500:]
+    return json.dumps({k: status.get(k) for k in ("epoch", "leader", "members", "error")}, ensure_ascii=False)[:1500]
 
 
 def main() -> None:
@@ -415,11 +660,17 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=3, help="complete slots before the kill")
     parser.add_argument("--kill-offset", type=float, default=3.0, help="s into a slot: mid-cycle")
     parser.add_argument("--after", type=int, default=3, help="slots after the kill's before the cut")
-    parser.add_argument("--outage-wait", type=float, default=240.0, help="s after the cut (device rules wait 2m)")
+    parser.add_argument("--outage-wait", type=float, default=300.0,
+                        help="s after the cut (device rules wait 2m; at 60 s cycles the notice came 218 s after)")
+    parser.add_argument("--keep", type=Path, help="work in this (new) folder and keep it: logs, configuration")
     args = parser.parse_args()
     plan = generate_province(args.seed, args.profile)
-    with tempfile.TemporaryDirectory(prefix="yiwang-province-") as tmp:
-        work = Path(tmp)
+    with ExitStack() as outer:
+        if args.keep is not None:
+            args.keep.mkdir(parents=True)
+            work = args.keep.resolve()
+        else:
+            work = Path(outer.enter_context(tempfile.TemporaryDirectory(prefix="yiwang-province-")))
         if args.lab_only:
             lab_only(plan, work, args.rounds)
         elif args.single:

@@ -7,6 +7,7 @@ import asyncio
 import math
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -107,7 +108,8 @@ async def test_results_go_through_redis_in_order_and_the_cycle_end_last(redis: R
     pending = await c.xpending(key, group)
     assert pending["pending"] == 0  # all acknowledged
     # each entry says who sent it in which slot, readable without decoding it
-    assert {(fields[b"p"], fields[b"s"]) for _, fields in await c.xrange(key)} == {(b"p1", b"42")}
+    entries: Any = await c.xrange(key)
+    assert {(fields[b"p"], fields[b"s"]) for _, fields in entries} == {(b"p1", b"42")}
     await c.aclose()
 
 
@@ -139,6 +141,25 @@ async def test_redis_down_then_back_loses_nothing_within_the_bound(redis: RedisS
     seen = await drain(ResultsStream(c, "core-1", stream=key, group=group), 5)
     devices = [e.device for e in seen if isinstance(e, PollResult)]
     assert devices == ["x1", "y1", "x2", "y2", "x3", "y3", "after"]  # x0, y0: the two dropped beyond the bound
+    await c.aclose()
+
+
+async def test_two_cycles_settling_at_once_send_each_entry_once(redis: RedisServer) -> None:
+    # snmp and icmp cycles of one slot end together on a poller of a province: both settles flush at once. Each
+    # used to send the same first chunk and then pop a chunk each, so 1000 entries went twice, 1000 never (or the
+    # second pop found the deque empty: IndexError in the benchmark).
+    key, _ = names()
+    c = client(redis)
+    publisher = StreamPublisher(c, "p1", lambda _collector: 9, stream=key)
+    for n in range(2500):  # three chunks of 1000, 1000, 500: the flushes interleave at every round trip
+        publisher.take(result(f"d{n}", samples=0))
+    await asyncio.gather(publisher.settle(CycleReport("snmp", 2500, 2500)), publisher.settle(CycleReport("icmp")))
+    assert (publisher.sent, len(publisher.pending)) == (2502, 0)
+    entries: Any = await c.xrange(key)
+    sent = [decode(fields[b"m"]) for _, fields in entries]
+    devices = [e.device for e in sent if isinstance(e, PollResult)]
+    assert devices == [f"d{n}" for n in range(2500)]  # each once, in order
+    assert [e.report.collector for e in sent if isinstance(e, CycleEnd)] == ["snmp", "icmp"]
     await c.aclose()
 
 

@@ -125,6 +125,7 @@ class StreamPublisher:
         self.sent = 0
         self.dropped = 0
         self.failed_sends = 0
+        self._sending = asyncio.Lock()
 
     def take(self, result: PollResult) -> None:
         if not is_cycle_result(result):
@@ -138,30 +139,36 @@ class StreamPublisher:
     def _add(self, entry: bytes, collector: str) -> None:
         # the slot of the cycle that polled it: a cycle running past its slot's end still polled in its own slot
         self.pending.append((entry, self.slot_of(collector)))
+        self._trim()
+
+    def _trim(self) -> None:
         while len(self.pending) > self.limit:
             self.pending.popleft()
             self.dropped += 1
 
     async def flush(self) -> bool:
         """Send what is pending, in order; False (and kept) when Redis did not take it."""
-        while self.pending:
-            chunk = [self.pending[i] for i in range(min(CHUNK, len(self.pending)))]
-            pipe = self.client.pipeline(transaction=False)
-            for entry, slot in chunk:
-                pipe.xadd(self.stream, {FIELD: entry, POLLER_FIELD: self.poller, SLOT_FIELD: slot},
-                          maxlen=self.maxlen, approximate=True)
-            try:
-                await pipe.execute()
-            except (RedisError, OSError) as exc:
-                # A chunk cut midway may be sent again whole: at least once, never lost within the limit.
-                self.failed_sends += 1
-                log.warning("results stream unreachable, %d entries kept for the next try: %s: %s",
-                            len(self.pending), type(exc).__name__, exc)
-                return False
-            for _ in chunk:
-                self.pending.popleft()
-            self.sent += len(chunk)
-        return True
+        # Two collectors' cycles can settle at once (snmp and icmp of one slot): one sender at a time, and a chunk
+        # leaves the queue while it is on the wire, so that neither a second flush nor `_add`'s drops touch it.
+        async with self._sending:
+            while self.pending:
+                chunk = [self.pending.popleft() for _ in range(min(CHUNK, len(self.pending)))]
+                pipe = self.client.pipeline(transaction=False)
+                for entry, slot in chunk:
+                    pipe.xadd(self.stream, {FIELD: entry, POLLER_FIELD: self.poller, SLOT_FIELD: slot},
+                              maxlen=self.maxlen, approximate=True)
+                try:
+                    await pipe.execute()
+                except (RedisError, OSError) as exc:
+                    # A chunk cut midway may be sent again whole: at least once, never lost within the limit.
+                    self.pending.extendleft(reversed(chunk))
+                    self._trim()
+                    self.failed_sends += 1
+                    log.warning("results stream unreachable, %d entries kept for the next try: %s: %s",
+                                len(self.pending), type(exc).__name__, exc)
+                    return False
+                self.sent += len(chunk)
+            return True
 
 
 def merged(collector: str, reports: Iterable[CycleReport]) -> CycleReport:
@@ -380,7 +387,3 @@ def redis_client(url: str, timeout_s: float = 2.0) -> aioredis.Redis:
 
 def slot(now: float, interval_s: float) -> int:
     return int(now // interval_s)
-
-
-def current_slot(interval_s: float) -> Callable[[], int]:
-    return lambda: slot(time.time(), interval_s)
