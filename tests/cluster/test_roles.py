@@ -84,8 +84,11 @@ async def test_a_poll_runs_once_per_slot_and_its_results_keep_the_slot_it_claime
     assert await cycle() == []
     now[0] = 660.5
     assert (await cycle(), snmp.slot) == (["a"], 11)
-    pings = ShareCollector(Echo(), shares, once_per_slot=False)  # ICMP more often than the slot
-    assert await cycle() == [] and [r.device async for r in pings.collect(targets)] == ["a"]
+    pings = ShareCollector(Echo(), shares, interval_s=20.0)  # ICMP more often than the slot: three cycles in it
+    for at, number in ((660.5, 33), (680.0, 34), (700.0, 35)):
+        now[0] = at
+        assert ([r.device async for r in pings.collect(targets)], pings.cycle, pings.slot) == (["a"], number, 11)
+    assert await cycle() == []
 
 
 def _config(tmp_path: Path, lab_state: Path, redis: RedisServer, api_port: int, webhook_port: int) -> Path:

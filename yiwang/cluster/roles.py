@@ -108,16 +108,15 @@ def assemble_poller(settings: Settings, group: str, member: str, source: ShareSo
     for name in ("snmp", "icmp"):
         built = COLLECTORS[name](parts)
         if built is not None:
-            # ICMP may ping more often than the slot; a poll of the slot's length runs once in it
-            polling[name] = ShareCollector(built.collector, shares, once_per_slot=built.interval_s >= slot_s)
+            polling[name] = ShareCollector(built.collector, shares, built.interval_s)
             registered.append(Registered(polling[name], built.targets, built.interval_s, aligned=True))
     client = redis_client(settings.cluster.url)
 
-    def slot_of(collector: str) -> int:
-        cycle = polling.get(collector)
-        return cycle.slot if cycle is not None else shares.slot
+    def cycle_of(collector: str) -> int:
+        polled = polling.get(collector)
+        return polled.cycle if polled is not None else shares.slot
 
-    publisher = StreamPublisher(client, member, slot_of)
+    publisher = StreamPublisher(client, member, cycle_of)
     from yiwang.assemble import _influx  # the same buffered, spooled influx sink as --role all
 
     sinks = [_influx(settings)] if settings.influx is not None else []

@@ -65,12 +65,17 @@ class ShareCollector:
     """A collector that polls, each cycle, only the targets of this slot's share; at most one cycle per slot when
     its interval is the slot (a cycle started late in a slot it already polled polls nothing: no device twice)."""
 
-    def __init__(self, inner: CycleCollector, shares: Shares, once_per_slot: bool = True) -> None:
+    def __init__(self, inner: CycleCollector, shares: Shares, interval_s: float | None = None) -> None:
         self.inner = inner
         self.shares = shares
-        self.once_per_slot = once_per_slot
+        # ICMP may ping more often than the slot; a poll of the slot's length runs once in it
+        self.interval_s = interval_s if interval_s is not None else shares.slot_s
+        self.once_per_slot = self.interval_s >= shares.slot_s
         self.name = inner.name
         self.slot = -1  # the slot of the running (or last) cycle: its results belong to it
+        # floor(start / own interval): the cycle's number, the same on every poller (cycles are aligned), so the
+        # core can put the pollers' ends of one cycle together; equal to the slot when the interval is the slot
+        self.cycle = -1
         self.polled = 0  # targets in the last cycle
 
     async def collect(self, targets: Sequence[PollTarget]) -> AsyncIterator[PollResult]:
@@ -80,6 +85,7 @@ class ShareCollector:
             self.polled = 0
             return
         self.slot = slot
+        self.cycle = slot_at(self.shares.clock(), self.interval_s)
         mine = in_share(targets, share)
         self.polled = len(mine)
         if not mine:

@@ -32,7 +32,7 @@ STREAM = "yiwang:results"
 GROUP = "core"
 FIELD = b"m"
 POLLER_FIELD = b"p"  # the poller that sent the entry
-SLOT_FIELD = b"s"  # the slot it was taken in
+SLOT_FIELD = b"s"  # the number of the cycle that polled it: floor(start / the collector's interval)
 MAXLEN = 500_000  # about two cycles of a province's 30,000 devices and their cycle ends; trimmed approximately
 BUFFER_LIMIT = 200_000  # entries a poller keeps while Redis is away; beyond it the oldest are dropped and counted
 CHUNK = 1000  # entries per pipelined round trip
@@ -43,7 +43,7 @@ class CycleEnd:
     """What a poller says when one of its collector cycles is over: the core settles its stages on it."""
 
     poller: str
-    slot: int
+    slot: int  # the cycle's number: floor(its start / the collector's interval), alike on every poller
     report: CycleReport
 
 
@@ -137,7 +137,7 @@ class StreamPublisher:
         await self.flush()
 
     def _add(self, entry: bytes, collector: str) -> None:
-        # the slot of the cycle that polled it: a cycle running past its slot's end still polled in its own slot
+        # the cycle that polled it: a cycle running past its end still polled in its own
         self.pending.append((entry, self.slot_of(collector)))
         self._trim()
 
