@@ -25,14 +25,12 @@ import pytest
 import redis.asyncio as aioredis
 import yaml
 
-from alerts.rules import DEFAULT_RULES
-from collectors.base import PollResult
 from lab import lab_clear, lab_fault, lab_inventory_dir
 from lab.peers import free_port, recorder
+from tests.cluster.observe import snmp_polls, wait_until
 from tests.cluster.redis_server import RedisServer
-from tests.e2e.conftest import free_tcp_port, start_run, stop_run, wait_for_api
+from tests.e2e.conftest import free_tcp_port, immediate_rules, start_run, stop_run, wait_for_api
 from tests.store.postgres import Cluster
-from yiwang.cluster.transport import STREAM, decode
 
 COUNTY = "hb.hg.huangzhou"
 INTERVAL_S = 4
@@ -65,19 +63,6 @@ def _config(path: Path, state_dir: Path, lab_state: Path, database: str, redis: 
     return path
 
 
-def _wait(condition, timeout: float, what: str, every: float = 0.5):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = condition()
-        except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def _cluster(api: str) -> dict[str, Any]:
@@ -89,13 +74,7 @@ def _cluster(api: str) -> dict[str, Any]:
 def running(lab_state: Path, tmp_path_factory: pytest.TempPathFactory, redis: RedisServer,
             postgres: Cluster) -> Iterator[Running]:
     root = tmp_path_factory.mktemp("corefail")
-    # The shipped rules without their `for` delays (as tests/cluster/test_roles.py), so a cycle is enough.
-    rules = yaml.safe_load(DEFAULT_RULES.read_text())
-    rules["rules"] = [r for r in rules["rules"] if r["name"] != "interface_errors_rising"]
-    for rule in rules["rules"]:
-        if rule["kind"] != "absent":
-            rule["for"] = "0s"
-    (root / "rules.yaml").write_text(yaml.safe_dump(rules))
+    immediate_rules(root / "rules.yaml")
     database = postgres.new_database()
     webhook_port = free_port()
     configs: dict[str, Path] = {}
@@ -118,7 +97,7 @@ def running(lab_state: Path, tmp_path_factory: pytest.TempPathFactory, redis: Re
         try:
             processes["core-1"] = start_run(configs["core-1"], logs["core-1"], "--role", "core", "--member", "core-1")
             wait_for_api(apis["core-1"], processes["core-1"], logs["core-1"])
-            _wait(lambda: _cluster(apis["core-1"])["core"]["leader"], 30, "core-1 to lead")
+            wait_until(lambda: _cluster(apis["core-1"])["core"]["leader"], 30, "core-1 to lead")
             processes["core-2"] = start_run(configs["core-2"], logs["core-2"], "--role", "core", "--member", "core-2")
             for name in ("p1", "p2"):
                 processes[name] = start_run(pollers, logs[name], "--role", "poller", "--member", name)
@@ -136,29 +115,29 @@ def test_the_standby_takes_over_and_neither_notifies_again_nor_forgets_the_resol
     api1, api2 = running.apis["core-1"], running.apis["core-2"]
     n = len(running.devices)
     assert _cluster(api2)["core"]["leader"] is False  # the standby waits
-    _wait(lambda: httpx.get(f"{api1}/api/areas").json()[0]["devices"]["up"] == n, 90, f"all {n} devices up")
+    wait_until(lambda: httpx.get(f"{api1}/api/areas").json()[0]["devices"]["up"] == n, 90, f"all {n} devices up")
     assert running.webhook.bodies == []
     lab_fault(lab_state, "unreachable", COUNTY)
-    _wait(lambda: any(b["rule"] == "area_outage" for b in running.webhook.bodies), 60, "the area outage")
+    wait_until(lambda: any(b["rule"] == "area_outage" for b in running.webhook.bodies), 60, "the area outage")
     fired = [(b["kind"], b["rule"], b["labels"]["area"]) for b in running.webhook.bodies]
     assert fired == [("firing", "area_outage", COUNTY)]
 
     killed_at = time.monotonic()
     running.processes["core-1"].send_signal(signal.SIGKILL)
     running.processes["core-1"].wait(10)
-    _wait(lambda: _cluster(api2)["core"]["leader"], 3 * TTL_S, "core-2 to be elected", every=0.1)
+    wait_until(lambda: _cluster(api2)["core"]["leader"], 3 * TTL_S, "core-2 to be elected", every=0.1)
     running.figures["takeover_s"] = time.monotonic() - killed_at
     print(f"takeover_s={running.figures['takeover_s']:.2f}")
     # The leader's lock expires after the TTL; the standby tries every 0.5 s, then re-reads the alert state.
     assert running.figures["takeover_s"] <= TTL_S + 2
     # The state it took over: the outage firing, as core-1 left it in PostgreSQL.
-    _wait(lambda: any(a["rule"] == "area_outage" and a["status"] == "firing"
+    wait_until(lambda: any(a["rule"] == "area_outage" and a["status"] == "firing"
                       for a in httpx.get(f"{api2}/api/alerts").json()), 3 * INTERVAL_S, "the outage on core-2")
     time.sleep(3 * INTERVAL_S)  # three cycles evaluated by core-2 with the county still dark: nothing to send
     assert [(b["kind"], b["rule"]) for b in running.webhook.bodies] == [("firing", "area_outage")]
 
     lab_clear(lab_state)
-    _wait(lambda: any(b["kind"] == "resolved" for b in running.webhook.bodies), 60, "the resolve from core-2")
+    wait_until(lambda: any(b["kind"] == "resolved" for b in running.webhook.bodies), 60, "the resolve from core-2")
     time.sleep(2 * INTERVAL_S)
     # The county's outage: one firing (core-1), one resolve (core-2). (What else may be sent while the county comes
     # back is the lab's recovery, not the failover's: a village agent slower than its neighbours.)
@@ -176,11 +155,11 @@ def test_a_drained_poller_exits_and_the_other_polls_everything_without_a_gap(run
     assert p2.wait(timeout=4 * TTL_S) == 0, running.logs["p2"].read_text()[-2000:]
     exited_slot = math.floor(time.time() / INTERVAL_S)
     api = running.apis["core-2"]
-    _wait(lambda: [(m["name"], m["devices"]) for m in _cluster(api)["members"]] == [("p1", len(running.devices))],
+    wait_until(lambda: [(m["name"], m["devices"]) for m in _cluster(api)["members"]] == [("p1", len(running.devices))],
           3 * TTL_S, "p1 holding every device")
     time.sleep(3 * INTERVAL_S)
     last_whole = math.floor(time.time() / INTERVAL_S) - 2  # the slot before is still being published
-    polls = asyncio.run(_snmp_polls(running.redis.url))
+    polls = asyncio.run(snmp_polls(running.redis.url))
     by_slot: dict[tuple[str, int], list[str]] = {}
     for device, poller, slot in polls:
         by_slot.setdefault((device, slot), []).append(poller)
@@ -230,28 +209,16 @@ def test_a_leader_that_loses_redis_steps_down_within_the_lease_ttl(running: Runn
     assert _cluster(api)["core"]["leader"] is True
     running.redis.kill()
     lost_at = time.monotonic()
-    _wait(lambda: _cluster(api)["core"]["leader"] is False, 2 * TTL_S, "core-2 to step down", every=0.1)
+    wait_until(lambda: _cluster(api)["core"]["leader"] is False, 2 * TTL_S, "core-2 to step down", every=0.1)
     running.figures["step_down_s"] = time.monotonic() - lost_at
     print(f"step_down_s={running.figures['step_down_s']:.2f}")
     assert running.figures["step_down_s"] <= TTL_S
     # Back (empty, as after a restart): it is elected again and reads the state once more.
     running.redis.start()
-    _wait(lambda: _cluster(api)["core"]["leader"], 4 * TTL_S, "core-2 to lead again", every=0.2)
+    wait_until(lambda: _cluster(api)["core"]["leader"], 4 * TTL_S, "core-2 to lead again", every=0.2)
     assert _cluster(api)["core"]["elections"] == 2
 
 
-async def _snmp_polls(url: str) -> list[tuple[str, str, int]]:
-    client = aioredis.Redis.from_url(url)
-    try:
-        entries = await client.xrange(STREAM)
-    finally:
-        await client.aclose()
-    found = []
-    for _, fields in entries:
-        event = decode(fields[b"m"])
-        if isinstance(event, PollResult) and event.collector == "snmp":
-            found.append((event.device, fields[b"p"].decode(), int(fields[b"s"])))
-    return found
 
 
 async def _hget(url: str, key: str, name: str) -> str:

@@ -10,17 +10,15 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import httpx
-import redis.asyncio as aioredis
 import yaml
 
-from alerts.rules import DEFAULT_RULES
 from collectors.base import PollResult, PollTarget
 from lab import lab_clear, lab_fault, lab_inventory_dir
 from lab.peers import free_port, recorder
+from tests.cluster.observe import snmp_polls, wait_until
 from tests.cluster.redis_server import RedisServer
-from tests.e2e.conftest import free_tcp_port, start_run, stop_run, wait_for_api
+from tests.e2e.conftest import free_tcp_port, immediate_rules, start_run, stop_run, wait_for_api
 from yiwang.cluster.shares import ShareCollector, Shares, in_share
-from yiwang.cluster.transport import STREAM, decode
 
 COUNTY = "hb.hg.huangzhou"
 
@@ -92,13 +90,7 @@ async def test_a_poll_runs_once_per_slot_and_its_results_keep_the_slot_it_claime
 
 
 def _config(tmp_path: Path, lab_state: Path, redis: RedisServer, api_port: int, webhook_port: int) -> Path:
-    # The shipped rules without their `for` delays (as tests/e2e/test_alerts_runtime.py), so a cycle is enough.
-    rules = yaml.safe_load(DEFAULT_RULES.read_text())
-    rules["rules"] = [r for r in rules["rules"] if r["name"] != "interface_errors_rising"]
-    for rule in rules["rules"]:
-        if rule["kind"] != "absent":
-            rule["for"] = "0s"
-    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
+    immediate_rules(tmp_path / "rules.yaml")
     config = tmp_path / "yiwang.yaml"
     config.write_text(yaml.safe_dump({
         "state_dir": str(lab_state), "inventory": [str(lab_inventory_dir(lab_state))],
@@ -112,19 +104,6 @@ def _config(tmp_path: Path, lab_state: Path, redis: RedisServer, api_port: int, 
     return config
 
 
-def _wait(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = condition()
-        except (httpx.HTTPError, ValueError, KeyError, IndexError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def test_a_core_and_two_pollers_one_outage_one_notification(lab_state: Path, tmp_path: Path,
@@ -139,11 +118,11 @@ def test_a_core_and_two_pollers_one_outage_one_notification(lab_state: Path, tmp
         api = f"http://127.0.0.1:{api_port}"
         try:
             wait_for_api(api, core, logs["core"])
-            _wait(lambda: httpx.get(f"{api}/api/areas").json()[0]["devices"]["up"] == devices, 90,
+            wait_until(lambda: httpx.get(f"{api}/api/areas").json()[0]["devices"]["up"] == devices, 90,
                   f"all {devices} devices up in the core's API")
             assert webhook.bodies == []
             lab_fault(lab_state, "unreachable", COUNTY)
-            _wait(lambda: any(b["rule"] == "area_outage" for b in webhook.bodies), 60, "the area outage")
+            wait_until(lambda: any(b["rule"] == "area_outage" for b in webhook.bodies), 60, "the area outage")
             time.sleep(3 * 4)  # three more cycles of both pollers: nothing more may be sent
             assert [(b["kind"], b["rule"], b["labels"]["area"]) for b in webhook.bodies] == [
                 ("firing", "area_outage", COUNTY)]
@@ -151,7 +130,7 @@ def test_a_core_and_two_pollers_one_outage_one_notification(lab_state: Path, tmp
                 assert poller.poll() is None, logs[name].read_text()[-2000:]
             for name in ("p1", "p2"):
                 assert "Traceback" not in logs[name].read_text()
-            polls = asyncio.run(_snmp_polls(redis.url))
+            polls = asyncio.run(snmp_polls(redis.url))
         finally:
             lab_clear(lab_state)
             for process in [*pollers, core]:
@@ -168,16 +147,3 @@ def test_a_core_and_two_pollers_one_outage_one_notification(lab_state: Path, tmp
     assert {poller for device, poller, _ in polls if device in county} == {"p1", "p2"}
 
 
-async def _snmp_polls(url: str) -> list[tuple[str, str, int]]:
-    """(device, poller, slot) of every SNMP result the pollers published, read back from the stream."""
-    client = aioredis.Redis.from_url(url)
-    try:
-        entries = await client.xrange(STREAM)
-    finally:
-        await client.aclose()
-    found = []
-    for _, fields in entries:
-        event = decode(fields[b"m"])
-        if isinstance(event, PollResult) and event.collector == "snmp":
-            found.append((event.device, fields[b"p"].decode(), int(fields[b"s"])))
-    return found

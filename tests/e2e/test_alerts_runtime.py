@@ -10,25 +10,16 @@ from pathlib import Path
 
 import yaml
 
-from alerts.rules import DEFAULT_RULES
 from lab import lab_clear, lab_fault
 from lab.peers import free_port, recorder
+from tests.e2e.conftest import immediate_rules
 from yiwang.assemble import assemble
 from yiwang.config import load_settings
 from yiwang.stages import AlertsStage
 
 
 def _config(tmp_path: Path, lab_state: Path, webhook_port: int) -> Path:
-    # The shipped rules, without their `for` delays, so a test needs a cycle rather than minutes.
-    rules = yaml.safe_load(DEFAULT_RULES.read_text())
-    # Not the error-rate rule: the lab's trickle of errors (up to 0.02/s) reads as 1/s and more when two polls of a
-    # device come within a second of each other, as back-to-back test cycles on a loaded machine can; its `for`
-    # is what keeps that from firing in production.
-    rules["rules"] = [r for r in rules["rules"] if r["name"] != "interface_errors_rising"]
-    for rule in rules["rules"]:
-        if rule["kind"] != "absent":  # absence is defined by its duration
-            rule["for"] = "0s"
-    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
+    immediate_rules(tmp_path / "rules.yaml")
     config = tmp_path / "yiwang.yaml"
     config.write_text(yaml.safe_dump({
         "state_dir": str(lab_state), "database_url": f"sqlite:///{tmp_path}/y.db",

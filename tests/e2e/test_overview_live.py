@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from alerts.rules import DEFAULT_RULES
 from lab import lab_clear, lab_fault, lab_inventory_dir
-from tests.e2e.conftest import free_tcp_port, write_config
+from tests.e2e.conftest import free_tcp_port, immediate_rules, write_config
 from tests.e2e.test_overview_page import CHROMIUM, Site, served
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -33,15 +31,7 @@ pytestmark = [pytest.mark.integration,
 @pytest.fixture(scope="module")
 def live(lab_state: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     work = tmp_path_factory.mktemp("overview-live")
-    # The shipped rules without their `for` delays (absence is defined by its duration), so that the area outage
-    # fires in the first cycle after the fault, not minutes later; not the error-rate rule, whose `for` is what
-    # keeps the lab's trickle of errors from firing (see tests/e2e/test_alerts_runtime.py).
-    rules = yaml.safe_load(DEFAULT_RULES.read_text())
-    rules["rules"] = [r for r in rules["rules"] if r["name"] != "interface_errors_rising"]
-    for rule in rules["rules"]:
-        if rule["kind"] != "absent":
-            rule["for"] = "0s"
-    (work / "rules.yaml").write_text(yaml.safe_dump(rules))
+    immediate_rules(work / "rules.yaml")
     port = free_tcp_port()
     config = write_config(work / "yiwang.yaml", work / "state", inventory=[str(lab_inventory_dir(lab_state))],
                           database_url=f"sqlite:///{work / 'y.sqlite'}", api={"port": port}, ssh={"enabled": False},
