@@ -293,8 +293,10 @@ def assemble_core(settings: Settings, member: str, workers: int | None = None) -
     idle = assembly.monitor
     election = CoreElection(settings.cluster, member)
     client = redis_client(settings.cluster.url)
-    # pollers' cycles of one slot start together; half the shortest interval is long enough for the slowest to end
-    hold_s = min(settings.poll.interval_s, settings.poll.icmp_interval_s) / 2
+    # Pollers' cycles of one slot start together. Settled without a poller, the alerts would see its devices of the
+    # last cycle beside the others' of this one (a county going down in steps, township by township), so the core
+    # waits for the slowest a whole interval: a dead poller delays the evaluation by that, not the alerts' `for`.
+    hold_s = min(settings.poll.interval_s, settings.poll.icmp_interval_s)
     feed = ResultsStream(client, member, ready=election.leader, hold_s=hold_s)
     stages: list[Stage] = []
     for stage in idle.stages:
