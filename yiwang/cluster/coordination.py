@@ -58,6 +58,7 @@ from redis.exceptions import RedisError
 from tooz import ToozError, coordination
 
 from yiwang.cluster import partition, scripts
+from yiwang.cluster.transport import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +125,6 @@ def tooz_url(url: str, namespace: str = "yiwang") -> str:
     parts = urlsplit(url)
     db = parts.path.strip("/") or "0"
     return urlunsplit((parts.scheme, parts.netloc, "", urlencode({"db": db, "namespace": namespace}), ""))
-
-
-def _client(url: str, timeout_s: float) -> aioredis.Redis:
-    return aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-                                   decode_responses=True)
 
 
 async def read_published(client: aioredis.Redis, keys: GroupKeys) -> Published:
@@ -199,7 +195,7 @@ class PollerMembership:
         self._renewed_at: float | None = None
         self._token = uuid.uuid4().hex
         self._timeout_s = max(0.5, min(2.0, lease_ttl_s / 3))
-        self._redis = _client(url, self._timeout_s)
+        self._redis = redis_client(url, self._timeout_s, decode=True)
         self._tooz: coordination.CoordinationDriver | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -351,7 +347,7 @@ class PollerMembership:
 async def request_drain(url: str, group: str, member: str) -> bool:
     """Flag `member` for draining; True when it is a member of the group. The leader moves its share away."""
     keys = GroupKeys(group)
-    client = _client(url, 2.0)
+    client = redis_client(url, 2.0, decode=True)
     try:
         if not await client.sismember(keys.members, member):
             return False
@@ -386,7 +382,7 @@ async def cluster_status(url: str, group: str, interval_s: float = 60.0, now: fl
     """What the group looks like now; an unreachable Redis gives an empty status with `error` set."""
     keys = GroupKeys(group)
     current = slot_of(time.time() if now is None else now, interval_s)
-    client = _client(url, 2.0)
+    client = redis_client(url, 2.0, decode=True)
     try:
         published = await read_published(client, keys)
         names = sorted({str(m) for m in await client.smembers(keys.members)} | set(published.live))

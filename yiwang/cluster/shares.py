@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
 from collectors.base import CycleCollector, PollResult, PollTarget
-from yiwang.cluster.transport import slot as slot_at
+from yiwang.cluster.coordination import slot_of as slot_at
 
 log = logging.getLogger("yiwang.cluster.shares")
 

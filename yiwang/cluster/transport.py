@@ -381,9 +381,8 @@ class ResultsStream:
                 await asyncio.sleep(0.5)
 
 
-def redis_client(url: str, timeout_s: float = 2.0) -> aioredis.Redis:
-    return aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
-
-
-def slot(now: float, interval_s: float) -> int:
-    return int(now // interval_s)
+def redis_client(url: str, timeout_s: float = 2.0, decode: bool = False) -> aioredis.Redis:
+    """The cluster's one way to Redis: bounded waits (a settle or a claim waits at most `timeout_s`); `decode` for
+    the coordination keys' text, not for the stream's compact entries."""
+    return aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+                                   decode_responses=decode)
