@@ -28,7 +28,7 @@ from yiwang.audit.chain import (
     parse_record,
     verify_lines,
 )
-from yiwang.audit.trail import AuditTrail, Forwarder, event_fields
+from yiwang.audit.trail import AuditTrail, Forwarder, event_fields, matches
 from yiwang.config import Settings
 from yiwang.schema import audit_head, audit_records
 
@@ -100,7 +100,7 @@ class SqlAuditTrail(AuditTrail):
                     record = parse_record(line.encode("utf-8"))
                 except ValueError:
                     continue
-                if not _matches(record, since_utc, until_utc, identity, action, outcome):
+                if not matches(record, since_utc, until_utc, identity, action, outcome):
                     continue
                 found.append(record)
                 if limit is not None and len(found) >= limit:
@@ -153,24 +153,6 @@ def _tail(conn: Connection) -> tuple[int, str]:
 def _encoded(lines: Iterator[str]) -> Iterator[bytes]:
     for line in lines:
         yield line.encode("utf-8", "surrogatepass")
-
-
-def _matches(record: AuditRecord, since: datetime | None, until: datetime | None, identity: str | None,
-             action: str | None, outcome: str | None) -> bool:
-    if identity is not None and record.identity != identity:
-        return False
-    if action is not None and not record.action.startswith(action):
-        return False
-    if outcome is not None and not (record.outcome == outcome or record.outcome.startswith(outcome + ":")):
-        return False
-    if since or until:
-        try:
-            at = datetime.fromisoformat(record.time)
-        except ValueError:
-            return False
-        if (since and at < since) or (until and at >= until):
-            return False
-    return True
 
 
 def trail_in_database(settings: Settings) -> bool:

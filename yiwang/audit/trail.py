@@ -106,19 +106,8 @@ class AuditTrail:
                 record = parse_record(line)
             except ValueError:
                 continue
-            if identity is not None and record.identity != identity:
+            if not matches(record, since_utc, until_utc, identity, action, outcome):
                 continue
-            if action is not None and not record.action.startswith(action):
-                continue
-            if outcome is not None and not (record.outcome == outcome or record.outcome.startswith(outcome + ":")):
-                continue
-            if since_utc or until_utc:
-                try:
-                    at = datetime.fromisoformat(record.time)
-                except ValueError:
-                    continue
-                if (since_utc and at < since_utc) or (until_utc and at >= until_utc):
-                    continue
             found.append(record)
             if limit is not None and len(found) >= limit:
                 break
@@ -292,3 +281,22 @@ def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return _text(str(value))
+
+
+def matches(record: AuditRecord, since: datetime | None, until: datetime | None, identity: str | None,
+            action: str | None, outcome: str | None) -> bool:
+    """The records' query: `action` a prefix, `outcome` also "outcome: ...", `since` inclusive, `until` exclusive."""
+    if identity is not None and record.identity != identity:
+        return False
+    if action is not None and not record.action.startswith(action):
+        return False
+    if outcome is not None and not (record.outcome == outcome or record.outcome.startswith(outcome + ":")):
+        return False
+    if since or until:
+        try:
+            at = datetime.fromisoformat(record.time)
+        except ValueError:
+            return False
+        if (since and at < since) or (until and at >= until):
+            return False
+    return True
