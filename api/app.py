@@ -45,7 +45,7 @@ from yiwang.archive.service import ArchiveError, ConfigArchive
 from yiwang.audit import AuditTrail
 from yiwang.auth.roles import Identity, Permission, Role, RoleError
 from yiwang.auth.service import AuthError, AuthService, NotFound, Taken, UserError
-from yiwang.auth.sessions import SessionStore
+from yiwang.auth.sessions import Sessions
 from yiwang.change.service import ChangeService
 from yiwang.compliance.service import ComplianceService
 from yiwang.config import ApiSettings, AuthSettings, CapacitySettings
@@ -218,7 +218,7 @@ class ServicesView(Protocol):
     def auth(self) -> AuthService | None: ...  # None: authentication turned off (loopback only)
 
     @property
-    def sessions(self) -> SessionStore: ...
+    def sessions(self) -> Sessions: ...
 
     @property
     def audit(self) -> AuditTrail: ...

@@ -12,6 +12,9 @@ import pytest
 from tests.sinks.servers import VictoriaMetrics, start_victoria_metrics
 from tests.store.postgres import Cluster, bin_dir, cluster
 
+# every asyncio task's stack when a test hangs (before pytest-timeout ends it)
+pytest_plugins = ["tests.hangs"]
+
 
 @pytest.fixture
 def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:

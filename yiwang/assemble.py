@@ -32,7 +32,7 @@ from yiwang.audit.sql import open_trail
 from yiwang.auth.directory import Directory
 from yiwang.auth.roles import Identity
 from yiwang.auth.service import AuthService
-from yiwang.auth.sessions import SessionStore
+from yiwang.auth.sessions import Sessions
 from yiwang.auth.sql_sessions import open_sessions
 from yiwang.change.service import ChangeService, DefaultChecks, audit_recorder, inventory_loader
 from yiwang.config import SecretSetting, Settings, default_inventory_dir
@@ -72,7 +72,7 @@ class Services:
     alerts: AlertStage | None
     archive: ConfigArchive | None
     auth: AuthService | None  # None: authentication turned off (loopback only)
-    sessions: SessionStore
+    sessions: Sessions
     audit: AuditTrail
     jobs: JobRegistry
     overview: OverviewFeed  # the one-screen overview's live state (issue 14)
@@ -230,7 +230,7 @@ def assemble(settings: Settings, workers: int | None = None, with_influx: bool =
     except SchemaError as exc:
         raise SetupError(str(exc)) from None
     latest = LatestStore()
-    sinks = [_influx(settings)] if with_influx and settings.influx is not None else []
+    sinks = [influx_sink(settings)] if with_influx and settings.influx is not None else []
     parts = Parts(settings, targets, workers if workers is not None else (settings.poll.workers or default_workers()))
     if targets.ssh and (settings.ssh.enabled or settings.archive.enabled):
         parts.ssh = ssh_work(settings.ssh, settings.state_dir)  # netmiko in worker processes of its own
@@ -412,10 +412,12 @@ async def _compliance_run(compliance: ComplianceService) -> object:
     return summary
 
 
-def _influx(settings: Settings) -> BufferedSink:
+def influx_sink(settings: Settings, spool: str = "influx") -> BufferedSink:
+    """The buffered, spooling InfluxDB sink; `spool` names its folder under state_dir/spool (one per process: two
+    processes replaying one spool would write its batches twice)."""
     influx = settings.influx
     assert influx is not None
     return BufferedSink(InfluxSink(InfluxTarget(influx.url, influx.org, influx.bucket),
                                    _token(influx.token, settings.state_dir)),
-                        settings.state_dir / "spool" / "influx",
+                        settings.state_dir / "spool" / spool,
                         BufferPolicy(max_spool_bytes=int(influx.spool_max_mb * 1024 * 1024)))

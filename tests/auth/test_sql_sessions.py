@@ -81,3 +81,31 @@ def test_sessions_are_kept_in_the_database_when_it_is_postgresql_unless_set(tmp_
     assert chosen(database_url=pg, auth={"sessions": "memory"}) is SessionStore
     assert chosen(auth={"sessions": "database"}) is SqlSessionStore
     engine.dispose()
+
+
+def test_last_use_is_written_at_most_every_touch_s_and_never_keeps_a_session_longer(engine: sa.Engine) -> None:
+    clock = Clock()
+    store = SqlSessionStore(engine, 600, 43200, clock)
+    assert store.touch_s == 30.0  # idle 600 s: a twentieth
+    session = store.create(LI)
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement.split()[0].upper())
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(10):  # ten requests in 25 s: read, not written
+            clock.now += 2.5
+            assert store.get(session.id) is not None
+        assert "UPDATE" not in statements and statements.count("SELECT") == 10
+        clock.now += 5  # 30 s since the last write
+        assert store.get(session.id) is not None and statements.count("UPDATE") == 1
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    stored = store.clock()
+    # used at +29.9 s after that write (not written), then idle: it ends 600 s after the write, not after the use
+    clock.now += 29.9
+    assert store.get(session.id) is not None
+    clock.now = stored + 600
+    assert store.get(session.id) is None

@@ -206,7 +206,8 @@ def test_the_cluster_in_the_api_and_on_metrics(running: Running) -> None:
 
 def test_a_leader_that_loses_redis_steps_down_within_the_lease_ttl(running: Running) -> None:
     api = running.apis["core-2"]
-    assert _cluster(api)["core"]["leader"] is True
+    before = _cluster(api)["core"]
+    assert before["leader"] is True
     running.redis.kill()
     lost_at = time.monotonic()
     wait_until(lambda: _cluster(api)["core"]["leader"] is False, 2 * TTL_S, "core-2 to step down", every=0.1)
@@ -216,7 +217,8 @@ def test_a_leader_that_loses_redis_steps_down_within_the_lease_ttl(running: Runn
     # Back (empty, as after a restart): it is elected again and reads the state once more.
     running.redis.start()
     wait_until(lambda: _cluster(api)["core"]["leader"], 4 * TTL_S, "core-2 to lead again", every=0.2)
-    assert _cluster(api)["core"]["elections"] == 2
+    # once more than before (before: 1 as a rule, more when a loaded machine delayed a heartbeat past the fence)
+    assert _cluster(api)["core"]["elections"] == before["elections"] + 1
 
 
 

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from yiwang.auth.roles import Identity
 
@@ -30,6 +31,21 @@ class Session:
 
     def csrf_ok(self, presented: str | None) -> bool:
         return presented is not None and hmac.compare_digest(presented.encode(), self.csrf_token.encode())
+
+
+class Sessions(Protocol):
+    """Where the API keeps sessions: in memory (`SessionStore`) or in the database the cores share
+    (`yiwang.auth.sql_sessions.SqlSessionStore`)."""
+
+    def create(self, identity: Identity) -> Session: ...
+
+    def get(self, session_id: str) -> Session | None: ...
+
+    def end(self, session_id: str) -> bool: ...
+
+    def end_user(self, name: str) -> int: ...
+
+    def __len__(self) -> int: ...
 
 
 class SessionStore:
@@ -82,11 +98,15 @@ class SessionStore:
             return len(self._sessions)
 
     def _expired(self, session: Session, now: float) -> bool:
-        return now - session.last_seen_at >= self.idle_s or now - session.created_at >= self.max_s
+        return expired(session.created_at, session.last_seen_at, now, self.idle_s, self.max_s)
 
     def _drop_expired(self, now: float) -> None:
         for key in [k for k, s in self._sessions.items() if self._expired(s, now)]:
             del self._sessions[key]
+
+
+def expired(created_at: float, last_seen_at: float, now: float, idle_s: float, max_s: float) -> bool:
+    return now - last_seen_at >= idle_s or now - created_at >= max_s
 
 
 def _key(session_id: str) -> bytes:

@@ -3,7 +3,9 @@ sessions the active one made, so nobody is signed out by a failover.
 
 At rest only SHA-256 of the session id is kept (the row's key), never the cookie's value. The CSRF token is not
 stored at all: it is an HMAC of the session id, so the core that holds the cookie can compute it and a copy of the
-table gives neither. Idle and absolute expiry are as in memory (`yiwang.auth.sessions`).
+table gives neither. Idle and absolute expiry are as in memory (`yiwang.auth.sessions`), with one difference: a
+session's last use is written at most every `touch_s` (not one UPDATE per request), so a session may end up to that
+much before its idle time is over, never after.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from sqlalchemy import ColumnElement, Engine, delete, func, make_url, or_, select, update
 
 from yiwang.auth.roles import Identity, Role
-from yiwang.auth.sessions import _TOKEN_BYTES, Session, SessionStore, _key
+from yiwang.auth.sessions import _TOKEN_BYTES, Session, Sessions, SessionStore, _key, expired
 from yiwang.config import Settings
 from yiwang.schema import api_sessions
 
@@ -30,11 +32,17 @@ def csrf_for(session_id: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-class SqlSessionStore(SessionStore):
+class SqlSessionStore:
+    """Implements `yiwang.auth.sessions.Sessions`."""
+
     def __init__(self, engine: Engine, idle_s: float, max_s: float,
-                 clock: Callable[[], float] = time.time) -> None:
-        super().__init__(idle_s, max_s, clock)
+                 clock: Callable[[], float] = time.time, touch_s: float | None = None) -> None:
         self.engine = engine
+        self.idle_s = idle_s
+        self.max_s = max_s
+        self.clock = clock
+        # a page open on the overview asks every few seconds: a write each time would be most of the database's work
+        self.touch_s = min(30.0, idle_s / 20) if touch_s is None else touch_s
 
     def create(self, identity: Identity) -> Session:
         now = self.clock()
@@ -53,10 +61,11 @@ class SqlSessionStore(SessionStore):
             row = conn.execute(select(api_sessions).where(api_sessions.c.key == key)).first()
             if row is None:
                 return None
-            if now - row.last_seen_at >= self.idle_s or now - row.created_at >= self.max_s:
+            if expired(row.created_at, row.last_seen_at, now, self.idle_s, self.max_s):
                 conn.execute(delete(api_sessions).where(api_sessions.c.key == key))
                 return None
-            conn.execute(update(api_sessions).where(api_sessions.c.key == key).values(last_seen_at=now))
+            if now - row.last_seen_at >= self.touch_s:
+                conn.execute(update(api_sessions).where(api_sessions.c.key == key).values(last_seen_at=now))
         roles = frozenset(Role(name) for name in row.roles.split(",") if name)
         return Session(session_id, csrf_for(session_id), Identity(row.name, roles, row.kind), row.created_at, now)
 
@@ -76,7 +85,7 @@ class SqlSessionStore(SessionStore):
         return or_(api_sessions.c.last_seen_at <= now - self.idle_s, api_sessions.c.created_at <= now - self.max_s)
 
 
-def open_sessions(settings: Settings, engine: Engine) -> SessionStore:
+def open_sessions(settings: Settings, engine: Engine) -> Sessions:
     """`auth.sessions` when set; otherwise in the database when it is PostgreSQL (cores on several machines share
     it), in memory when it is SQLite (one machine: a restart signing everybody out is the safe way round)."""
     choice = settings.auth.sessions

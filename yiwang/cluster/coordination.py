@@ -41,6 +41,7 @@ grant is always computed from the stored assignment and a member that missed a r
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -48,9 +49,9 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
@@ -58,9 +59,11 @@ from redis.exceptions import RedisError
 from tooz import ToozError, coordination
 
 from yiwang.cluster import partition, scripts
-from yiwang.cluster.transport import redis_client
+from yiwang.cluster.transport import raise_if_cancelled, redis_client
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # What a failed call to Redis can raise through redis-py's asyncio client.
 FAILURES = (RedisError, OSError, asyncio.TimeoutError, ValueError)
@@ -197,6 +200,11 @@ class PollerMembership:
         self._timeout_s = max(0.5, min(2.0, lease_ttl_s / 3))
         self._redis = redis_client(url, self._timeout_s, decode=True)
         self._tooz: coordination.CoordinationDriver | None = None
+        # tooz is synchronous and its coordinator not made for two threads at once: every call to it goes through
+        # this one thread, so a round still running when the member leaves ends before the leave begins (and a
+        # left member never joins again).
+        self._tooz_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"tooz-{group}-{member}")
+        self._left = False
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -237,6 +245,7 @@ class PollerMembership:
 
     async def leave(self) -> None:
         """Leave at once: the lease goes, and the assignment is republished without waiting for the leader."""
+        self._left = True
         await self._cancel()
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
@@ -249,13 +258,19 @@ class PollerMembership:
             log.warning("leaving group %s: %s", self.group, type(exc).__name__)
             # Redis is gone, and tooz would spend seconds retrying to tell it: its keys expire on their own.
             self._tooz, self._leader = None, False
-        await asyncio.to_thread(self._tooz_stop)
+        await self._in_tooz_thread(self._tooz_stop)
+        self._tooz_thread.shutdown(wait=False)
         await self._redis.aclose()
 
     async def abandon(self) -> None:
         """Stop renewing without a word, as a crashed process would (tests and benchmarks)."""
+        self._left = True
         await self._cancel()
+        self._tooz_thread.shutdown(wait=False, cancel_futures=True)
         await self._redis.aclose()
+
+    async def _in_tooz_thread(self, call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._tooz_thread, call)
 
     def _fenced(self) -> bool:
         return self._renewed_at is None or time.monotonic() - self._renewed_at > self.fence_after_s
@@ -275,6 +290,7 @@ class PollerMembership:
                 await step()
             except Exception:  # noqa: BLE001 - a loop that dies would leave the member half alive
                 log.exception("coordination step %s in group %s failed", step.__name__, self.group)
+            raise_if_cancelled()  # a step's Redis call may have eaten it: leave() would wait for ever
 
     async def _renew(self) -> None:
         sent = time.monotonic()
@@ -290,7 +306,7 @@ class PollerMembership:
         self._renewed_at = sent
 
     async def _round(self) -> None:
-        self._leader = await asyncio.to_thread(self._tooz_round)
+        self._leader = await self._in_tooz_thread(self._tooz_round)
         try:
             if self._leader:
                 await publish_if_changed(self._redis, self.keys, self.member, self.keys_to_devices)
@@ -304,6 +320,8 @@ class PollerMembership:
 
     def _tooz_round(self) -> bool:
         """Heartbeat, run tooz's watchers (which holds the election); whether this member leads. In a thread."""
+        if self._left:
+            return False
         try:
             if self._tooz is None:
                 self._tooz = self._tooz_join()

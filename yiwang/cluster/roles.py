@@ -117,9 +117,10 @@ def assemble_poller(settings: Settings, group: str, member: str, source: ShareSo
         return polled.cycle if polled is not None else shares.slot
 
     publisher = StreamPublisher(client, member, cycle_of)
-    from yiwang.assemble import _influx  # the same buffered, spooled influx sink as --role all
+    from yiwang.assemble import influx_sink  # the same buffered, spooled influx sink as --role all
 
-    sinks = [_influx(settings)] if settings.influx is not None else []
+    # a spool of its own: pollers on one machine may share a state_dir
+    sinks = [influx_sink(settings, f"influx-{member}")] if settings.influx is not None else []
     latest = LatestStore()
     stages: list[Stage] = [publisher, PollSamples({t.device: t.tags for t in targets.icmp},
                                                   frozenset(r.name for r in registered)),
@@ -293,10 +294,12 @@ def assemble_core(settings: Settings, member: str, workers: int | None = None) -
     idle = assembly.monitor
     election = CoreElection(settings.cluster, member)
     client = redis_client(settings.cluster.url)
-    # Pollers' cycles of one slot start together. Settled without a poller, the alerts would see its devices of the
-    # last cycle beside the others' of this one (a county going down in steps, township by township), so the core
-    # waits for the slowest a whole interval: a dead poller delays the evaluation by that, not the alerts' `for`.
-    hold_s = min(settings.poll.interval_s, settings.poll.icmp_interval_s)
+    # Pollers' cycles of one slot start together. Let through without a poller, the alerts would see its devices of
+    # the last cycle beside the others' of this one (a county going down in steps, township by township), so the
+    # core holds a slot for the slowest two intervals after the first part came: a storm's timeouts can make a
+    # cycle run past its slot (the roles e2e saw 8 s cycles in 4 s slots). A dead poller delays the evaluation of
+    # one slot by that; it is not waited for after.
+    hold_s = 2 * min(settings.poll.interval_s, settings.poll.icmp_interval_s)
     feed = ResultsStream(client, member, ready=election.leader, hold_s=hold_s)
     stages: list[Stage] = []
     for stage in idle.stages:

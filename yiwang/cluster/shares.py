@@ -16,6 +16,7 @@ from typing import Protocol
 
 from collectors.base import CycleCollector, PollResult, PollTarget
 from yiwang.cluster.coordination import slot_of as slot_at
+from yiwang.cluster.transport import raise_if_cancelled
 
 log = logging.getLogger("yiwang.cluster.shares")
 
@@ -51,6 +52,7 @@ class Shares:
                 except Exception as exc:  # noqa: BLE001 - a claim that cannot be made grants nothing (fencing)
                     log.warning("claim for slot %d failed, polling nothing: %s: %s", now, type(exc).__name__, exc)
                     self.share = frozenset()
+                raise_if_cancelled()
                 self.slot = now
             return self.slot, self.share
 

@@ -16,8 +16,8 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
@@ -27,6 +27,8 @@ from collectors.model import Sample
 from yiwang.pipeline import CycleReport, Failure
 
 log = logging.getLogger("yiwang.cluster.transport")
+
+T = TypeVar("T")
 
 STREAM = "yiwang:results"
 GROUP = "core"
@@ -168,6 +170,7 @@ class StreamPublisher:
                                 len(self.pending), type(exc).__name__, exc)
                     return False
                 self.sent += len(chunk)
+                raise_if_cancelled()
             return True
 
 
@@ -186,72 +189,124 @@ def merged(collector: str, reports: Iterable[CycleReport]) -> CycleReport:
     return whole
 
 
-class CycleGate:
-    """The pollers' cycle ends of a collector in one slot become one report, released when every poller expected
-    has ended that cycle, when a later slot's end arrives, or `hold_s` after the first of them (a dead or slow
-    poller holds no evaluation longer).
+@dataclass(slots=True)
+class Settled(Generic[T]):
+    """A slot of one collector let through: its results (whatever the caller tagged them with), then its report.
+    `report` is None when results came and no poller's end did (a poller killed after sending): they are taken,
+    and the next report settles them."""
 
-    Why: the core's stages settle (alerts evaluate) on a report. Settled on each poller's end, the alerts would see
-    one poller's devices of this cycle beside the others' of the last: a county whose townships sit on three
-    pollers would go down in three steps, and each step look like a township outage of its own.
+    collector: str
+    slot: int
+    items: list[T]
+    report: CycleReport | None
 
-    Expected = the pollers that ended the collector's last cycle, plus any that ended it late. Pure: the caller
-    passes the time."""
+
+@dataclass(slots=True)
+class _Waiting(Generic[T]):
+    first_at: float
+    items: dict[str, list[T]] = field(default_factory=dict)  # poller -> its results of the slot, in order
+    ends: dict[str, list[CycleReport]] = field(default_factory=dict)  # poller -> its cycle ends of the slot
+
+
+class CycleGate(Generic[T]):
+    """A collector's slot is let through whole: every poller's results of it and one merged report, once every
+    poller expected has ended that slot, or `hold_s` after the first of its results or ends came (a dead or slow
+    poller holds the slot no longer). Slots of a collector go through in order: a later one waits for an earlier.
+
+    Why whole: the core's stages settle (alerts evaluate) on a report, over everything taken so far. Taken as they
+    came, the results of one poller's cycle would be seen beside the others' of the cycle before, by the other
+    collector's settle as well: a county whose townships sit on three pollers would go down in three steps, each
+    looking like a township outage of its own. Held until the slot is whole, a collector's results change for every
+    poller at once.
+
+    Expected = the pollers that ended the collector's previous slot and those that sent results to this one. A
+    poller's part that comes after its slot went through (it ran late) goes through on its own, at its end; it is
+    waited for from then on, and a poller that missed a slot is not (a dead one costs one hold, not each).
+    Pure: the caller passes the time."""
 
     def __init__(self, hold_s: float) -> None:
         self.hold_s = hold_s
         self._expected: dict[str, set[str]] = {}  # collector -> pollers waited for
-        self._waiting: dict[tuple[str, int], dict[str, list[CycleReport]]] = {}  # (collector, slot) -> poller -> ends
-        self._first_at: dict[tuple[str, int], float] = {}
-        self._released: dict[str, int] = {}  # collector -> the last slot released
+        self._waiting: dict[tuple[str, int], _Waiting[T]] = {}
+        self._late: dict[tuple[str, int, str], _Waiting[T]] = {}  # (collector, slot, poller): after its slot went
+        self._released: dict[str, int] = {}  # collector -> the last slot let through
 
-    def end(self, end: CycleEnd, now: float) -> list[CycleReport]:
-        return [report for _, report in self.end_slots(end, now)]
+    @property
+    def held(self) -> int:
+        """Results held back, waiting for their slot."""
+        parts = [*self._waiting.values(), *self._late.values()]
+        return sum(len(items) for part in parts for items in part.items.values())
 
-    def due(self, now: float) -> list[CycleReport]:
-        return [report for _, report in self.due_slots(now)]
+    def result(self, collector: str, slot: int, poller: str, item: T, now: float) -> None:
+        if self._is_late(collector, slot):
+            waiting = self._late.setdefault((collector, slot, poller), _Waiting(now))
+        else:
+            waiting = self._waiting.setdefault((collector, slot), _Waiting(now))
+        waiting.items.setdefault(poller, []).append(item)
 
-    def end_slots(self, end: CycleEnd, now: float) -> list[tuple[int, CycleReport]]:
-        """`end`, each report with the slot it is of."""
-        collector = end.report.collector
-        if end.slot <= self._released.get(collector, end.slot - 1):
-            # late for a slot already settled (or a second cycle in one slot): on its own, and waited for next time
-            self._expected.setdefault(collector, set()).add(end.poller)
-            return [(end.slot, merged(collector, [end.report]))]
-        earlier = sorted(k for k in self._waiting if k[0] == collector and k[1] < end.slot)
-        released = [self._release(k) for k in earlier]  # a later slot has begun: the earlier one is whole
-        key = (collector, end.slot)
-        waiting = self._waiting.setdefault(key, {})
-        waiting.setdefault(end.poller, []).append(end.report)
-        self._first_at.setdefault(key, now)
-        if self._expected.get(collector, set()) <= waiting.keys():
-            released.append(self._release(key))
-        return released
+    def end(self, end: CycleEnd, now: float, item: T | None = None) -> list[Settled[T]]:
+        """`end` taken (with `item`, its own tag, let through with it); the slots that are through now."""
+        collector, slot, poller = end.report.collector, end.slot, end.poller
+        tags = [] if item is None else [item]
+        if self._is_late(collector, slot):
+            self._expected.setdefault(collector, set()).add(poller)
+            late = self._late.pop((collector, slot, poller), _Waiting(now))
+            return [Settled(collector, slot, [*late.items.get(poller, []), *tags], merged(collector, [end.report]))]
+        waiting = self._waiting.setdefault((collector, slot), _Waiting(now))
+        waiting.ends.setdefault(poller, []).append(end.report)
+        if tags:
+            waiting.items.setdefault(poller, []).extend(tags)
+        return self._through(collector, now)
 
-    def due_slots(self, now: float) -> list[tuple[int, CycleReport]]:
-        late = sorted(k for k, first in self._first_at.items() if now - first >= self.hold_s)
-        return [self._release(k) for k in late]
+    def due(self, now: float) -> list[Settled[T]]:
+        """The slots whose hold is over (and those behind them that are whole); call it now and then."""
+        through: list[Settled[T]] = []
+        for collector in sorted({c for c, _ in self._waiting}):
+            through.extend(self._through(collector, now))
+        for key in sorted(k for k, w in self._late.items() if now - w.first_at >= self.hold_s):
+            collector, slot, poller = key
+            late = self._late.pop(key)
+            through.append(Settled(collector, slot, late.items.get(poller, []), None))
+        return through
 
-    def _release(self, key: tuple[str, int]) -> tuple[int, CycleReport]:
-        collector, slot = key
-        waiting = self._waiting.pop(key)
-        self._first_at.pop(key)
-        missing = self._expected.get(collector, set()) - waiting.keys()
+    def _is_late(self, collector: str, slot: int) -> bool:
+        return slot <= self._released.get(collector, slot - 1)
+
+    def _through(self, collector: str, now: float) -> list[Settled[T]]:
+        through: list[Settled[T]] = []
+        for slot in sorted(s for c, s in self._waiting if c == collector):
+            waiting = self._waiting[(collector, slot)]
+            whole = bool(waiting.ends) and self._wanted(collector, waiting) <= waiting.ends.keys()
+            if not whole and now - waiting.first_at < self.hold_s:
+                break  # the slots after it wait for it
+            through.append(self._release(collector, slot))
+        return through
+
+    def _wanted(self, collector: str, waiting: _Waiting[T]) -> set[str]:
+        return self._expected.get(collector, set()) | waiting.items.keys()
+
+    def _release(self, collector: str, slot: int) -> Settled[T]:
+        waiting = self._waiting.pop((collector, slot))
+        missing = self._wanted(collector, waiting) - waiting.ends.keys()
         if missing:
-            log.warning("%s cycle of slot %d settled without %s", collector, slot, ", ".join(sorted(missing)))
-        # a poller that missed is not waited for again until it reports: a dead one costs one hold, not each
-        self._expected[collector] = set(waiting)
+            log.warning("%s cycle of slot %d went through without the end of %s", collector, slot,
+                        ", ".join(sorted(missing)))
+        if waiting.ends:
+            self._expected[collector] = set(waiting.ends)
         self._released[collector] = max(slot, self._released.get(collector, slot))
-        return slot, merged(collector, (r for reports in waiting.values() for r in reports))
+        items = [item for pollers in waiting.items.values() for item in pollers]
+        report = merged(collector, (r for ends in waiting.ends.values() for r in ends)) if waiting.ends else None
+        return Settled(collector, slot, items, report)
+
 
 class ResultsStream:
-    """The core's input: each result as it arrives, and each collector's cycle report once every poller has ended
-    that cycle (`CycleGate`), so the stages settle (alerts evaluate) once per cycle of the whole group, not once
-    per result or per poller. Implements `yiwang.pipeline.Feed`.
+    """The core's input: each collector's slot once it is whole across the pollers (`CycleGate`): its results, then
+    one report, so the stages settle (alerts evaluate) once per cycle of the whole group, never on a part of it.
+    Implements `yiwang.pipeline.Feed`.
 
-    Entries are acknowledged when the consumer asks for the next batch, that is after the monitor took (and on a
-    cycle end, settled) every event of the batch. On start, entries delivered to a consumer that died and never
-    acknowledged (this one under its old life, or another core) are claimed and handled first."""
+    An entry is acknowledged once the monitor took it, that is after its slot went through (held, it stays pending
+    in the group). On start, entries delivered to a consumer that died and never acknowledged them (this one under
+    its old life, or another core) are claimed and handled first."""
 
     name = "results"
 
@@ -265,15 +320,16 @@ class ResultsStream:
         self.count = count
         self.block_ms = block_ms
         self.ready = ready  # set when this core may consume (elected); None: at once
+        self.hold_s = hold_s
         self.taken = 0
         self.bad = 0
         self.last_cycle: dict[tuple[str, str], CycleEnd] = {}  # (poller, collector): what the lag is read from
-        self.gate = CycleGate(hold_s)
+        self.gate: CycleGate[tuple[bytes, PollResult | None]] = CycleGate(hold_s)
         self.clock = clock
         # When the group had consumed entries before this consumer began (again): collector -> the first slot
-        # whose end was read since. That slot's report is not passed on: entries of it may have gone to the core
-        # before (acknowledged, never redelivered), so the latest samples hold only its tail, and alerts evaluated
-        # on it would see devices missing. None: the group is new, everything is read from the start.
+        # whose end was read since. That slot's report is not passed on: its first part may have gone through a
+        # core before (a hold expired there) and been acknowledged, so the latest samples would hold only its tail
+        # and alerts evaluated on it see devices missing. None: the group is new, everything is read from the start.
         self.first_slot: dict[str, int] | None = None
 
     async def events(self) -> AsyncIterator[PollResult | CycleReport]:
@@ -281,51 +337,64 @@ class ResultsStream:
             await self.ready.wait()
         await self._join()
         self.first_slot = {} if await self._consumed_before() else None
-        claimed = True
+        cursor: bytes | str | None = b"0-0"  # claiming what is pending from there; None: reading new entries
         while True:
             if self.ready is not None and not self.ready.is_set():
-                # Stepped down: nothing more is read (what was read and not acknowledged goes to the next leader).
-                # Led again: what is pending first, ours or the other core's.
+                # Stepped down: nothing more is read, and what is held goes (unacknowledged, it goes to the next
+                # leader). Led again: what is pending first, ours or the other core's.
+                self.gate = CycleGate(self.hold_s)
                 await self.ready.wait()
                 await self._join_quietly()
-                claimed = True
+                cursor = b"0-0"
                 self.first_slot = {}
             try:
-                entries = await self._claim() if claimed else await self._read()
+                if cursor is None:
+                    entries = await self._read()
+                else:
+                    cursor, entries = await self._claim(cursor)
             except (RedisError, OSError) as exc:
+                raise_if_cancelled()
                 log.warning("results stream: %s: %s; again in 1 s", type(exc).__name__, exc)
                 await asyncio.sleep(1.0)
                 await self._join_quietly()
                 continue
-            if claimed and not entries:
-                claimed = False
-                continue
-            ids = []
+            raise_if_cancelled()
+            if cursor in (b"0-0", "0-0"):
+                cursor = None
+            done: list[bytes] = []  # acknowledged at once: nothing to take
+            through: list[Settled[tuple[bytes, PollResult | None]]] = []
             for entry_id, fields in entries:
-                ids.append(entry_id)
                 if not fields:  # trimmed away while pending
+                    done.append(entry_id)
                     continue
                 try:
                     event = decode(fields[FIELD])
-                except (BadEntry, KeyError) as exc:
+                    poller, slot = fields[POLLER_FIELD].decode(), int(fields[SLOT_FIELD])
+                except (BadEntry, KeyError, ValueError, UnicodeDecodeError) as exc:
                     self.bad += 1
+                    done.append(entry_id)
                     log.warning("results stream: entry %s unreadable, skipped: %s", entry_id, exc)
                     continue
+                now = self.clock()
                 if isinstance(event, CycleEnd):
                     self.last_cycle[(event.poller, event.report.collector)] = event
                     if self.first_slot is not None:
                         self.first_slot.setdefault(event.report.collector, event.slot)
-                    for slot, report in self.gate.end_slots(event, self.clock()):
-                        if self._whole(slot, report):
-                            yield report
+                    through.extend(self.gate.end(event, now, (entry_id, None)))
                 else:
-                    self.taken += 1
-                    yield event
-            for slot, report in self.gate.due_slots(self.clock()):  # reads return at least every block_ms
-                if self._whole(slot, report):
-                    yield report
-            if ids and (self.ready is None or self.ready.is_set()):  # stepped down meanwhile: the next leader's
-                await self._ack(ids)
+                    self.gate.result(event.collector, slot, poller, (entry_id, event), now)
+            through.extend(self.gate.due(self.clock()))  # reads return at least every block_ms
+            for part in through:
+                for entry_id, result in part.items:
+                    done.append(entry_id)
+                    if result is not None:
+                        self.taken += 1
+                        yield result
+                if part.report is not None and self._whole(part.slot, part.report):
+                    yield part.report
+            if done and (self.ready is None or self.ready.is_set()):  # stepped down meanwhile: the next leader's
+                await self._ack(done)
+                raise_if_cancelled()
 
     def _whole(self, slot: int, report: CycleReport) -> bool:
         if self.first_slot is None or slot > self.first_slot.get(report.collector, slot - 1):
@@ -358,12 +427,12 @@ class ResultsStream:
         except (RedisError, OSError):
             pass
 
-    async def _claim(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
-        # Everything pending in the group, ours from a previous life included: with one active core no other
-        # consumer is working on it.
-        _, entries, *_ = await self.client.xautoclaim(self.stream, self.group, self.consumer, 0, "0-0",
-                                                      count=self.count)
-        return list(entries)
+    async def _claim(self, cursor: bytes | str) -> tuple[bytes | str, list[tuple[bytes, dict[bytes, bytes]]]]:
+        # Everything pending in the group from `cursor` on, ours from a previous life included: with one active core
+        # no other consumer is working on it. The next cursor is 0-0 once the end is reached.
+        cursor, entries, *_ = await self.client.xautoclaim(self.stream, self.group, self.consumer, 0, cursor,
+                                                           count=self.count)
+        return cursor, list(entries)
 
     async def _read(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
         answer: Any = await self.client.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=self.count,
@@ -373,12 +442,24 @@ class ResultsStream:
     async def _ack(self, ids: list[bytes]) -> None:
         for attempt in range(3):
             try:
-                await self.client.xack(self.stream, self.group, *ids)
+                for start in range(0, len(ids), CHUNK):  # a province's slot is 30,000 ids: not one command
+                    await self.client.xack(self.stream, self.group, *ids[start:start + CHUNK])
                 return
             except (RedisError, OSError) as exc:
+                raise_if_cancelled()
                 # unacknowledged entries are delivered again after a restart: taken twice, never lost
                 log.warning("results stream: ack failed (%s), attempt %d", exc, attempt + 1)
                 await asyncio.sleep(0.5)
+
+
+def raise_if_cancelled() -> None:
+    """Raise the cancellation a Redis call may have eaten. redis-py's reply parser, cancelled in its read, reports
+    the connection closed, and the client's retry then sends the command again: the call returns (or fails with a
+    RedisError) and the task goes on as if never cancelled. A loop around Redis calls this after each call, or
+    whoever cancelled it waits for ever (a stop that never ends; the hang of CI's stop 22)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def redis_client(url: str, timeout_s: float = 2.0, decode: bool = False) -> aioredis.Redis:

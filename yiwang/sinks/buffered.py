@@ -91,6 +91,7 @@ class BufferedSink:
                  ) -> None:
         policy = policy or BufferPolicy()
         self.name = name
+        self.spool_dir = Path(spool_dir)
         self._inner = inner
         self._spool = DurableQueue(Path(spool_dir), encode_samples, decode_samples, weight=len,
                                    max_bytes=policy.max_spool_bytes, segment_bytes=policy.segment_bytes,
