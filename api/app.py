@@ -42,7 +42,7 @@ from collectors.model import Sample
 from inventory.model import Inventory
 from yiwang.alerting import AlertStage
 from yiwang.archive.service import ArchiveError, ConfigArchive
-from yiwang.audit import AuditTrail
+from yiwang.audit import Trail
 from yiwang.auth.roles import Identity, Permission, Role, RoleError
 from yiwang.auth.service import AuthError, AuthService, NotFound, Taken, UserError
 from yiwang.auth.sessions import Sessions
@@ -221,7 +221,7 @@ class ServicesView(Protocol):
     def sessions(self) -> Sessions: ...
 
     @property
-    def audit(self) -> AuditTrail: ...
+    def audit(self) -> Trail: ...
 
     @property
     def jobs(self) -> JobRegistry: ...

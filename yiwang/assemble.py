@@ -27,7 +27,7 @@ from inventory.secrets import SecretError, resolve
 from yiwang.alerting import AlertStage
 from yiwang.archive.ages import BackupAges
 from yiwang.archive.service import ConfigArchive
-from yiwang.audit import AuditEvent, AuditTrail, SyslogForwarder
+from yiwang.audit import AuditEvent, SyslogForwarder, Trail
 from yiwang.audit.sql import open_trail
 from yiwang.auth.directory import Directory
 from yiwang.auth.roles import Identity
@@ -73,7 +73,7 @@ class Services:
     archive: ConfigArchive | None
     auth: AuthService | None  # None: authentication turned off (loopback only)
     sessions: Sessions
-    audit: AuditTrail
+    audit: Trail
     jobs: JobRegistry
     overview: OverviewFeed  # the one-screen overview's live state (issue 14)
     changes: ChangeService | None = None
@@ -318,7 +318,7 @@ AGES_INTERVAL_S = 60.0
 NOT_POLLS = frozenset({"archive", "compliance", "capacity"})  # sources of samples that are no poll of a device
 
 
-def access(settings: Settings, store: Store) -> tuple[AuthService | None, AuditTrail]:
+def access(settings: Settings, store: Store) -> tuple[AuthService | None, Trail]:
     """Who may use the API (None: nobody is asked) and the trail of what they did."""
     forwarder = SyslogForwarder(settings.audit.syslog) if settings.audit.syslog is not None else None
     audit = open_trail(settings, forwarder, store.engine)
@@ -344,7 +344,7 @@ def access(settings: Settings, store: Store) -> tuple[AuthService | None, AuditT
     return AuthService(store.engine, settings.auth, directory=directory, on_security_event=security_event), audit
 
 
-def record_job_step(audit: AuditTrail, job: WorkJob, step: str, identity: Identity | None,
+def record_job_step(audit: Trail, job: WorkJob, step: str, identity: Identity | None,
                     detail: Mapping[str, Any]) -> Awaitable[Any]:
     """Each step of a job is a record of its own; a step no person took (the job ended) is the starter's."""
     event = AuditEvent(

@@ -13,7 +13,7 @@ from rich.table import Table
 from yiwang.cli_common import ConfigOption, err, fail, out, settings_from
 
 if TYPE_CHECKING:
-    from yiwang.audit import AuditTrail
+    from yiwang.audit import Trail
     from yiwang.config import Settings
 
 app = typer.Typer(help="The audit trail: who did what, from where, with what outcome.", no_args_is_help=True)
@@ -39,7 +39,7 @@ def _moment(text: str | None, option: str) -> datetime | None:
     return moment
 
 
-def _trail(settings: Settings) -> AuditTrail:
+def _trail(settings: Settings) -> Trail:
     from yiwang.audit.sql import open_trail
     from yiwang.schema import SchemaError
 

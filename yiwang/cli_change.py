@@ -21,7 +21,7 @@ from yiwang.cli_common import ConfigOption, audit_local, err, fail, out, setting
 from yiwang.config import Settings
 
 if TYPE_CHECKING:
-    from yiwang.audit import AuditTrail
+    from yiwang.audit import Trail
     from yiwang.change.ipv6plan import PlanSummary
     from yiwang.change.jobs import ChangeJob
     from yiwang.change.service import ChangeService
@@ -146,7 +146,7 @@ JobArgument = Annotated[str, typer.Argument(help="the change job's id")]
 DetachOption = Annotated[bool, typer.Option("--detach", help="only record it: the wave is run by `yiwang run`")]
 
 
-def _service(settings: Settings) -> tuple[ChangeService, AuditTrail]:
+def _service(settings: Settings) -> tuple[ChangeService, Trail]:
     import socket
 
     from yiwang.assemble import SetupError

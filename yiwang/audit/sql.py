@@ -28,7 +28,7 @@ from yiwang.audit.chain import (
     parse_record,
     verify_lines,
 )
-from yiwang.audit.trail import AuditTrail, Forwarder, event_fields, matches
+from yiwang.audit.trail import AuditTrail, Forwarder, Trail, event_fields, matches
 from yiwang.config import Settings
 from yiwang.schema import audit_head, audit_records
 
@@ -38,11 +38,11 @@ _PG_LOCK = 0x7969_7761_6E67_61  # "yiwanga": not the migrations' lock
 _HEAD_ID = 1
 
 
-class SqlAuditTrail(AuditTrail):
-    """An AuditTrail whose records are rows: the API and the command line use either without knowing which."""
+class SqlAuditTrail:
+    """The trail whose records are rows. Implements `yiwang.audit.trail.Trail`: the API and the command line use
+    either without knowing which."""
 
     def __init__(self, engine: Engine, forwarder: Forwarder | None = None, owns_engine: bool = False) -> None:
-        # No file: the parent's path attributes are not set, and every method that used them is replaced here.
         self.engine = engine
         self.forwarder = forwarder
         self._owns_engine = owns_engine
@@ -119,6 +119,12 @@ class SqlAuditTrail(AuditTrail):
             lines = conn.execution_options(yield_per=1000).execute(query)
             return verify_lines(_encoded(line for (line,) in lines), head)
 
+    def __enter__(self) -> SqlAuditTrail:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def close(self) -> None:
         if self._owns_engine:
             self.engine.dispose()
@@ -163,7 +169,7 @@ def trail_in_database(settings: Settings) -> bool:
     return make_url(settings.database).get_backend_name() == "postgresql"
 
 
-def open_trail(settings: Settings, forwarder: Forwarder | None = None, engine: Engine | None = None) -> AuditTrail:
+def open_trail(settings: Settings, forwarder: Forwarder | None = None, engine: Engine | None = None) -> Trail:
     """The trail the settings choose. `engine`: the store's, when one is open; otherwise the store is opened (its
     schema brought up to date) and closed with the trail."""
     if not trail_in_database(settings):

@@ -51,7 +51,27 @@ class _Tail:
     needs_newline: bool  # the file ends in a partial line, which must stay a line of its own
 
 
+class Trail(Protocol):
+    """What the API, the change service and the command line write to and read from: the file trail
+    (`AuditTrail`) or the database's (`yiwang.audit.sql.SqlAuditTrail`), chosen by `yiwang.audit.sql.open_trail`."""
+
+    @property
+    def where(self) -> str: ...
+
+    def append(self, event: AuditEvent) -> AuditRecord: ...
+
+    def records(self, since: datetime | None = None, until: datetime | None = None, identity: str | None = None,
+                action: str | None = None, outcome: str | None = None, limit: int | None = 100
+                ) -> list[AuditRecord]: ...
+
+    def verify(self) -> Verification: ...
+
+    def close(self) -> None: ...
+
+
 class AuditTrail:
+    """The trail in a file (JSON lines with audit.head beside it). Implements `Trail`."""
+
     def __init__(self, path: Path, forwarder: Forwarder | None = None) -> None:
         self.path = Path(path)
         self.head_path = self.path.with_suffix(".head")

@@ -42,7 +42,7 @@ from sqlalchemy import Engine
 
 from inventory.ansible import ipv6_of, to_ansible
 from inventory.model import Inventory, Level
-from yiwang.audit import AuditEvent, AuditTrail
+from yiwang.audit import AuditEvent, Trail
 from yiwang.auth.roles import Identity, Permission, Role
 from yiwang.change.jobs import (
     ACTIVE_JOB,
@@ -200,7 +200,7 @@ def command_line_identity() -> Identity:
 Record = Callable[[Identity | None, str, str, Mapping[str, Any], str], None]
 
 
-def audit_recorder(trail: AuditTrail, source: str) -> Record:
+def audit_recorder(trail: Trail, source: str) -> Record:
     """Each action and step of a job as one audit record; a step no person took is the job's."""
 
     def record(identity: Identity | None, action: str, target: str, parameters: Mapping[str, Any],
