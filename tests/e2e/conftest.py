@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -92,15 +92,16 @@ def stop_run(process: subprocess.Popen[bytes], timeout: float = 60) -> int:
     return process.wait(timeout=timeout)
 
 
-def immediate_rules(path: Path) -> Path:
+def immediate_rules(path: Path, held: Mapping[str, str] | None = None) -> Path:
     """The shipped rules without their `for` delays, written to `path`, so a test needs a cycle rather than minutes.
     Absence keeps its duration (that is what defines it). Not the error-rate rule: the lab's trickle of errors (up
     to 0.02/s) reads as 1/s and more when two polls of a device come within a second of each other, as back-to-back
-    test cycles on a loaded machine can; its `for` is what keeps that from firing in production."""
+    test cycles on a loaded machine can; its `for` is what keeps that from firing in production. `held`: rule name
+    -> the `for` it keeps instead (a cluster's tests hold device_unreachable for a few slots, as production does)."""
     rules = yaml.safe_load(DEFAULT_RULES.read_text())
     rules["rules"] = [r for r in rules["rules"] if r["name"] != "interface_errors_rising"]
     for rule in rules["rules"]:
         if rule["kind"] != "absent":
-            rule["for"] = "0s"
+            rule["for"] = (held or {}).get(rule["name"], "0s")
     path.write_text(yaml.safe_dump(rules))
     return path

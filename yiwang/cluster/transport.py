@@ -233,7 +233,7 @@ class CycleGate(Generic[T]):
 
     @property
     def held(self) -> int:
-        """Results held back, waiting for their slot."""
+        """Items held back, waiting for their slot (results, and the ends' tags)."""
         parts = [*self._waiting.values(), *self._late.values()]
         return sum(len(items) for part in parts for items in part.items.values())
 
